@@ -1,0 +1,1 @@
+"""bmi_decoder."""

@@ -1,0 +1,5 @@
+import sys
+
+from bmi_decoder.cli import main
+
+sys.exit(main())

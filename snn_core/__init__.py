@@ -1,0 +1,1 @@
+"""Shared SNN topology core: skip topologies, LIF neurons, networks, metrics, search."""

@@ -1,0 +1,25 @@
+"""The one error type for bad user input.
+
+Every console script of the project promises the same contract (ARCHITECTURE.md): bad input
+gives exit status 2 and one line naming the file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(ValueError):
+    """Bad user input: a file, a field in it, and what was expected there.
+
+    Args:
+        source: the file (or other input, e.g. ``"--decoders"``) at fault.
+        field: the field, key or argument within it.
+        expected: what was expected, in words.
+    """
+
+    def __init__(self, source: str | Path, field: str, expected: str) -> None:
+        self.source = str(source)
+        self.field = field
+        self.expected = expected
+        super().__init__(f"{self.source}: {field}: expected {expected}")

@@ -1,0 +1,5 @@
+import sys
+
+from vision_bench.cli import main
+
+sys.exit(main())
