@@ -12,6 +12,31 @@ import numpy as np
 
 
 @dataclass(frozen=True, eq=False)
+class SpikeTrains:
+    """Spike events as three flat, equally long arrays (one entry per spike).
+
+    Used for the spikes a file holds outside the behaviour window: a ``Recording`` drops them,
+    but a writer needs them to reproduce a file faithfully (DATA.md: thousands per session).
+
+    Attributes:
+        times: (N,) float64 seconds.
+        channels: (N,) int, 0-based channel index.
+        units: (N,) int, unit index within the channel (0 is the hash unit).
+    """
+
+    times: np.ndarray
+    channels: np.ndarray
+    units: np.ndarray
+
+    @classmethod
+    def empty(cls) -> SpikeTrains:
+        return cls(np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+@dataclass(frozen=True, eq=False)
 class Recording:
     """A session of self-paced reaching with multichannel spiking activity.
 
@@ -50,3 +75,18 @@ class Recording:
     @property
     def duration_s(self) -> float:
         return float(self.t[-1] - self.t[0])
+
+    def mismatches(self, other: Recording) -> list[str]:
+        """Names of the fields whose values differ from ``other``'s (provenance is not compared).
+
+        Arrays are compared exactly (a reader must give back what a writer was given, bit for bit),
+        so an empty list means the two recordings are the same session.
+        """
+        arrays = ("spike_times", "spike_channels", "spike_units", "t", "cursor_pos", "target_pos", "finger_pos")
+        differ = [name for name in arrays if not np.array_equal(getattr(self, name), getattr(other, name))]
+        if tuple(self.chan_names) != tuple(other.chan_names):
+            differ.append("chan_names")
+        for name in ("units_per_channel", "spikes_outside_window"):
+            if getattr(self, name) != getattr(other, name):
+                differ.append(name)
+        return differ
