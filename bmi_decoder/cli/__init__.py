@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bmi_decoder.cli import fetch
 from snn_core import cli
 
-COMMAND_MODULES: list = []
+COMMAND_MODULES: list = [fetch]
 
 DESCRIPTION = (
     "Decode cursor velocity from intracortical spike recordings (O'Doherty et al.) "
