@@ -1,0 +1,212 @@
+"""NeuroBench preprocessing: spike binning, velocity labels, reaches, the chronological split.
+
+Pure functions over a :class:`~bmi_decoder.recording.Recording`; nothing loops over spikes.
+
+Bin convention (causal, aligned to the behaviour clock): with a base step ``dt`` (4 ms on the
+Zenodo files) and ``bin_width = k * dt``, bin j covers the samples ``j*k ... j*k + k - 1`` and
+collects the spikes with ``t[j*k] - dt < time <= t[j*k + k - 1]``: each sample owns the spikes of
+the ``dt`` that ends on it, so a bin only holds spikes up to its own time stamp
+``bin_t[j] = t[j*k + k - 1]`` and a decoder reading it never sees the future. At 4 ms there is
+one bin per behaviour sample; samples left over at the end (fewer than k) are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from bmi_decoder.kinematics import reach_index, velocity
+from bmi_decoder.recording import Recording
+from snn_core.errors import InputError
+
+BIN_MODES = ("or", "count", "sorted")
+SPLITS = ("train", "val", "test")
+
+
+def _source(rec: Recording) -> str:
+    return rec.provenance.get("source", "recording")
+
+
+def _step(rec: Recording) -> float:
+    return float(np.median(np.diff(rec.t)))
+
+
+def _samples_per_bin(rec: Recording, bin_width: float) -> int:
+    dt = _step(rec)
+    k = int(round(bin_width / dt))
+    if k < 1 or abs(k * dt - bin_width) > 1e-6 * dt:
+        raise InputError(
+            _source(rec), "bin_width", f"a positive multiple of the {dt * 1e3:g} ms behaviour step, got {bin_width!r}"
+        )
+    return k
+
+
+def _sample_of_spike(rec: Recording) -> np.ndarray:
+    """For every spike, the behaviour sample owning it (-1 or k when outside the clock)."""
+    edges = np.concatenate(([rec.t[0] - _step(rec)], rec.t))
+    return np.searchsorted(edges, rec.spike_times, side="left") - 1
+
+
+def bin_spikes(rec: Recording, bin_width: float = 0.004, mode: str = "or") -> np.ndarray:
+    """Bin a recording's spikes on its behaviour clock (module docstring: edges).
+
+    Args:
+        rec: the recording.
+        bin_width: seconds, a multiple of the behaviour step (NeuroBench: 0.004).
+        mode: ``"or"``: one 0/1 column per channel, 1 when any unit of the channel fired
+            (NeuroBench); ``"count"``: spikes per channel, all units summed; ``"sorted"``: spike
+            counts per sorted unit (unit >= 1 with at least one spike), columns ordered by
+            (channel, unit).
+
+    Returns:
+        (T, F) float32 with ``T = len(rec.t) // (bin_width / dt)``.
+    """
+    if mode not in BIN_MODES:
+        raise InputError(_source(rec), "mode", f"one of {', '.join(BIN_MODES)}, got {mode!r}")
+    k = _samples_per_bin(rec, bin_width)
+    n_bins = rec.t.size // k
+    sample = _sample_of_spike(rec)
+    keep = (sample >= 0) & (sample < n_bins * k)
+    bins = sample[keep] // k
+    if mode == "sorted":
+        sorted_unit = rec.spike_units[keep] >= 1
+        key = rec.spike_channels[keep][sorted_unit] * rec.units_per_channel + rec.spike_units[keep][sorted_unit]
+        columns, column = np.unique(key, return_inverse=True)
+        bins, n_columns = bins[sorted_unit], columns.size
+    else:
+        column, n_columns = rec.spike_channels[keep], rec.n_channels
+    out = np.zeros((n_bins, n_columns), dtype=np.float32)
+    flat = bins * n_columns + column
+    if mode == "or":
+        out.ravel()[flat] = 1.0
+    else:
+        # unique + counts instead of a full-length bincount: no (T*F) int64 temporary.
+        cells, counts = np.unique(flat, return_counts=True)
+        out.ravel()[cells] = counts
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedSession:
+    """Binned features and velocity labels of one session, split chronologically by reach.
+
+    Attributes:
+        features: (T, F) float32 binned spikes.
+        velocity: (T, 2) float32 cursor velocity in mm/s, ``lag`` after each feature bin.
+        bin_t: (T,) float64 time stamp (end) of each feature bin, s.
+        reach_index: (T,) int64 reach of each label, counted from the session's first sample.
+        train: slice of the rows in the first reaches (50% by default).
+        val: slice of the following reaches (25%).
+        test: slice of the last reaches (25%).
+        bin_width: bin width in seconds.
+        lag: seconds from a feature bin to its velocity label.
+    """
+
+    features: np.ndarray
+    velocity: np.ndarray
+    bin_t: np.ndarray
+    reach_index: np.ndarray
+    train: slice
+    val: slice
+    test: slice
+    bin_width: float
+    lag: float
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The ``(X, y)`` rows of ``"train"``, ``"val"`` or ``"test"``."""
+        if name not in SPLITS:
+            raise InputError("PreparedSession", "split", f"one of {', '.join(SPLITS)}, got {name!r}")
+        rows = getattr(self, name)
+        return self.features[rows], self.velocity[rows]
+
+
+def prepare_session(
+    rec: Recording,
+    bin_width: float = 0.004,
+    mode: str = "or",
+    lag: float = 0.0,
+    fractions: tuple[float, float, float] = (0.5, 0.25, 0.25),
+) -> PreparedSession:
+    """Bin, label and split a recording the NeuroBench way.
+
+    Args:
+        rec: the recording.
+        bin_width: seconds, a multiple of the behaviour step.
+        mode: binning mode, see :func:`bin_spikes`.
+        lag: seconds, a multiple of ``bin_width``; features at time t are paired with the
+            velocity at t + lag (positive: neural activity leads, as in motor cortex).
+        fractions: shares of the reaches (by count, in time order) for train, val and test.
+
+    Returns:
+        The :class:`PreparedSession`.
+    """
+    fractions = tuple(float(f) for f in fractions)
+    if len(fractions) != 3 or min(fractions) <= 0.0 or abs(sum(fractions) - 1.0) > 1e-6:
+        raise InputError(_source(rec), "fractions", f"three positive shares summing to 1, got {fractions!r}")
+    features = bin_spikes(rec, bin_width, mode)
+    k = _samples_per_bin(rec, bin_width)
+    shift = int(round(lag / bin_width))
+    if abs(shift * bin_width - lag) > 1e-6 * bin_width or abs(shift) >= features.shape[0]:
+        raise InputError(
+            _source(rec), "lag", f"a multiple of bin_width {bin_width:g} s shorter than the session, got {lag!r}"
+        )
+    # The label of bin j is the kinematic state at its last sample, the time the bin is stamped with.
+    label_sample = np.arange(features.shape[0]) * k + k - 1
+    vel = velocity(rec.cursor_pos, rec.t)[label_sample].astype(np.float32)
+    reach = reach_index(rec.target_pos)[label_sample]
+    bin_t = rec.t[label_sample]
+    n = features.shape[0] - abs(shift)
+    feat_rows, label_rows = (slice(0, n), slice(shift, None)) if shift >= 0 else (slice(-shift, None), slice(0, n))
+
+    reach = reach[label_rows]
+    first, count = int(reach[0]), int(reach[-1] - reach[0] + 1)
+    cuts = np.rint(np.cumsum(fractions)[:2] * count).astype(int)
+    if count < 3 or cuts[0] < 1 or cuts[1] <= cuts[0] or cuts[1] >= count:
+        raise InputError(_source(rec), "target_pos", f"enough reaches for a {fractions} split (found {count})")
+    rows = np.searchsorted(reach, first + cuts, side="left")
+    return PreparedSession(
+        features=features[feat_rows],
+        velocity=vel[label_rows],
+        bin_t=bin_t[feat_rows],
+        reach_index=reach,
+        train=slice(0, int(rows[0])),
+        val=slice(int(rows[0]), int(rows[1])),
+        test=slice(int(rows[1]), n),
+        bin_width=float(bin_width),
+        lag=float(lag),
+    )
+
+
+class SequenceDataset(Dataset):
+    """Fixed-length (features, velocity) chunks of one split for truncated BPTT.
+
+    Chunk i starts at row ``i * stride``; a tail shorter than ``seq_len`` is left out.
+
+    Args:
+        X: (T, F) features.
+        y: (T, 2) velocity.
+        seq_len: rows per chunk.
+        stride: rows between chunk starts; ``seq_len`` (no overlap) when None.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, seq_len: int, stride: int | None = None) -> None:
+        stride = seq_len if stride is None else stride
+        if seq_len < 1 or stride < 1:
+            raise InputError("SequenceDataset", "seq_len/stride", "positive integers")
+        if len(X) != len(y) or len(X) < seq_len:
+            raise InputError("SequenceDataset", "X/y", f"as many rows in X as in y, at least seq_len={seq_len}")
+        self.X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        self.y = torch.as_tensor(np.asarray(y, dtype=np.float32))
+        self.seq_len, self.stride = seq_len, stride
+
+    def __len__(self) -> int:
+        return (len(self.X) - self.seq_len) // self.stride + 1
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        start = (i % len(self)) * self.stride
+        return self.X[start : start + self.seq_len], self.y[start : start + self.seq_len]

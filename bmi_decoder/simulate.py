@@ -1,0 +1,223 @@
+"""Simulated self-paced reaching sessions with the statistics of the O'Doherty recordings.
+
+The real files cannot be downloaded on the build machines (DATA.md), so the demo, the tests and
+the benchmarks run on sessions from this simulator. It matches the measured numbers that a
+decoder's difficulty depends on: per-channel rates (mean 13.8 Hz, median 6.6 Hz, max about 50 Hz,
+6 of 96 channels silent, 9 under 1 Hz), about 79% empty (20 ms bin, channel) entries, and a
+neural lead of 100 to 180 ms over hand velocity.
+
+Two parts: the task (:mod:`bmi_decoder._reaching_task`: targets on an 8 x 8 grid, minimum-jerk
+reaches with corrections) and the neurons here: each unit fires as an inhomogeneous Poisson process
+whose log rate is a linear function of velocity, speed and position some 100 to 180 ms ahead
+(Moran & Schwartz 1999: M1 rates follow velocity with cosine tuning and a lead), times a slow
+multiplicative drift of the baseline (recording instability over minutes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bmi_decoder._reaching_task import DT, simulate_reaching
+from bmi_decoder.kinematics import velocity
+from bmi_decoder.recording import Recording, SpikeTrains
+
+# Spike times are multiples of the 30 kHz sampling period of the Blackrock Cerebus system.
+SPIKE_CLOCK_HZ = 30_000.0
+# Log-rate regressors and the scales that bring each to about unit size during reaches.
+TUNING_FEATURES = ("vx", "vy", "speed", "x", "y")
+_FEATURE_SCALE = np.array([150.0, 150.0, 150.0, 70.0, 70.0])
+# Per-channel mean rates of the active channels follow r(q) = 1.2 + 50.8 q**2.7 over the
+# quantiles q: with 6 silent and 3 sub-1 Hz channels per 96 this gives mean 13.5, median 6.8,
+# max about 52 Hz, as measured on indy_20160630_01 (DATA.md); a lognormal with that mean and
+# median would put the maximum near 100 Hz.
+_RATE_MIN_HZ, _RATE_MAX_HZ, _RATE_POWER = 1.2, 52.0, 2.7
+_DEAD_PER_96, _LOW_PER_96, _UNTUNED_SHARE = 6, 3, 0.15
+_LAG_RANGE_S = (0.10, 0.18)
+_DRIFT_KNOT_S, _DRIFT_SD = 120.0, 0.25
+
+
+@dataclass(frozen=True, eq=False)
+class SimulatedSession:
+    """A simulated session and the ground truth it was drawn from.
+
+    Attributes:
+        recording: the session as a reader returns it (in-window spikes only,
+            ``spikes_outside_window == len(outside_spikes.times)``).
+        outside_spikes: spikes before ``t[0]`` or after ``t[-1]``, sorted by (channel, unit,
+            time); ``write_recording(rec, path, outside_spikes=...)`` puts them in the file beside
+            the in-window spikes to reproduce the clock-mismatch quirk.
+        channel_spike_counts: (n,) in-window spikes per channel, all units.
+        unit_spike_counts: (n, u) in-window spikes per (channel, unit).
+        unit_rate_hz: (n, u) mean rate each unit was given (0 for an empty slot).
+        unit_weights: (n, u, 5) log-rate weights on :data:`TUNING_FEATURES` (each divided by
+            its scale: 150 mm/s for velocity and speed, 70 mm for position); 0 when untuned.
+        unit_lag_s: (n, u) how far each unit leads velocity: its rate at time t follows the
+            kinematics at t + lag (same sign as ``prepare_session``'s ``lag``).
+        dead_channels: indices of channels without any spike.
+        untuned_channels: indices of active channels whose units ignore the movement.
+    """
+
+    recording: Recording
+    outside_spikes: SpikeTrains
+    channel_spike_counts: np.ndarray
+    unit_spike_counts: np.ndarray
+    unit_rate_hz: np.ndarray
+    unit_weights: np.ndarray
+    unit_lag_s: np.ndarray
+    dead_channels: np.ndarray
+    untuned_channels: np.ndarray
+
+
+def channel_names(channels: int) -> tuple[str, ...]:
+    """Zenodo channel names: "M1 001" ... "M1 096", then "S1 001" ... on 192-channel arrays."""
+    return tuple(f"{'M1' if c < 96 else 'S1'} {c % 96 + 1:03d}" for c in range(channels))
+
+
+def _channel_rates(channels: int, rng: np.random.Generator) -> np.ndarray:
+    n_dead = round(channels * _DEAD_PER_96 / 96)
+    n_low = round(channels * _LOW_PER_96 / 96)
+    n_active = channels - n_dead - n_low
+    q = (np.arange(n_active) + 0.5) / n_active
+    active = (_RATE_MIN_HZ + (_RATE_MAX_HZ - _RATE_MIN_HZ) * q**_RATE_POWER) * rng.lognormal(0.0, 0.05, n_active)
+    low = rng.uniform(0.2, 0.9, n_low)
+    return rng.permutation(np.concatenate([np.zeros(n_dead), low, active]))
+
+
+def _unit_rates(channel_rate: np.ndarray, units: int, rng: np.random.Generator) -> np.ndarray:
+    """Split each channel's rate between the hash unit and 0 to u-1 sorted units."""
+    n = channel_rate.size
+    # Sub-1 Hz channels carry too few spikes to sort: hash only.
+    n_sorted = np.where(channel_rate >= 1.0, rng.binomial(units - 1, 0.45, n), 0)
+    hash_share = np.where(n_sorted > 0, rng.uniform(0.2, 0.7, n), 1.0)
+    shares = rng.dirichlet(np.full(units - 1, 2.0), n)
+    shares = np.where(np.arange(units - 1)[None, :] < n_sorted[:, None], shares, 0.0)
+    shares /= np.maximum(shares.sum(axis=1, keepdims=True), 1e-12)
+    split = np.concatenate([hash_share[:, None], (1.0 - hash_share[:, None]) * shares], axis=1)
+    return channel_rate[:, None] * split
+
+
+def _unit_tuning(unit_rate: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n, u = unit_rate.shape
+    active = np.flatnonzero(unit_rate.sum(axis=1) >= 1.0)
+    untuned = np.sort(rng.choice(active, round(_UNTUNED_SHARE * active.size), replace=False))
+    theta = rng.uniform(0.0, 2.0 * np.pi, (n, u))
+    # The hash unit mixes several neurons with different preferred directions: weaker tuning.
+    depth = np.where(np.arange(u)[None, :] == 0, rng.uniform(0.15, 0.45, (n, u)), rng.uniform(0.3, 0.9, (n, u)))
+    weights = np.stack(
+        [
+            depth * np.cos(theta),
+            depth * np.sin(theta),
+            rng.normal(0.3, 0.3, (n, u)),
+            rng.normal(0.0, 0.15, (n, u)),
+            rng.normal(0.0, 0.15, (n, u)),
+        ],
+        axis=-1,
+    )
+    tuned = (unit_rate > 0.0) & ~np.isin(np.arange(n), untuned)[:, None]
+    weights *= tuned[..., None]
+    lag = np.where(unit_rate > 0.0, rng.uniform(*_LAG_RANGE_S, (n, u)), 0.0)
+    return weights, lag, untuned
+
+
+def _drift(n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """A slow log-normal baseline factor: Gaussian knots every 2 minutes, linearly joined."""
+    knots = np.arange(0.0, n_samples * DT / _DRIFT_KNOT_S + 2.0) * _DRIFT_KNOT_S
+    return np.exp(_DRIFT_SD * np.interp(np.arange(n_samples) * DT, knots, rng.standard_normal(knots.size)))
+
+
+def _spike_trains(
+    te: np.ndarray, n_bins: int, features: np.ndarray, unit_rate: np.ndarray, weights: np.ndarray,
+    lag: np.ndarray, rng: np.random.Generator,
+) -> SpikeTrains:
+    """Poisson spikes per unit on the 4 ms grid ``te[:n_bins]``, placed uniformly in each bin.
+
+    The loop runs over units (a few hundred), each step vectorised over the whole session.
+    """
+    times, channels, units = [], [], []
+    for c, u in zip(*np.nonzero(unit_rate)):
+        shift = int(round(lag[c, u] / DT))
+        modulation = _drift(n_bins, rng) * np.exp(features[shift : shift + n_bins] @ weights[c, u])
+        # Normalising by the mean keeps the unit's session rate at the value it was given.
+        lam = unit_rate[c, u] * DT * modulation / modulation.mean()
+        count = rng.poisson(lam)
+        t_spk = np.repeat(te[:n_bins], count) + rng.random(int(count.sum())) * DT
+        times.append(np.sort(np.round(t_spk * SPIKE_CLOCK_HZ) / SPIKE_CLOCK_HZ))
+        channels.append(np.full(t_spk.size, c, dtype=np.int64))
+        units.append(np.full(t_spk.size, u, dtype=np.int64))
+    return SpikeTrains(np.concatenate(times), np.concatenate(channels), np.concatenate(units))
+
+
+def _select(spikes: SpikeTrains, keep: np.ndarray) -> SpikeTrains:
+    return SpikeTrains(spikes.times[keep], spikes.channels[keep], spikes.units[keep])
+
+
+def simulate_session(
+    seconds: float = 600.0,
+    channels: int = 96,
+    seed: int = 0,
+    finger_columns: int = 3,
+    units_per_channel: int = 3,
+) -> SimulatedSession:
+    """Simulate one session of self-paced random-target reaching with a Utah array.
+
+    Args:
+        seconds: length of the behaviour record (``t[-1] - t[0]`` is one 4 ms step less).
+        channels: electrode channels (96: M1 array; 192: M1 + S1).
+        seed: seed of the one random generator behind every choice.
+        finger_columns: 3 (position) or 6 (position and orientation) finger columns.
+        units_per_channel: unit slots per channel in the file (3 or 5, hash unit included).
+
+    Returns:
+        The :class:`SimulatedSession` with its recording and ground truth.
+    """
+    if seconds < 1.0 or channels < 1 or finger_columns not in (3, 6) or units_per_channel < 2:
+        raise ValueError("simulate_session: need seconds >= 1, channels >= 1, finger_columns 3|6, units >= 2")
+    rng = np.random.default_rng(seed)
+    n_samples = int(round(seconds / DT))
+    # The spike clock runs a few seconds beyond the behaviour clock at both ends (DATA.md:
+    # thousands of unlabelled spikes before t[0] and after t[-1]).
+    n_pre, n_post = (int(s / DT) for s in rng.uniform(2.0, 6.0, 2))
+    n_lag = int(np.ceil(_LAG_RANGE_S[1] / DT)) + 1
+    t0 = DT * int(rng.integers(25_000, 50_000))  # first behaviour sample at 100 to 200 s
+    te = t0 + DT * np.arange(-n_pre, n_samples + n_post + n_lag)
+    task = simulate_reaching(te, rng)
+
+    vel = velocity(task.intended_pos, te)
+    features = np.column_stack([vel, np.hypot(vel[:, 0], vel[:, 1]), task.intended_pos]) / _FEATURE_SCALE
+    unit_rate = _unit_rates(_channel_rates(channels, rng), units_per_channel, rng)
+    weights, lag, untuned = _unit_tuning(unit_rate, rng)
+    spikes = _spike_trains(te, n_pre + n_samples + n_post, features, unit_rate, weights, lag, rng)
+
+    window = slice(n_pre, n_pre + n_samples)
+    t = te[window]
+    inside = (spikes.times >= t[0]) & (spikes.times <= t[-1])
+    kept, outside = _select(spikes, inside), _select(spikes, ~inside)
+    unit_counts = np.bincount(
+        kept.channels * units_per_channel + kept.units, minlength=channels * units_per_channel
+    ).reshape(channels, units_per_channel)
+    recording = Recording(
+        spike_times=kept.times,
+        spike_channels=kept.channels,
+        spike_units=kept.units,
+        t=t,
+        cursor_pos=task.cursor_pos[window],
+        target_pos=task.target_pos[window],
+        finger_pos=task.finger_pos[window, :finger_columns],
+        chan_names=channel_names(channels),
+        units_per_channel=units_per_channel,
+        spikes_outside_window=int(outside.times.size),
+        provenance={"source": f"simulated(seed={seed})", "format": "simulated"},
+    )
+    return SimulatedSession(
+        recording=recording,
+        outside_spikes=outside,
+        channel_spike_counts=unit_counts.sum(axis=1),
+        unit_spike_counts=unit_counts,
+        unit_rate_hz=unit_rate,
+        unit_weights=weights,
+        unit_lag_s=lag,
+        dead_channels=np.flatnonzero(unit_rate.sum(axis=1) == 0.0),
+        untuned_channels=untuned,
+    )
