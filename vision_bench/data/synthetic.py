@@ -1,0 +1,202 @@
+"""A simulated CIFAR10-DVS: moving shapes as real ``.aedat4`` files in the real folder layout.
+
+The real set cannot be downloaded on the build machines (DATA.md), so tests and the demo read
+this one through exactly the same tonic code path. Each class is one shape sweeping across the
+128 x 128 sensor in its own direction; a DVS pixel fires an ON event when the bright shape
+covers it and an OFF event when it leaves, plus background-activity noise. Timestamps are
+absolute microseconds near 1.6e15, as in the real files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from snn_core.atomic import atomic_path, write_text_atomic
+from snn_core.errors import InputError
+from vision_bench.data.datasets import CIFAR10DVS_CLASSES, CIFAR10DVS_FOLDER, SENSOR_SIZE, SYNTHETIC_MANIFEST
+
+GENERATOR_VERSION = 1
+N_STEPS = 100  # brightness updates per recording
+STEP_US = 12_000  # 100 x 12 ms = 1.2 s, about the length of a CIFAR10-DVS recording
+T0_US = 1_600_000_000_000_000  # absolute clock of the real files (DATA.md: t about 1.6e15 us)
+
+Mask = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
+
+
+def _disc(dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    return dx**2 + dy**2 <= r**2
+
+
+def _square(dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    return np.maximum(abs(dx), abs(dy)) <= 0.8 * r
+
+
+def _triangle(dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    return (abs(dy) <= 0.8 * r) & (abs(dx) <= 0.5 * (dy + 0.8 * r))
+
+
+def _plus(dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    return ((abs(dx) <= r / 3) & (abs(dy) <= r)) | ((abs(dy) <= r / 3) & (abs(dx) <= r))
+
+
+def _ring(dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    d2 = dx**2 + dy**2
+    return (d2 <= r**2) & (d2 >= (0.55 * r) ** 2)
+
+
+def _diamond(dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    return abs(dx) + abs(dy) <= r
+
+
+def _hbar(dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    return (abs(dx) <= r) & (abs(dy) <= r / 4)
+
+
+def _vbar(dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    return (abs(dy) <= r) & (abs(dx) <= r / 4)
+
+
+def _cross(dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    return (abs(abs(dx) - abs(dy)) <= r / 4) & (np.maximum(abs(dx), abs(dy)) <= 0.8 * r)
+
+
+def _frame(dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
+    edge = np.maximum(abs(dx), abs(dy))
+    return (edge <= 0.8 * r) & (edge >= 0.5 * r)
+
+
+# Class c gets a shape of its own AND a direction of its own (36 degrees apart): two cues, so a
+# small network separates all ten within a few epochs, as the demo needs.
+CLASS_SHAPES: dict[str, Mask] = dict(
+    zip(
+        CIFAR10DVS_CLASSES,
+        (_disc, _square, _triangle, _plus, _ring, _diamond, _hbar, _vbar, _cross, _frame),
+        strict=True,
+    )
+)
+CLASS_DIRECTIONS_DEG = {name: 36.0 * c for c, name in enumerate(CIFAR10DVS_CLASSES)}
+
+
+@dataclass(frozen=True)
+class SyntheticSet:
+    """What :func:`write_synthetic_cifar10dvs` wrote.
+
+    Attributes:
+        root: the data root (tonic's ``save_to``); files lie under ``root/CIFAR10DVS/<class>/``.
+        files: every file written, class by class, index by index.
+        labels: (n,) int label of each file (alphabetical class order, tonic's).
+        event_counts: (n,) int number of events in each file.
+    """
+
+    root: Path
+    files: tuple[Path, ...]
+    labels: np.ndarray
+    event_counts: np.ndarray
+
+
+def simulate_events(label: int, rng: np.random.Generator) -> np.ndarray:
+    """Simulate one recording of class ``label`` as DVS change images.
+
+    Args:
+        label: class index, 0 to 9.
+        rng: the sample's random generator (size, speed, path and noise are drawn from it).
+
+    Returns:
+        (N_STEPS, 128, 128) uint8: 255 where an ON event fires, 0 for OFF, 128 for none; the
+        form ``dv_processing.data.generate.imageToEvents`` turns into events.
+    """
+    name = CIFAR10DVS_CLASSES[label]
+    width, height, _ = SENSOR_SIZE
+    radius = rng.uniform(12.0, 18.0)
+    speed = rng.uniform(0.6, 0.9)  # pixels per step: the shape crosses 60-90 pixels in 1.2 s
+    theta = np.deg2rad(CLASS_DIRECTIONS_DEG[name] + rng.uniform(-10.0, 10.0))
+    middle = np.array([width / 2, height / 2]) + rng.uniform(-8.0, 8.0, size=2)
+    travel = (np.arange(N_STEPS + 1, dtype=np.float32) - N_STEPS / 2) * speed
+    cx = (middle[0] + travel * np.cos(theta))[:, None, None]
+    cy = (middle[1] + travel * np.sin(theta))[:, None, None]
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    masks = CLASS_SHAPES[name](xx[None] - cx, yy[None] - cy, radius)
+    change = masks[1:].astype(np.int8) - masks[:-1].astype(np.int8)
+    images = np.full(change.shape, 128, dtype=np.uint8)
+    # Background activity first, so that a real edge event overrides noise on the same pixel.
+    noise_rate = rng.uniform(2e-4, 6e-4)  # per pixel and step: about 300-1,000 per recording
+    flat = images.reshape(-1)
+    where = rng.integers(0, flat.size, size=rng.poisson(noise_rate * flat.size))
+    flat[where] = np.where(rng.random(where.size) < 0.5, 255, 0)
+    images[change > 0] = 255
+    images[change < 0] = 0
+    return images
+
+
+def _write_aedat4(path: Path, images: np.ndarray, t0_us: int) -> int:
+    import dv_processing as dv
+
+    store = dv.EventStore()
+    for step, image in enumerate(images):
+        store.add(dv.data.generate.imageToEvents(t0_us + step * STEP_US, image, 255, 0))
+    config = dv.io.MonoCameraWriter.EventOnlyConfig("skipsnn-simulated-DVS128", SENSOR_SIZE[:2])
+    with atomic_path(path) as tmp:
+        writer = dv.io.MonoCameraWriter(str(tmp), config)
+        writer.writeEvents(store)
+        del writer  # the writer flushes and closes the file only when destroyed
+    return int(store.size())
+
+
+def write_synthetic_cifar10dvs(
+    root: str | Path, per_class: int = 20, seed: int = 0, progress: bool = True
+) -> SyntheticSet:
+    """Write the simulated set as ``root/CIFAR10DVS/<class>/cifar10_<class>_<i>.aedat4``.
+
+    Files are written with ``dv_processing.io.MonoCameraWriter`` (AEDAT 4.0, LZ4), each through a
+    temporary file and a rename. Sample i of a class depends only on (seed, class, i), so a
+    larger ``per_class`` adds files and leaves the others as they were.
+
+    Args:
+        root: data root, as passed to ``tonic.datasets.CIFAR10DVS(save_to=root)``.
+        per_class: recordings per class.
+        seed: seed of every random choice.
+        progress: show a progress bar.
+
+    Returns:
+        The files written with their labels and event counts.
+
+    Raises:
+        InputError: ``per_class`` below 1, or dv-processing not installed.
+    """
+    if per_class < 1:
+        raise InputError("--per-class", "per_class", f"a positive number of recordings, not {per_class}")
+    try:
+        import dv_processing  # noqa: F401
+    except ImportError as err:
+        raise InputError("dv-processing", "import", "the dv-processing package: pip install 'skipsnn[synth]'") from err
+    root = Path(root)
+    folder = root / CIFAR10DVS_FOLDER
+    files, labels, counts = [], [], []
+    jobs = [(label, i) for label in range(len(CIFAR10DVS_CLASSES)) for i in range(per_class)]
+    # Bar only on a terminal, and erased when closed: an error stays the one line on stderr.
+    with tqdm(jobs, desc="synth", unit="file", disable=None if progress else True, leave=False) as bar:
+        for label, i in bar:
+            name = CIFAR10DVS_CLASSES[label]
+            rng = np.random.default_rng([seed, label, i])
+            t0_us = T0_US + int(rng.integers(0, 10**11))  # different absolute start per file, as recorded
+            path = folder / name / f"cifar10_{name}_{i}.aedat4"
+            counts.append(_write_aedat4(path, simulate_events(label, rng), t0_us))
+            files.append(path)
+            labels.append(label)
+    written = SyntheticSet(root, tuple(files), np.array(labels), np.array(counts))
+    manifest = {
+        "generator": "skipsnn simulated CIFAR10-DVS",
+        "version": GENERATOR_VERSION,
+        "seed": seed,
+        "per_class": per_class,
+        "classes": list(CIFAR10DVS_CLASSES),
+        "mean_events": float(written.event_counts.mean()),
+    }
+    write_text_atomic(folder / SYNTHETIC_MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    return written
