@@ -1,0 +1,163 @@
+"""The one interface every velocity decoder follows, and the helpers its implementations share.
+
+The contract is scikit-learn's ("Developing scikit-learn estimators"): ``__init__`` only stores
+its keyword arguments, ``fit`` returns ``self``, learned state ends in ``_``, and a decoder can be
+rebuilt from :meth:`Decoder.get_params` (:func:`clone`), which is what search loops and
+checkpoints rely on. On top of it, every decoder streams: ``reset`` then ``step`` on one 4 ms bin
+gives, bin for bin, what ``predict`` gives on the whole sequence.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+import numbers
+from typing import Any, Self
+
+import numpy as np
+
+from snn_core.errors import InputError
+
+# Share of the training bins held out (the last ones, chronologically, like the NeuroBench split)
+# when fit is given no validation set: early stopping and ridge choice need unseen data.
+HOLDOUT_FRACTION = 0.2
+
+
+class Decoder(abc.ABC):
+    """A causal decoder of 2-D cursor velocity (mm/s) from binned spikes (T, F).
+
+    Subclasses define ``__init__`` with keyword arguments that are stored unchanged under the
+    same names, and the four methods below. ``predict`` always starts from the reset state.
+    """
+
+    name: str = ""
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """The keyword arguments of ``__init__``, i.e. the decoder's parameters."""
+        signature = inspect.signature(cls.__init__)
+        return [p for p in signature.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """The parameters as given to ``__init__`` (or :meth:`set_params`)."""
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Change parameters by name; unknown names raise :class:`InputError` (config typos)."""
+        known = self.param_names()
+        for key, value in params.items():
+            if key not in known:
+                raise InputError(f"{self.name} decoder", key, f"one of its parameters: {', '.join(known)}")
+            setattr(self, key, value)
+        return self
+
+    @abc.abstractmethod
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> Self:
+        """Learn from spikes ``X`` (T, F) and velocity ``y`` (T, 2).
+
+        ``X_val``, ``y_val`` (the chronologically next segment) choose regularisation or stop
+        training early; without them the last :data:`HOLDOUT_FRACTION` of ``X`` is held out.
+        """
+
+    @abc.abstractmethod
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Decode a whole sequence (T, F) from the reset state; returns (T, 2) float64."""
+
+    @abc.abstractmethod
+    def reset(self) -> None:
+        """Forget the history: the state before the first bin of a sequence."""
+
+    @abc.abstractmethod
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """Take one bin (F,), return the velocity (2,) decoded at that bin."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def clone(decoder: Decoder) -> Decoder:
+    """A new, unfitted decoder with the same parameters."""
+    return type(decoder)(**decoder.get_params())
+
+
+def check_sequence(X: np.ndarray, y: np.ndarray | None = None, n_features: int | None = None) -> np.ndarray:
+    """Validate a spike sequence (and its labels); returns ``X`` as float64.
+
+    Raises:
+        InputError: on a shape that is not (T, F) / (T, 2), a feature count other than the one
+            fitted, or non-finite values.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise InputError("spikes", "shape", f"a non-empty (T, F) array, got shape {X.shape}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise InputError("spikes", "features", f"{n_features} channels as in fit, got {X.shape[1]}")
+    if not np.isfinite(X).all():
+        raise InputError("spikes", "values", "finite numbers")
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape != (X.shape[0], 2):
+            raise InputError("velocity", "shape", f"({X.shape[0]}, 2) to match the spikes, got {y.shape}")
+        if not np.isfinite(y).all():
+            raise InputError("velocity", "values", "finite numbers")
+    return X
+
+
+def train_validation(
+    X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None, y_val: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Checked float64 (train X, train y, val X, val y), holding out the tail if no val is given."""
+    X = check_sequence(X, y)
+    y = np.asarray(y, dtype=np.float64)
+    if (X_val is None) != (y_val is None):
+        raise InputError("validation", "X_val/y_val", "both or neither")
+    if X_val is None:
+        cut = int(round(len(X) * (1 - HOLDOUT_FRACTION)))
+        if cut < 1 or cut >= len(X):
+            raise InputError("spikes", "length", f"enough bins to hold out a validation tail, got {len(X)}")
+        return X[:cut], y[:cut], X[cut:], y[cut:]
+    X_val = check_sequence(X_val, y_val, n_features=X.shape[1])
+    return X, y, X_val, np.asarray(y_val, dtype=np.float64)
+
+
+def check_fitted(decoder: Decoder, attribute: str) -> None:
+    """Raise if ``decoder`` has not been fitted (its learned ``attribute`` is missing)."""
+    if not hasattr(decoder, attribute):
+        raise RuntimeError(f"{type(decoder).__name__} is not fitted: call fit before predict or step")
+
+
+def check_bin(x: np.ndarray, n_features: int) -> np.ndarray:
+    """Validate one streamed bin (F,); returns it as float64."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape != (n_features,):
+        raise InputError("spikes", "bin", f"shape ({n_features},) as in fit, got {x.shape}")
+    return x
+
+
+def require(decoder: Decoder, ok: bool, param: str, expected: str) -> None:
+    """Parameter validation at fit time (sklearn's rule: never in ``__init__``)."""
+    if not ok:
+        raise InputError(f"{decoder.name} decoder", param, f"{expected}, got {getattr(decoder, param)!r}")
+
+
+def is_int(value: Any) -> bool:
+    """An integer, bools excluded (``True`` in a config is a typo, not 1)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value: Any) -> bool:
+    """A real number, bools excluded."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def require_int(decoder: Decoder, param: str, minimum: int) -> None:
+    """Require parameter ``param`` to be an integer of at least ``minimum``."""
+    value = getattr(decoder, param)
+    require(decoder, is_int(value) and value >= minimum, param, f"an integer >= {minimum}")

@@ -1,0 +1,158 @@
+"""MLP decoder over a window of recent spike counts, after NeuroBench's primate-reaching ANN.
+
+NeuroBench's ``ANNModel3D`` (``neurobench/examples/primate_reaching/ANN.py``) keeps the last
+50 bins (200 ms), sums them into 7 sub-windows, flattens the 7 x F counts and feeds them to two
+ReLU layers of 32 and 48 units, each followed by batch normalisation (dropout on the second),
+and a linear readout of velocity. This is that network, with the window given by
+``n_lags x bins_per_lag`` and a batch normalisation of the input so that counts of any scale
+train well. Trained with Adam on mini-batches of bins, early stopping on validation R2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Self
+
+import numpy as np
+import torch
+from torch import nn
+
+from bmi_decoder.evaluation import r2_score
+
+from ._base import (
+    Decoder,
+    check_bin,
+    check_fitted,
+    check_sequence,
+    is_int,
+    is_real,
+    require,
+    require_int,
+    train_validation,
+)
+from ._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
+from ._training import LabelScaler, check_training_params, seeded_torch, train_early_stopping
+
+
+def build_mlp(n_inputs: int, hidden: Sequence[int], dropout: float) -> nn.Sequential:
+    """NeuroBench's layer order: Linear, ReLU, BatchNorm per hidden layer; dropout after the first."""
+    layers: list[nn.Module] = [nn.BatchNorm1d(n_inputs)]
+    width = n_inputs
+    for i, size in enumerate(hidden):
+        layers += [nn.Linear(width, size), nn.ReLU()]
+        if i > 0:
+            layers.append(nn.Dropout(dropout))
+        layers.append(nn.BatchNorm1d(size))
+        width = size
+    layers.append(nn.Linear(width, 2))
+    return nn.Sequential(*layers)
+
+
+class ANNDecoder(Decoder):
+    """Multilayer perceptron on lagged spike counts.
+
+    Args:
+        n_lags: sub-windows of the input window (NeuroBench: 7).
+        bins_per_lag: 4 ms bins per sub-window (7 x 7 bins = 196 ms, NeuroBench's 200 ms).
+        hidden: widths of the hidden layers (NeuroBench: 32, 48).
+        dropout: dropout rate after the second and later hidden layers (NeuroBench: 0.5).
+        lr: Adam learning rate.
+        batch_size: bins per mini-batch.
+        max_epochs: passes over the training bins at most.
+        patience: epochs without a better validation R2 before stopping.
+        seed: seeds weight initialisation, dropout and batch order.
+        progress: show a tqdm progress bar over epochs.
+    """
+
+    name = "ann"
+
+    def __init__(
+        self,
+        n_lags: int = 7,
+        bins_per_lag: int = 7,
+        hidden: Sequence[int] = (32, 48),
+        dropout: float = 0.5,
+        lr: float = 3e-3,
+        batch_size: int = 256,
+        max_epochs: int = 20,
+        patience: int = 3,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> None:
+        self.n_lags = n_lags
+        self.bins_per_lag = bins_per_lag
+        self.hidden = hidden
+        self.dropout = dropout
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.seed = seed
+        self.progress = progress
+
+    def _check_params(self) -> None:
+        require_int(self, "n_lags", 1)
+        require_int(self, "bins_per_lag", 1)
+        widths = self.hidden if isinstance(self.hidden, Sequence) else ()
+        hidden_ok = len(widths) > 0 and all(is_int(h) and h > 0 for h in widths)
+        require(self, hidden_ok, "hidden", "a non-empty list of positive layer widths")
+        require(self, is_real(self.dropout) and 0 <= self.dropout < 1, "dropout", "a rate in [0, 1)")
+        check_training_params(self)
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> Self:
+        self._check_params()
+        X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
+        require(self, len(X) >= 2, "batch_size", "at least 2 training bins for batch normalisation")
+        rng = np.random.default_rng(self.seed)
+        self.n_features_in_ = X.shape[1]
+        self.label_scaler_ = LabelScaler(y)
+        cum = cumulative_counts(X)
+        targets = torch.from_numpy(self.label_scaler_.encode(y))
+
+        def epoch_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            order = rng.permutation(len(X))
+            # A trailing batch of one bin would break batch normalisation's training mode.
+            for start in range(0, len(order) - 1, self.batch_size):
+                rows = order[start : start + self.batch_size]
+                features = lagged_counts(cum, rows, self.n_lags, self.bins_per_lag)
+                yield torch.from_numpy(features.astype(np.float32)), targets[rows]
+
+        with seeded_torch(self.seed):
+            self.network_ = build_mlp(self.n_lags * X.shape[1], [int(h) for h in self.hidden], float(self.dropout))
+            self.validation_r2_ = train_early_stopping(
+                self.network_,
+                epoch_batches,
+                nn.functional.mse_loss,
+                lambda: r2_score(y_val, self.predict(X_val)),
+                self,
+            )
+        self.history_ = SpikeHistory(X.shape[1], self.n_lags, self.bins_per_lag)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        check_fitted(self, "network_")
+        X = check_sequence(X, n_features=self.n_features_in_)
+        out = np.empty((len(X), 2), dtype=np.float32)
+        self.network_.eval()
+        with torch.no_grad():
+            for rows, phi in lagged_count_chunks(X, self.n_lags, self.bins_per_lag):
+                out[rows] = self.network_(torch.from_numpy(phi.astype(np.float32))).numpy()
+        return self.label_scaler_.decode(out)
+
+    def reset(self) -> None:
+        check_fitted(self, "network_")
+        self.history_.reset()
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        check_fitted(self, "history_")
+        features = self.history_.push(check_bin(x, self.n_features_in_)).astype(np.float32)
+        self.network_.eval()
+        with torch.no_grad():
+            out = self.network_(torch.from_numpy(features)[None])[0].numpy()
+        return self.label_scaler_.decode(out)

@@ -1,0 +1,140 @@
+"""GRU decoder: a gated recurrent network reading the 4 ms bins directly, linear velocity readout.
+
+Recurrent networks lead the BioCAS 2024 primate-reaching challenge (GRU entries R2 0.707,
+DATA.md). The network sees one 0/1 bin per step, so it learns its own integration window
+instead of a fixed count window. Training is truncated backpropagation through time: each epoch
+cuts the training segment into chunks of ``chunk_bins`` at a random phase, runs each chunk from
+the reset (zero) state, and leaves the first ``burn_in_bins`` of each chunk out of the loss,
+because a state that has seen almost no history cannot be expected to decode yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Self
+
+import numpy as np
+import torch
+from torch import nn
+
+from bmi_decoder.evaluation import r2_score
+
+from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
+from ._training import LabelScaler, check_training_params, seeded_torch, train_early_stopping
+
+
+class GRUNetwork(nn.Module):
+    """One GRU layer and a linear readout."""
+
+    def __init__(self, n_inputs: int, hidden: int) -> None:
+        super().__init__()
+        self.gru = nn.GRU(n_inputs, hidden, batch_first=True)
+        self.readout = nn.Linear(hidden, 2)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Velocity (batch, time, 2) for input (batch, time, F), and the final GRU state."""
+        hidden, state = self.gru(x, state)
+        return self.readout(hidden), state
+
+
+class GRUDecoder(Decoder):
+    """GRU over the binned spike sequence, trained by truncated BPTT with early stopping.
+
+    Args:
+        hidden: GRU units.
+        chunk_bins: length of the truncated-BPTT chunks (125 bins = 0.5 s).
+        burn_in_bins: leading bins of each chunk left out of the loss.
+        lr: Adam learning rate.
+        batch_size: chunks per mini-batch.
+        max_epochs: passes over the training segment at most.
+        patience: epochs without a better validation R2 before stopping.
+        seed: seeds weight initialisation, chunk phase and order.
+        progress: show a tqdm progress bar over epochs.
+    """
+
+    name = "gru"
+
+    def __init__(
+        self,
+        hidden: int = 32,
+        chunk_bins: int = 125,
+        burn_in_bins: int = 25,
+        lr: float = 1e-2,
+        batch_size: int = 8,
+        max_epochs: int = 20,
+        patience: int = 3,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> None:
+        self.hidden = hidden
+        self.chunk_bins = chunk_bins
+        self.burn_in_bins = burn_in_bins
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.seed = seed
+        self.progress = progress
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> Self:
+        require_int(self, "hidden", 1)
+        require_int(self, "chunk_bins", 2)
+        require_int(self, "burn_in_bins", 0)
+        require(self, self.burn_in_bins < self.chunk_bins, "burn_in_bins", "fewer bins than chunk_bins")
+        check_training_params(self)
+        X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
+        require(self, len(X) >= self.chunk_bins, "chunk_bins", f"at most the {len(X)} training bins")
+        rng = np.random.default_rng(self.seed)
+        self.n_features_in_ = X.shape[1]
+        self.label_scaler_ = LabelScaler(y)
+        inputs = torch.from_numpy(X.astype(np.float32))
+        targets = torch.from_numpy(self.label_scaler_.encode(y))
+        chunk, burn_in = self.chunk_bins, self.burn_in_bins
+
+        def epoch_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            # A random phase each epoch, so chunk borders (and burn-in gaps) move over the data.
+            starts = np.arange(rng.integers(0, chunk), len(X) - chunk + 1, chunk)
+            if len(starts) == 0:
+                starts = np.array([0])
+            starts = rng.permutation(starts)
+            window = np.arange(chunk)
+            for i in range(0, len(starts), self.batch_size):
+                rows = starts[i : i + self.batch_size, None] + window
+                yield inputs[rows], targets[rows][:, burn_in:]
+
+        def loss(outputs: tuple[torch.Tensor, torch.Tensor], chunk_targets: torch.Tensor) -> torch.Tensor:
+            return nn.functional.mse_loss(outputs[0][:, burn_in:], chunk_targets)
+
+        with seeded_torch(self.seed):
+            self.network_ = GRUNetwork(X.shape[1], self.hidden)
+            self.validation_r2_ = train_early_stopping(
+                self.network_, epoch_batches, loss, lambda: r2_score(y_val, self.predict(X_val)), self
+            )
+        self.state_ = None
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        check_fitted(self, "network_")
+        X = check_sequence(X, n_features=self.n_features_in_)
+        self.network_.eval()
+        with torch.no_grad():
+            out = self.network_(torch.from_numpy(X.astype(np.float32))[None])[0][0].numpy()
+        return self.label_scaler_.decode(out)
+
+    def reset(self) -> None:
+        check_fitted(self, "network_")
+        self.state_ = None
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        check_fitted(self, "state_")
+        x = torch.from_numpy(check_bin(x, self.n_features_in_).astype(np.float32))
+        self.network_.eval()
+        with torch.no_grad():
+            out, self.state_ = self.network_(x[None, None], self.state_)
+        return self.label_scaler_.decode(out[0, 0].numpy())

@@ -1,0 +1,258 @@
+"""One suite over every registered decoder, then the pieces the classical decoders are built on.
+
+The data are a small synthetic reaching problem: a smooth random 2-D velocity (mm/s) and
+Bernoulli spikes in 4 ms bins whose rates are cosine-tuned to the velocity 100 ms ahead (DATA.md:
+neural activity leads hand velocity by 100 to 180 ms), split 50/25/25 chronologically as in
+NeuroBench.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from scipy.ndimage import gaussian_filter1d
+
+from bmi_decoder.decoders import DECODERS, Decoder, clone, make_decoder
+from bmi_decoder.decoders._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
+from bmi_decoder.decoders.kalman import KalmanDecoder, linear_recursion
+from bmi_decoder.evaluation import r2_score
+from snn_core.errors import InputError
+
+N_BINS, N_CHANNELS, LEAD_BINS = 4000, 24, 25
+R2_FLOOR = 0.5
+
+
+def tuned_spikes(n_bins: int, n_channels: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(spikes (T, F) float32 0/1, velocity (T, 2) float32 mm/s) with cosine tuning."""
+    rng = np.random.default_rng(seed)
+    velocity = gaussian_filter1d(rng.standard_normal((n_bins + LEAD_BINS, 2)), sigma=50, axis=0)
+    velocity *= 100.0 / velocity.std(axis=0)
+    angle = rng.uniform(0, 2 * np.pi, n_channels)
+    preferred = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    rate_hz = np.clip(rng.uniform(5, 30, n_channels) + 0.15 * velocity[LEAD_BINS:] @ preferred.T, 0, None)
+    spikes = rng.random((n_bins, n_channels)) < rate_hz * 0.004
+    return spikes.astype(np.float32), velocity[:n_bins].astype(np.float32)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """These networks are tiny: on a shared 2-core machine a second intra-op thread mostly spins
+    (measured: the GRU fit took 3x the wall time with 2 threads under load)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    X, y = tuned_spikes(N_BINS, N_CHANNELS, seed=0)
+    a, b = N_BINS // 2, 3 * N_BINS // 4
+    return {"train": (X[:a], y[:a]), "val": (X[a:b], y[a:b]), "test": (X[b:], y[b:])}
+
+
+def quiet(decoder: Decoder) -> Decoder:
+    """No progress bars in test output, for decoders that have them."""
+    if "progress" in decoder.get_params():
+        decoder.set_params(progress=False)
+    return decoder
+
+
+@pytest.fixture(scope="module", params=sorted(DECODERS))
+def name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def fitted(name: str, data: dict) -> tuple[Decoder, Decoder, dict]:
+    """(decoder, what fit returned, its attributes before fit), fitted once per module."""
+    decoder = quiet(DECODERS[name]())
+    before = dict(vars(decoder))
+    returned = decoder.fit(*data["train"], *data["val"])
+    return decoder, returned, before
+
+
+# --- the shared suite -----------------------------------------------------------------------
+
+
+def test_init_only_stores_parameters(name: str) -> None:
+    decoder = DECODERS[name]()
+    assert vars(decoder) == decoder.get_params()
+    assert list(decoder.get_params()) == DECODERS[name].param_names()
+
+
+def test_clone_round_trips_parameters(name: str) -> None:
+    decoder = quiet(DECODERS[name]())
+    copy = clone(decoder)
+    assert copy is not decoder and type(copy) is type(decoder)
+    assert copy.get_params() == decoder.get_params()
+    assert make_decoder(name, **decoder.get_params()).get_params() == decoder.get_params()
+
+
+def test_fit_returns_self_and_learned_state_ends_in_underscore(fitted: tuple) -> None:
+    decoder, returned, before = fitted
+    assert returned is decoder
+    learned = set(vars(decoder)) - set(before)
+    assert learned, "fit learned nothing"
+    assert all(key.endswith("_") for key in learned), sorted(learned)
+    assert decoder.get_params() == before  # fit does not change parameters
+    assert not any(key.endswith("_") for key in vars(clone(decoder)))  # a clone is unfitted
+
+
+def test_predict_shape(fitted: tuple, data: dict) -> None:
+    X, _ = data["test"]
+    prediction = fitted[0].predict(X)
+    assert prediction.shape == (len(X), 2)
+    assert np.isfinite(prediction).all()
+
+
+def test_streaming_equals_predict(fitted: tuple, data: dict) -> None:
+    decoder = fitted[0]
+    X, y = data["test"]
+    batch = decoder.predict(X)
+    tolerance = 1e-5 * float(y.std())
+    decoder.reset()
+    streamed = np.stack([decoder.step(x) for x in X])
+    np.testing.assert_allclose(streamed, batch, rtol=0, atol=tolerance)
+    # reset really returns to the initial state, after any history.
+    decoder.reset()
+    restarted = np.stack([decoder.step(x) for x in X[:50]])
+    np.testing.assert_allclose(restarted, batch[:50], rtol=0, atol=tolerance)
+
+
+def test_learns_tuned_velocity(fitted: tuple, data: dict) -> None:
+    X, y = data["test"]
+    assert r2_score(y, fitted[0].predict(X)) > R2_FLOOR
+
+
+def test_same_seed_same_predictions(fitted: tuple, data: dict) -> None:
+    decoder = fitted[0]
+    again = clone(decoder).fit(*data["train"], *data["val"])
+    X, _ = data["test"]
+    np.testing.assert_array_equal(again.predict(X), decoder.predict(X))
+
+
+def test_seed_is_used(name: str, data: dict) -> None:
+    """Seeded decoders differ between seeds (so ``seed`` is not silently ignored)."""
+    params = DECODERS[name]().get_params()
+    if "seed" not in params:
+        pytest.skip(f"{name} has no randomness")
+    short = {k: v for k, v in {"max_epochs": 1}.items() if k in params}
+    X, y = data["train"]
+    Xv, yv = data["val"]
+    a = quiet(make_decoder(name, seed=0, **short)).fit(X, y, Xv, yv).predict(Xv)
+    b = quiet(make_decoder(name, seed=1, **short)).fit(X, y, Xv, yv).predict(Xv)
+    assert not np.allclose(a, b)
+
+
+def test_fit_without_validation_holds_out_the_tail(name: str, data: dict) -> None:
+    params = DECODERS[name]().get_params()
+    short = {k: v for k, v in {"max_epochs": 1}.items() if k in params}
+    X, y = data["train"]
+    decoder = quiet(make_decoder(name, **short)).fit(X, y)
+    assert decoder.predict(X[:10]).shape == (10, 2)
+
+
+def test_bad_input_raises_input_error(fitted: tuple, data: dict) -> None:
+    decoder = fitted[0]
+    X, y = data["train"]
+    with pytest.raises(InputError, match="features"):
+        decoder.predict(X[:, :-1])
+    with pytest.raises(InputError, match="bin"):
+        decoder.step(X[0, :-1])
+    with pytest.raises(InputError, match="velocity"):
+        clone(decoder).fit(X, y[:-1])
+    with pytest.raises(InputError, match="shape"):
+        clone(decoder).fit(X[:, 0], y)
+
+
+def test_use_before_fit_is_an_error(name: str, data: dict) -> None:
+    with pytest.raises(RuntimeError, match="not fitted"):
+        DECODERS[name]().predict(data["test"][0])
+
+
+def test_unknown_parameter_raises_input_error(name: str) -> None:
+    with pytest.raises(InputError, match=f"{name}.no_such_param"):
+        make_decoder(name, source="cfg.toml", no_such_param=1)
+    with pytest.raises(InputError, match="no_such_param"):
+        DECODERS[name]().set_params(no_such_param=1)
+
+
+# --- registry and parameter checks ----------------------------------------------------------
+
+
+def test_unknown_decoder_raises_input_error() -> None:
+    with pytest.raises(InputError) as info:
+        make_decoder("kalmann", source="--decoders")
+    assert info.value.source == "--decoders" and "kalman" in info.value.expected
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "field"),
+    [
+        ("wiener", {"n_lags": 0}, "n_lags"),
+        ("wiener", {"alphas": ()}, "alphas"),
+        ("kalman", {"bins_per_window": 2.5}, "bins_per_window"),
+        ("ann", {"hidden": []}, "hidden"),
+        ("ann", {"lr": -1.0}, "lr"),
+        ("gru", {"burn_in_bins": 200, "chunk_bins": 100}, "burn_in_bins"),
+        ("gru", {"max_epochs": True}, "max_epochs"),
+    ],
+)
+def test_bad_parameter_value_raises_input_error(name: str, params: dict, field: str, data: dict) -> None:
+    with pytest.raises(InputError) as info:
+        quiet(make_decoder(name, **params)).fit(*data["train"], *data["val"])
+    assert info.value.field == field
+
+
+# --- the pieces -----------------------------------------------------------------------------
+
+
+def test_lagged_counts_match_direct_sums() -> None:
+    rng = np.random.default_rng(3)
+    X = (rng.random((40, 3)) < 0.3).astype(np.float32)
+    n_lags, width = 3, 4
+    features = lagged_counts(cumulative_counts(X), np.arange(40), n_lags, width)
+    padded = np.vstack([np.zeros((n_lags * width, 3)), X])
+    for t in (0, 5, 11, 12, 39):
+        end = t + n_lags * width + 1  # bin t in padded coordinates, exclusive
+        expected = [padded[end - (k + 1) * width : end - k * width].sum(axis=0) for k in range(n_lags)]
+        np.testing.assert_array_equal(features[t], np.concatenate(expected))
+    chunks = np.concatenate([phi for _, phi in lagged_count_chunks(X, n_lags, width, chunk_bins=7)])
+    np.testing.assert_array_equal(chunks, features)
+    history = SpikeHistory(3, n_lags, width)
+    np.testing.assert_array_equal(np.stack([history.push(x) for x in X]), features)
+
+
+def test_linear_recursion_matches_a_loop() -> None:
+    rng = np.random.default_rng(4)
+    for M in (np.array([[0.9, 0.2], [-0.3, 0.8]]), np.array([[0.95, 0.0], [0.0, 0.95]]), rng.normal(0, 0.5, (2, 2))):
+        u = rng.standard_normal((300, 2))
+        x, expected = np.zeros(2), []
+        for u_t in u:
+            x = M @ x + u_t
+            expected.append(x)
+        np.testing.assert_allclose(linear_recursion(M, u), np.array(expected), atol=1e-9)
+
+
+def test_kalman_recovers_velocity_dynamics() -> None:
+    """On velocity from a known AR(1) process, the fitted A is that process's matrix."""
+    rng = np.random.default_rng(5)
+    A = np.array([[0.98, 0.01], [-0.02, 0.97]])
+    v = np.zeros((20000, 2))
+    for t in range(1, len(v)):
+        v[t] = A @ v[t - 1] + rng.normal(0, 5.0, 2)
+    rates = np.clip(0.05 + 0.0005 * v @ rng.normal(size=(2, 8)), 0, 1)
+    X = (rng.random(rates.shape) < rates).astype(np.float32)
+    decoder = KalmanDecoder().fit(X, v)
+    np.testing.assert_allclose(decoder.A_, A, atol=0.01)
+    np.testing.assert_allclose(decoder.W_, 25.0 * np.eye(2), rtol=0.05, atol=1.0)
+
+
+def test_wiener_chooses_the_best_validation_penalty(data: dict) -> None:
+    decoder = make_decoder("wiener").fit(*data["train"], *data["val"])
+    assert set(decoder.validation_r2_) == set(decoder.alphas)
+    assert decoder.validation_r2_[decoder.alpha_] == max(decoder.validation_r2_.values())
