@@ -99,8 +99,9 @@ def simulate_reaching(te: np.ndarray, rng: np.random.Generator) -> ReachingTask:
     cursor = intended + _CURSOR_NOISE_MM * _smooth_noise(te.size, 2, _CURSOR_NOISE_S / DT, rng)
     target = goal[np.searchsorted(onsets, te, side="right") - 1]
 
-    # The cursor follows the fingertip (cm); its z and orientation wander slowly.
-    slow = _smooth_noise(te.size, 4, 1.0 / DT, rng)
+    # The cursor follows the fingertip (cm); its z and orientation wander slowly (knots 1 s apart).
+    knots = np.arange(te[0], te[-1] + 2.0)
+    slow = np.column_stack([np.interp(te, knots, rng.standard_normal(knots.size)) for _ in range(4)])
     finger = np.column_stack(
         [
             3.0 + 0.3 * slow[:, 0],

@@ -22,6 +22,7 @@ import numpy as np
 from bmi_decoder._reaching_task import DT, simulate_reaching
 from bmi_decoder.kinematics import velocity
 from bmi_decoder.recording import Recording, SpikeTrains
+from snn_core.errors import InputError
 
 # Spike times are multiples of the 30 kHz sampling period of the Blackrock Cerebus system.
 SPIKE_CLOCK_HZ = 30_000.0
@@ -31,7 +32,7 @@ _FEATURE_SCALE = np.array([150.0, 150.0, 150.0, 70.0, 70.0])
 # Per-channel mean rates of the active channels follow r(q) = 1.2 + 50.8 q**2.7 over the
 # quantiles q: with 6 silent and 3 sub-1 Hz channels per 96 this gives mean 13.5, median 6.8,
 # max about 52 Hz, as measured on indy_20160630_01 (DATA.md); a lognormal with that mean and
-# median would put the maximum near 100 Hz.
+# median would put the maximum well above 100 Hz.
 _RATE_MIN_HZ, _RATE_MAX_HZ, _RATE_POWER = 1.2, 52.0, 2.7
 _DEAD_PER_96, _LOW_PER_96, _UNTUNED_SHARE = 6, 3, 0.15
 _LAG_RANGE_S = (0.10, 0.18)
@@ -131,9 +132,11 @@ def _spike_trains(
     te: np.ndarray, n_bins: int, features: np.ndarray, unit_rate: np.ndarray, weights: np.ndarray,
     lag: np.ndarray, rng: np.random.Generator,
 ) -> SpikeTrains:
-    """Poisson spikes per unit on the 4 ms grid ``te[:n_bins]``, placed uniformly in each bin.
+    """Poisson spikes per unit with a rate constant over each 4 ms step of ``te[:n_bins]``.
 
-    The loop runs over units (a few hundred), each step vectorised over the whole session.
+    Drawn by time rescaling: a Poisson number of points spread uniformly over the unit's
+    integrated intensity, mapped back through it onto time. The cost grows with the spikes, not
+    with the bins, and the loop runs over units (a few hundred), never over spikes.
     """
     times, channels, units = [], [], []
     for c, u in zip(*np.nonzero(unit_rate)):
@@ -141,9 +144,11 @@ def _spike_trains(
         modulation = _drift(n_bins, rng) * np.exp(features[shift : shift + n_bins] @ weights[c, u])
         # Normalising by the mean keeps the unit's session rate at the value it was given.
         lam = unit_rate[c, u] * DT * modulation / modulation.mean()
-        count = rng.poisson(lam)
-        t_spk = np.repeat(te[:n_bins], count) + rng.random(int(count.sum())) * DT
-        times.append(np.sort(np.round(t_spk * SPIKE_CLOCK_HZ) / SPIKE_CLOCK_HZ))
+        intensity = np.cumsum(lam)
+        points = np.sort(rng.random(rng.poisson(intensity[-1])) * intensity[-1])
+        step = np.minimum(np.searchsorted(intensity, points, side="right"), n_bins - 1)
+        t_spk = te[step] + (points - (intensity[step] - lam[step])) / lam[step] * DT
+        times.append(np.round(t_spk * SPIKE_CLOCK_HZ) / SPIKE_CLOCK_HZ)
         channels.append(np.full(t_spk.size, c, dtype=np.int64))
         units.append(np.full(t_spk.size, u, dtype=np.int64))
     return SpikeTrains(np.concatenate(times), np.concatenate(channels), np.concatenate(units))
@@ -171,9 +176,18 @@ def simulate_session(
 
     Returns:
         The :class:`SimulatedSession` with its recording and ground truth.
+
+    Raises:
+        InputError: an argument out of range.
     """
-    if seconds < 1.0 or channels < 1 or finger_columns not in (3, 6) or units_per_channel < 2:
-        raise ValueError("simulate_session: need seconds >= 1, channels >= 1, finger_columns 3|6, units >= 2")
+    for name, ok, expected in (
+        ("seconds", seconds >= 1.0, f"at least 1 s, got {seconds!r}"),
+        ("channels", channels >= 1, f"at least 1 channel (96 or 192 on the real arrays), got {channels!r}"),
+        ("finger_columns", finger_columns in (3, 6), "3 or 6"),
+        ("units_per_channel", units_per_channel >= 2, "at least 2 (3 or 5 in the real files)"),
+    ):
+        if not ok:
+            raise InputError("simulate_session", name, expected)
     rng = np.random.default_rng(seed)
     n_samples = int(round(seconds / DT))
     # The spike clock runs a few seconds beyond the behaviour clock at both ends (DATA.md:

@@ -7,6 +7,7 @@ from bmi_decoder._reaching_task import GRID_MM
 from bmi_decoder.kinematics import reach_starts, velocity
 from bmi_decoder.preprocess import PreparedSession, bin_spikes, prepare_session
 from bmi_decoder.simulate import SimulatedSession, simulate_session
+from snn_core.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,9 @@ def test_192_channels_five_units_six_finger_columns() -> None:
     assert rec.n_channels == 192 and rec.chan_names[96] == "S1 001" and rec.chan_names[-1] == "S1 096"
     assert rec.finger_pos.shape == (5000, 6) and sim.unit_spike_counts.shape == (192, 5)
     assert sim.dead_channels.size == 12 and rec.spike_units.max() <= 4
+
+
+@pytest.mark.parametrize("kwargs", [{"seconds": 0.5}, {"channels": 0}, {"finger_columns": 4}, {"units_per_channel": 1}])
+def test_out_of_range_arguments_are_input_errors(kwargs: dict) -> None:
+    with pytest.raises(InputError):
+        simulate_session(**kwargs)
