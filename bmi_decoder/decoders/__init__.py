@@ -15,10 +15,11 @@ from ._base import Decoder, clone
 from .ann import ANNDecoder
 from .gru import GRUDecoder
 from .kalman import KalmanDecoder
+from .snn import SNNDecoder
 from .wiener import WienerDecoder
 
 DECODERS: dict[str, type[Decoder]] = {
-    cls.name: cls for cls in (KalmanDecoder, WienerDecoder, ANNDecoder, GRUDecoder)
+    cls.name: cls for cls in (SNNDecoder, KalmanDecoder, WienerDecoder, ANNDecoder, GRUDecoder)
 }
 
 
@@ -50,6 +51,7 @@ __all__ = [
     "Decoder",
     "GRUDecoder",
     "KalmanDecoder",
+    "SNNDecoder",
     "WienerDecoder",
     "clone",
     "make_decoder",

@@ -1,0 +1,211 @@
+"""Skip-connected (recurrent) spiking decoder built from snn_core, with a leaky readout.
+
+The network is one dense block of LIF layers wired by a skip topology (snn_core), optionally
+with recurrent weights per layer: recurrent SNNs lead the NeuroBench primate-reaching results
+(BioCAS 2024 tinyRSNN / bigRSNN, DATA.md). Velocity is read out by a leaky, non-spiking
+integrator of the last layer's spikes, as in NeuroBench's SNN baselines, so the readout smooths
+4 ms spike trains into a continuous velocity without a spiking output.
+
+Training is backpropagation through time with surrogate gradients on truncated sequences:
+random chunks of ``seq_len`` bins start from the reset state, and the first ``burn_in`` bins of
+each chunk are left out of the loss while the state settles. Early stopping keeps the weights
+with the best validation R2, decoded from the reset state over the whole validation segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Self
+
+import numpy as np
+import torch
+from torch import nn
+
+from bmi_decoder.evaluation import r2_score
+from snn_core.errors import InputError
+from snn_core.network import NetworkSpec, SkipLayer, SkipNetwork
+from snn_core.topology import SkipTopology
+
+from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
+from ._training import LabelScaler, check_training_params, seeded_torch, train_early_stopping
+
+
+class LeakyReadout(nn.Module):
+    """Non-spiking leaky integrator: ``v[t] = beta * v[t-1] + W s[t] + b``."""
+
+    def __init__(self, n_in: int, n_out: int, beta: float) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_in, n_out)
+        self.register_buffer("beta", torch.tensor(float(beta)))
+
+    def step(self, spikes: torch.Tensor, v: torch.Tensor | None) -> torch.Tensor:
+        current = self.linear(spikes)
+        return current if v is None else self.beta * v + current
+
+    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
+        current = self.linear(spikes.flatten(0, 1)).unflatten(0, spikes.shape[:2])
+        v, out = torch.zeros_like(current[0]), []
+        for current_t in current:
+            v = self.beta * v + current_t
+            out.append(v)
+        return torch.stack(out)
+
+
+class SpikingVelocityNet(nn.Module):
+    """snn_core skip network followed by the leaky readout; time-major (T, batch, F) -> (T, batch, 2)."""
+
+    def __init__(self, spec: NetworkSpec, readout_beta: float) -> None:
+        super().__init__()
+        self.spec = spec
+        self.body = SkipNetwork(spec, "snn")
+        self.readout = LeakyReadout(self.body.out_size, 2, readout_beta)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.body(x))
+
+    def step(self, x: torch.Tensor, state: tuple | None) -> tuple[torch.Tensor, tuple]:
+        body_state, v = state if state is not None else (None, None)
+        spikes, body_state = self.body.step(x, body_state)
+        v = self.readout.step(spikes, v)
+        return v, (body_state, v)
+
+
+class SNNDecoder(Decoder):
+    """Recurrent, skip-connected LIF network trained by BPTT.
+
+    Args:
+        hidden: widths of the LIF layers of the block.
+        topology: skip topology of the block in snn_core's text form (e.g. ``"2-1"``: the
+            spikes in also reach layer 1 by concatenation); None for no skips.
+        recurrent: recurrent weights in every layer.
+        beta: LIF membrane decay per 4 ms step (learned when ``learn_beta``).
+        learn_beta: train the decay of every layer.
+        readout_beta: decay of the leaky readout per step.
+        weight_gain: factor on the default (uniform +-1/sqrt(fan_in)) initial feed-forward
+            weights (recurrent weights keep the default, larger ones made training unstable). Binned
+            spikes are sparse (about 5% of 4 ms bins hold a spike), so default weights leave
+            LIF neurons nearly silent (under 1% firing) and gradients vanish; a gain of about 3
+            starts them near 10%.
+        seq_len: bins per truncated-BPTT chunk.
+        burn_in: bins at the start of each chunk left out of the loss.
+        lr, batch_size, max_epochs, patience: Adam and early stopping.
+        seed: seeds initialisation and chunk order.
+        progress: show a tqdm progress bar over epochs.
+    """
+
+    name = "snn"
+
+    def __init__(
+        self,
+        hidden: Sequence[int] = (64, 64),
+        topology: str | None = "2-1",
+        recurrent: bool = False,
+        beta: float = 0.95,
+        learn_beta: bool = False,
+        readout_beta: float = 0.95,
+        weight_gain: float = 3.0,
+        seq_len: int = 128,
+        burn_in: int = 16,
+        lr: float = 1e-3,
+        batch_size: int = 8,
+        max_epochs: int = 20,
+        patience: int = 4,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> None:
+        self.hidden = hidden
+        self.topology = topology
+        self.recurrent = recurrent
+        self.beta = beta
+        self.learn_beta = learn_beta
+        self.readout_beta = readout_beta
+        self.weight_gain = weight_gain
+        self.seq_len = seq_len
+        self.burn_in = burn_in
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.seed = seed
+        self.progress = progress
+
+    def _spec(self, n_features: int) -> NetworkSpec:
+        hidden_ok = isinstance(self.hidden, Sequence) and len(self.hidden) > 0
+        hidden_ok = hidden_ok and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.hidden)
+        require(self, hidden_ok, "hidden", "a non-empty list of positive layer widths")
+        require_int(self, "seq_len", 2)
+        require_int(self, "burn_in", 0)
+        require(self, self.burn_in < self.seq_len, "burn_in", f"fewer bins than seq_len ({self.seq_len})")
+        for name in ("beta", "readout_beta"):
+            value = getattr(self, name)
+            require(self, isinstance(value, float | int) and 0 <= value <= 1, name, "a decay in [0, 1]")
+        require(self, isinstance(self.weight_gain, float | int) and self.weight_gain > 0, "weight_gain", "a number > 0")
+        check_training_params(self)
+        topology = self.topology if self.topology is not None else str(SkipTopology.empty([len(self.hidden)]))
+        try:
+            return NetworkSpec(
+                "dense", n_features, (tuple(self.hidden),), topology,
+                recurrent=bool(self.recurrent), beta=float(self.beta), learn_beta=bool(self.learn_beta),
+            )
+        except ValueError as err:
+            raise InputError(f"{self.name} decoder", "topology", f"a topology for {len(self.hidden)} layers ({err})") from None
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> Self:
+        X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
+        spec = self._spec(X.shape[1])
+        require(self, len(X) > self.seq_len, "seq_len", f"fewer bins than the training set ({len(X)})")
+        rng = np.random.default_rng(self.seed)
+        self.n_features_in_ = X.shape[1]
+        self.label_scaler_ = LabelScaler(y)
+        inputs = torch.from_numpy(X.astype(np.float32))
+        targets = torch.from_numpy(self.label_scaler_.encode(y))
+        n_chunks = len(X) // self.seq_len
+
+        def epoch_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            # chunk starts jitter each epoch so that no bin is always at a chunk's edge
+            offset = int(rng.integers(0, len(X) - n_chunks * self.seq_len + 1))
+            starts = offset + self.seq_len * rng.permutation(n_chunks)
+            for b in range(0, n_chunks, self.batch_size):
+                rows = starts[b : b + self.batch_size, None] + np.arange(self.seq_len)
+                yield inputs[rows].transpose(0, 1), targets[rows].transpose(0, 1)
+
+        def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return nn.functional.mse_loss(out[self.burn_in :], target[self.burn_in :])
+
+        with seeded_torch(self.seed):
+            self.network_ = SpikingVelocityNet(spec, float(self.readout_beta))
+            with torch.no_grad():
+                for layer in self.network_.body.modules():
+                    if isinstance(layer, SkipLayer):
+                        layer.synapse.weight.mul_(self.weight_gain)
+            self.validation_r2_ = train_early_stopping(
+                self.network_, epoch_batches, loss_fn, lambda: r2_score(y_val, self.predict(X_val)), self
+            )
+        self.state_ = None
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        check_fitted(self, "network_")
+        X = check_sequence(X, n_features=self.n_features_in_)
+        self.network_.eval()
+        with torch.no_grad():
+            out = self.network_(torch.from_numpy(X.astype(np.float32))[:, None])[:, 0]
+        return self.label_scaler_.decode(out.numpy())
+
+    def reset(self) -> None:
+        check_fitted(self, "network_")
+        self.state_ = None
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        check_fitted(self, "network_")
+        x = torch.from_numpy(check_bin(x, self.n_features_in_).astype(np.float32))[None]
+        self.network_.eval()
+        with torch.no_grad():
+            out, self.state_ = self.network_.step(x, self.state_)
+        return self.label_scaler_.decode(out[0].numpy())
