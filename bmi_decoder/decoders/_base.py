@@ -12,11 +12,14 @@ from __future__ import annotations
 import abc
 import inspect
 import numbers
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
 from snn_core.errors import InputError
+
+if TYPE_CHECKING:
+    from bmi_decoder.cost import DecoderCost
 
 # Share of the training bins held out (the last ones, chronologically, like the NeuroBench split)
 # when fit is given no validation set: early stopping and ridge choice need unseen data.
@@ -27,7 +30,7 @@ class Decoder(abc.ABC):
     """A causal decoder of 2-D cursor velocity (mm/s) from binned spikes (T, F).
 
     Subclasses define ``__init__`` with keyword arguments that are stored unchanged under the
-    same names, and the four methods below. ``predict`` always starts from the reset state.
+    same names, and the five methods below. ``predict`` always starts from the reset state.
     """
 
     name: str = ""
@@ -76,6 +79,11 @@ class Decoder(abc.ABC):
     @abc.abstractmethod
     def step(self, x: np.ndarray) -> np.ndarray:
         """Take one bin (F,), return the velocity (2,) decoded at that bin."""
+
+    @abc.abstractmethod
+    def cost(self, X: np.ndarray) -> DecoderCost:
+        """NeuroBench's complexity metrics, measured while decoding ``X`` (T, F) from the reset
+        state: footprint, sparsities and synaptic operations per step (see :mod:`bmi_decoder.cost`)."""
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bmi_decoder.cost import DecoderCost, network_cost
 from bmi_decoder.evaluation import r2_score
 
 from ._base import (
@@ -144,6 +145,12 @@ class ANNDecoder(Decoder):
             for rows, phi in lagged_count_chunks(X, self.n_lags, self.bins_per_lag):
                 out[rows] = self.network_(torch.from_numpy(phi.astype(np.float32))).numpy()
         return self.label_scaler_.decode(out)
+
+    def cost(self, X: np.ndarray) -> DecoderCost:
+        """Recorded on the network: its linear layers read normalised counts and ReLU outputs
+        (MACs); activation sparsity over the ReLU outputs."""
+        check_fitted(self, "network_")
+        return network_cost(self, X, self.network_, self.label_scaler_.mean, self.label_scaler_.scale)
 
     def reset(self) -> None:
         check_fitted(self, "network_")

@@ -17,24 +17,27 @@ import numpy as np
 import torch
 from torch import nn
 
+from bmi_decoder.cost import DecoderCost, OperationCounter, count_gru, network_cost
 from bmi_decoder.evaluation import r2_score
+from snn_core.network import ActivityProbe
 
 from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
 from ._training import LabelScaler, check_training_params, seeded_torch, train_early_stopping
 
 
 class GRUNetwork(nn.Module):
-    """One GRU layer and a linear readout."""
+    """One GRU layer and a linear readout; the probe marks the GRU outputs for activity metrics."""
 
     def __init__(self, n_inputs: int, hidden: int) -> None:
         super().__init__()
         self.gru = nn.GRU(n_inputs, hidden, batch_first=True)
+        self.probe = ActivityProbe()
         self.readout = nn.Linear(hidden, 2)
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Velocity (batch, time, 2) for input (batch, time, F), and the final GRU state."""
         hidden, state = self.gru(x, state)
-        return self.readout(hidden), state
+        return self.readout(self.probe(hidden)), state
 
 
 class GRUDecoder(Decoder):
@@ -126,6 +129,21 @@ class GRUDecoder(Decoder):
         with torch.no_grad():
             out = self.network_(torch.from_numpy(X.astype(np.float32))[None])[0][0].numpy()
         return self.label_scaler_.decode(out)
+
+    def cost(self, X: np.ndarray) -> DecoderCost:
+        """The readout is recorded on the network; ``nn.GRU`` is not hooked by the recorder, so
+        its weights and gates are counted from what it read and returned (:func:`count_gru`).
+        Activation sparsity over the GRU outputs (tanh-based: almost never exactly 0)."""
+        check_fitted(self, "network_")
+        counter = OperationCounter()
+        handle = self.network_.gru.register_forward_hook(
+            lambda gru, args, output: count_gru(counter, gru, args[0], output[0])
+        )
+        try:
+            cost = network_cost(self, X, self.network_, self.label_scaler_.mean, self.label_scaler_.scale)
+        finally:
+            handle.remove()
+        return cost.with_operations(counter.synops(len(X)))
 
     def reset(self) -> None:
         check_fitted(self, "network_")

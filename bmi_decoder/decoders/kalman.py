@@ -26,6 +26,8 @@ import numpy as np
 from scipy.linalg import solve_discrete_are
 from scipy.signal import lfilter
 
+from bmi_decoder.cost import DecoderCost, OperationCounter
+
 from ._base import Decoder, check_bin, check_fitted, check_sequence, is_real, require, require_int
 from ._history import SpikeHistory, lagged_count_chunks
 
@@ -115,6 +117,24 @@ class KalmanDecoder(Decoder):
         X = check_sequence(X, n_features=self.n_features_in_)
         drive = (_observations(X, self.bins_per_window) - self.observation_mean_) @ self.gain_.T
         return linear_recursion(self.transition_, drive) + self.velocity_mean_
+
+    def cost(self, X: np.ndarray) -> DecoderCost:
+        """Per step ``x = transition_ x + gain_ (z - m)``: both matrix-vector products counted
+        (MACs unless the input is 0/1). ``gain_ m`` is a constant, i.e. a bias, so the gain's
+        effective operations count the non-zero window counts ``z``. Footprint: the float64
+        arrays decoding uses (gain, transition, both means), not the fit-only A, W, H, Q.
+        Activation sparsity: share of zeros among ``z`` and the state multiplied each step."""
+        check_fitted(self, "gain_")
+        X = check_sequence(X, n_features=self.n_features_in_)
+        z = _observations(X, self.bins_per_window)
+        state = linear_recursion(self.transition_, (z - self.observation_mean_) @ self.gain_.T)
+        previous = np.vstack([np.zeros((1, 2)), state[:-1]])
+        counter = OperationCounter()
+        for inputs, weight in ((z, self.gain_), (previous, self.transition_)):
+            counter.matvec(inputs, weight)
+            counter.activations(inputs)
+        stored = (self.gain_, self.transition_, self.observation_mean_, self.velocity_mean_)
+        return counter.cost(len(X), stored=stored, weights=(self.gain_, self.transition_))
 
     def reset(self) -> None:
         check_fitted(self, "gain_")

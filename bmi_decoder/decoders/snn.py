@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bmi_decoder.cost import DecoderCost, network_cost
 from bmi_decoder.evaluation import r2_score
 from snn_core.errors import InputError
 from snn_core.network import NetworkSpec, SkipLayer, SkipNetwork
@@ -197,6 +198,12 @@ class SNNDecoder(Decoder):
         with torch.no_grad():
             out = self.network_(torch.from_numpy(X.astype(np.float32))[:, None])[:, 0]
         return self.label_scaler_.decode(out.numpy())
+
+    def cost(self, X: np.ndarray) -> DecoderCost:
+        """Recorded on the network: layers fed 0/1 bins or spikes (the readout too) cost ACs, a
+        layer fed an addition-type skip sum costs MACs; activation sparsity over LIF spikes."""
+        check_fitted(self, "network_")
+        return network_cost(self, X, self.network_, self.label_scaler_.mean, self.label_scaler_.scale)
 
     def reset(self) -> None:
         check_fitted(self, "network_")

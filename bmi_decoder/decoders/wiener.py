@@ -14,6 +14,7 @@ from typing import Self
 
 import numpy as np
 
+from bmi_decoder.cost import DecoderCost, OperationCounter
 from bmi_decoder.evaluation import r2_score
 
 from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
@@ -101,6 +102,18 @@ class WienerDecoder(Decoder):
         for rows, phi in lagged_count_chunks(X, self.n_lags, self.bins_per_lag):
             out[rows] = phi @ self.coef_ + self.intercept_
         return out
+
+    def cost(self, X: np.ndarray) -> DecoderCost:
+        """One linear map per step from the lagged counts (MACs: counts are not 0/1 unless
+        ``bins_per_lag`` is 1); the intercept is a bias. Footprint: ``coef_`` and ``intercept_``,
+        float64. Activation sparsity: share of zero lagged counts."""
+        check_fitted(self, "coef_")
+        X = check_sequence(X, n_features=self.n_features_in_)
+        counter = OperationCounter()
+        for _, phi in lagged_count_chunks(X, self.n_lags, self.bins_per_lag):
+            counter.matvec(phi, self.coef_.T)
+            counter.activations(phi)
+        return counter.cost(len(X), stored=(self.coef_, self.intercept_), weights=(self.coef_,))
 
     def reset(self) -> None:
         check_fitted(self, "coef_")

@@ -1,0 +1,216 @@
+"""What a fitted decoder costs per 4 ms step: NeuroBench's complexity metrics for every decoder.
+
+NeuroBench's primate-reaching track (DATA.md) reports, next to R2, the footprint (bytes of
+parameters and buffers), connection sparsity (share of zero weights), activation sparsity
+(share of zero neuron outputs over all layers, steps and samples) and synaptic operations per
+step: *dense* counts every weight against every input, *effective* only non-zero inputs against
+non-zero weights, as ACs when the input is binary (spikes, 0/1 bins) and as MACs otherwise;
+biases are not synaptic operations. :mod:`snn_core.metrics` implements these for torch layers;
+this module applies the same rules to every decoder, so a Kalman filter and an SNN are compared
+on one scale.
+
+Each decoder measures itself in ``Decoder.cost`` while it decodes a sequence:
+
+- torch decoders (SNN, ANN, GRU) run ``predict`` under an
+  :class:`~snn_core.metrics.ActivityRecorder` (:func:`network_cost`); ``nn.GRU`` is not hooked
+  by it, and the GRU decoder adds its gate arithmetic with :func:`count_gru`;
+- the linear decoders (Wiener, Kalman) count their matrix-vector products with an
+  :class:`OperationCounter`, which applies the same rules to numpy arrays.
+
+Conventions shared by all decoders (stated so the numbers can be compared):
+
+- Footprint counts the arrays a decoder needs to decode, at the dtype it stores them in
+  (float32 torch weights, float64 numpy arrays), including the velocity scaling that maps a
+  network's output to mm/s. Streaming state (membrane potentials, GRU state, the ring buffer of
+  recent bins) is not counted, as NeuroBench counts parameters and buffers, not activations.
+- Summing 4 ms bins into count windows (Wiener, Kalman, ANN inputs) is feature extraction, not a
+  synaptic layer, and is not counted, as in NeuroBench's ANN baseline.
+- For decoders without neurons, activation sparsity is the share of zero entries of the
+  intermediate values they compute and multiply by weights (the Wiener filter's lagged counts;
+  the Kalman filter's window counts and state), the counterpart of hidden-layer outputs.
+- Energy uses 45 nm figures (4.6 pJ per MAC, 0.9 pJ per AC) and ignores memory traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from snn_core.metrics import ActivityRecorder, SynapticOperations, connection_sparsity, footprint_bytes
+
+if TYPE_CHECKING:
+    from bmi_decoder.decoders import Decoder
+
+
+@dataclass(frozen=True)
+class DecoderCost:
+    """Complexity of one fitted decoder, per 4 ms step where it is a rate.
+
+    Args:
+        footprint_bytes: bytes of the arrays the decoder needs to decode.
+        connection_sparsity: share of zero weights.
+        activation_sparsity: share of zero neuron outputs (intermediate values for linear
+            decoders) over all units and steps.
+        synops: synaptic operations per step.
+    """
+
+    footprint_bytes: int
+    connection_sparsity: float
+    activation_sparsity: float
+    synops: SynapticOperations
+
+    @property
+    def energy_pj_per_step(self) -> float:
+        """Energy of the effective operations per step (45 nm; memory traffic ignored)."""
+        return self.synops.energy_pj
+
+    def with_operations(self, extra: SynapticOperations) -> DecoderCost:
+        """This cost with ``extra`` per-step operations added (layers the recorder cannot hook)."""
+        ops = self.synops
+        summed = SynapticOperations(
+            ops.dense + extra.dense, ops.effective_macs + extra.effective_macs, ops.effective_acs + extra.effective_acs
+        )
+        return replace(self, synops=summed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain numbers for JSON reports."""
+        return {
+            "footprint_bytes": int(self.footprint_bytes),
+            "connection_sparsity": float(self.connection_sparsity),
+            "activation_sparsity": float(self.activation_sparsity),
+            "synops": {k: float(v) for k, v in self.synops.to_dict().items()},
+            "energy_pj_per_step": float(self.energy_pj_per_step),
+        }
+
+
+def decoder_cost(decoder: Decoder, X: np.ndarray) -> DecoderCost:
+    """Measure a fitted decoder while it decodes ``X`` (T, F) from the reset state.
+
+    Args:
+        decoder: a fitted decoder.
+        X: binned spikes; every bin is one step (one execution, in NeuroBench's terms).
+
+    Returns:
+        Its footprint, sparsities and per-step synaptic operations.
+    """
+    return decoder.cost(X)
+
+
+def network_cost(decoder: Decoder, X: np.ndarray, network: nn.Module, *constants: np.ndarray) -> DecoderCost:
+    """Cost of a torch decoder: ``decoder.predict(X)`` run under an ActivityRecorder on ``network``.
+
+    Args:
+        decoder: the fitted decoder whose ``predict`` runs ``network``.
+        X: binned spikes (T, F).
+        network: the decoder's torch module; its linear layers are hooked.
+        *constants: arrays applied outside the network (the velocity scaling), counted in the
+            footprint.
+    """
+    with ActivityRecorder(network) as recorder:
+        decoder.predict(X)
+    return DecoderCost(
+        footprint_bytes=footprint_bytes(network) + sum(int(c.nbytes) for c in constants),
+        connection_sparsity=connection_sparsity(network),
+        activation_sparsity=recorder.activation_sparsity(),
+        synops=recorder.synops(steps=len(X)),
+    )
+
+
+class OperationCounter:
+    """NeuroBench's operation and sparsity rules for products computed outside torch layers.
+
+    Call the counting methods once per batch of steps, then read per-step figures. As in the
+    recorder, a batch whose inputs are all 0 or 1 costs accumulates, any other costs MACs.
+    """
+
+    def __init__(self) -> None:
+        self.dense = 0
+        self.macs = 0
+        self.acs = 0
+        self.zeros = 0
+        self.values = 0
+
+    def matvec(self, inputs: np.ndarray, weight: np.ndarray) -> None:
+        """``weight @ x`` for every row ``x`` of ``inputs`` (steps, n_in); ``weight`` is (n_out, n_in).
+
+        Every non-zero input meets the non-zero weights of its column, so the effective count
+        is the dot product of the per-column counts: no (steps, n_out) product is formed.
+        """
+        inputs, weight = np.asarray(inputs), np.asarray(weight)
+        self.dense += inputs.shape[0] * weight.size
+        effective = int(np.count_nonzero(inputs, axis=0) @ np.count_nonzero(weight, axis=0))
+        if np.isin(inputs, (0, 1)).all():
+            self.acs += effective
+        else:
+            self.macs += effective
+
+    def elementwise(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Element-wise products ``a * b`` (gates): multiplications, skipped where either is 0."""
+        self.dense += a.size
+        self.macs += int(np.count_nonzero((a != 0) & (b != 0)))
+
+    def activations(self, values: np.ndarray) -> None:
+        """Intermediate values that count towards activation sparsity."""
+        self.zeros += int(values.size - np.count_nonzero(values))
+        self.values += int(values.size)
+
+    def synops(self, steps: int) -> SynapticOperations:
+        """Operations per step."""
+        return SynapticOperations(self.dense / steps, self.macs / steps, self.acs / steps)
+
+    def cost(self, steps: int, stored: Iterable[np.ndarray], weights: Iterable[np.ndarray]) -> DecoderCost:
+        """The decoder's cost once all steps are counted.
+
+        Args:
+            steps: bins decoded.
+            stored: every array the decoder needs to decode (footprint).
+            weights: the matrices it multiplies inputs by (connection sparsity).
+        """
+        weights = [np.asarray(w) for w in weights]
+        n_weights = sum(w.size for w in weights)
+        zero_weights = sum(w.size - np.count_nonzero(w) for w in weights)
+        return DecoderCost(
+            footprint_bytes=sum(int(np.asarray(a).nbytes) for a in stored),
+            connection_sparsity=zero_weights / n_weights if n_weights else 0.0,
+            activation_sparsity=self.zeros / self.values if self.values else 0.0,
+            synops=self.synops(steps),
+        )
+
+
+def count_gru(counter: OperationCounter, gru: nn.GRU, inputs: torch.Tensor, hidden: torch.Tensor) -> None:
+    """Count one single-layer ``nn.GRU`` run, like NeuroBench's ``gru_cell_macs`` per step.
+
+    PyTorch's cell: ``r = s(W_ir x + W_hr h + b_r)``, ``z = s(W_iz x + W_hz h + b_z)``,
+    ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h' = (1 - z) * n + z * h``. Counted:
+    ``W_ih x`` (ACs on 0/1 bins), ``W_hh h`` (MACs on the real-valued state), and the three
+    element-wise products ``r * (W_hn h + b_hn)``, ``(1 - z) * n`` and ``z * h``, each skipped
+    where a factor is exactly 0 (evaluated on the actual gate values, where NeuroBench uses
+    binarised ones). Biases and the additions of the gates are not counted, as in NeuroBench.
+
+    Args:
+        counter: where the counts go.
+        gru: the layer (one layer, unidirectional, batch_first).
+        inputs: what it read, (batch, T, F).
+        hidden: what it returned, (batch, T, H), from a zero initial state.
+    """
+    with torch.no_grad():
+        # in the layer's own dtype: whether a gate saturates to exactly 0 or 1 depends on it
+        x = inputs.reshape(-1, inputs.shape[-1])
+        previous = torch.cat([torch.zeros_like(hidden[:, :1]), hidden[:, :-1]], dim=1)
+        h = previous.reshape(-1, hidden.shape[-1])
+        w_ih, w_hh = gru.weight_ih_l0, gru.weight_hh_l0
+        gate_x = x @ w_ih.T + (gru.bias_ih_l0 if gru.bias else 0.0)
+        gate_h = h @ w_hh.T + (gru.bias_hh_l0 if gru.bias else 0.0)
+        x_r, x_z, x_n = gate_x.chunk(3, dim=1)
+        h_r, h_z, h_n = gate_h.chunk(3, dim=1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+    counter.matvec(x.numpy(), w_ih.detach().numpy())
+    counter.matvec(h.numpy(), w_hh.detach().numpy())
+    for a, b in ((r, h_n), (1 - z, n), (z, h)):
+        counter.elementwise(a.numpy(), b.numpy())
