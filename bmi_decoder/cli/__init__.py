@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bmi_decoder.cli import convert, fetch, info, synth
+from bmi_decoder.cli import convert, demo, evaluate, fetch, info, synth, train
 from snn_core import cli
 
-COMMAND_MODULES: list = [fetch, synth, convert, info]
+COMMAND_MODULES: list = [demo, evaluate, train, fetch, synth, convert, info]
 
 DESCRIPTION = (
     "Decode cursor velocity from intracortical spike recordings (O'Doherty et al.) "

@@ -63,6 +63,8 @@ class ANNDecoder(Decoder):
         patience: epochs without a better validation R2 before stopping.
         seed: seeds weight initialisation, dropout and batch order.
         progress: show a tqdm progress bar over epochs.
+        progress_file: where to save the training state after every epoch; an interrupted
+            fit resumes from it (None: no saving).
     """
 
     name = "ann"
@@ -79,6 +81,7 @@ class ANNDecoder(Decoder):
         patience: int = 3,
         seed: int = 0,
         progress: bool = True,
+        progress_file: str | None = None,
     ) -> None:
         self.n_lags = n_lags
         self.bins_per_lag = bins_per_lag
@@ -90,6 +93,7 @@ class ANNDecoder(Decoder):
         self.patience = patience
         self.seed = seed
         self.progress = progress
+        self.progress_file = progress_file
 
     def _check_params(self) -> None:
         require_int(self, "n_lags", 1)
@@ -110,13 +114,12 @@ class ANNDecoder(Decoder):
         self._check_params()
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         require(self, len(X) >= 2, "batch_size", "at least 2 training bins for batch normalisation")
-        rng = np.random.default_rng(self.seed)
         self.n_features_in_ = X.shape[1]
         self.label_scaler_ = LabelScaler(y)
         cum = cumulative_counts(X)
         targets = torch.from_numpy(self.label_scaler_.encode(y))
 
-        def epoch_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             order = rng.permutation(len(X))
             # A trailing batch of one bin would break batch normalisation's training mode.
             for start in range(0, len(order) - 1, self.batch_size):

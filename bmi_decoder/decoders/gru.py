@@ -53,6 +53,8 @@ class GRUDecoder(Decoder):
         patience: epochs without a better validation R2 before stopping.
         seed: seeds weight initialisation, chunk phase and order.
         progress: show a tqdm progress bar over epochs.
+        progress_file: where to save the training state after every epoch; an interrupted
+            fit resumes from it (None: no saving).
     """
 
     name = "gru"
@@ -68,6 +70,7 @@ class GRUDecoder(Decoder):
         patience: int = 3,
         seed: int = 0,
         progress: bool = True,
+        progress_file: str | None = None,
     ) -> None:
         self.hidden = hidden
         self.chunk_bins = chunk_bins
@@ -78,6 +81,7 @@ class GRUDecoder(Decoder):
         self.patience = patience
         self.seed = seed
         self.progress = progress
+        self.progress_file = progress_file
 
     def fit(
         self,
@@ -93,14 +97,13 @@ class GRUDecoder(Decoder):
         check_training_params(self)
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         require(self, len(X) >= self.chunk_bins, "chunk_bins", f"at most the {len(X)} training bins")
-        rng = np.random.default_rng(self.seed)
         self.n_features_in_ = X.shape[1]
         self.label_scaler_ = LabelScaler(y)
         inputs = torch.from_numpy(X.astype(np.float32))
         targets = torch.from_numpy(self.label_scaler_.encode(y))
         chunk, burn_in = self.chunk_bins, self.burn_in_bins
 
-        def epoch_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             # A random phase each epoch, so chunk borders (and burn-in gaps) move over the data.
             starts = np.arange(rng.integers(0, chunk), len(X) - chunk + 1, chunk)
             if len(starts) == 0:

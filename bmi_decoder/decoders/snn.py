@@ -76,8 +76,10 @@ class SNNDecoder(Decoder):
 
     Args:
         hidden: widths of the LIF layers of the block.
-        topology: skip topology of the block in snn_core's text form (e.g. ``"2-1"``: the
-            spikes in also reach layer 1 by concatenation); None for no skips.
+        topology: skip topology of the block in snn_core's text form; None for no skips. The
+            default ``"3-111"`` is densenet-like: every layer also reads, concatenated, what all
+            earlier layers read. On simulated sessions it beat the plain chain "3-000" and the
+            Wiener filter (see the README's decoder comparison).
         recurrent: recurrent weights in every layer.
         beta: LIF membrane decay per 4 ms step (learned when ``learn_beta``).
         learn_beta: train the decay of every layer.
@@ -92,27 +94,30 @@ class SNNDecoder(Decoder):
         lr, batch_size, max_epochs, patience: Adam and early stopping.
         seed: seeds initialisation and chunk order.
         progress: show a tqdm progress bar over epochs.
+        progress_file: where to save the training state after every epoch; an interrupted
+            fit resumes from it (None: no saving).
     """
 
     name = "snn"
 
     def __init__(
         self,
-        hidden: Sequence[int] = (64, 64),
-        topology: str | None = "2-1",
+        hidden: Sequence[int] = (96, 96, 96),
+        topology: str | None = "3-111",
         recurrent: bool = False,
-        beta: float = 0.95,
+        beta: float = 0.98,
         learn_beta: bool = False,
         readout_beta: float = 0.95,
         weight_gain: float = 3.0,
         seq_len: int = 128,
         burn_in: int = 16,
-        lr: float = 1e-3,
+        lr: float = 2e-3,
         batch_size: int = 8,
         max_epochs: int = 20,
-        patience: int = 4,
+        patience: int = 5,
         seed: int = 0,
         progress: bool = True,
+        progress_file: str | None = None,
     ) -> None:
         self.hidden = hidden
         self.topology = topology
@@ -129,6 +134,7 @@ class SNNDecoder(Decoder):
         self.patience = patience
         self.seed = seed
         self.progress = progress
+        self.progress_file = progress_file
 
     def _spec(self, n_features: int) -> NetworkSpec:
         hidden_ok = isinstance(self.hidden, Sequence) and len(self.hidden) > 0
@@ -161,14 +167,13 @@ class SNNDecoder(Decoder):
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         spec = self._spec(X.shape[1])
         require(self, len(X) > self.seq_len, "seq_len", f"fewer bins than the training set ({len(X)})")
-        rng = np.random.default_rng(self.seed)
         self.n_features_in_ = X.shape[1]
         self.label_scaler_ = LabelScaler(y)
         inputs = torch.from_numpy(X.astype(np.float32))
         targets = torch.from_numpy(self.label_scaler_.encode(y))
         n_chunks = len(X) // self.seq_len
 
-        def epoch_batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             # chunk starts jitter each epoch so that no bin is always at a chunk's edge
             offset = int(rng.integers(0, len(X) - n_chunks * self.seq_len + 1))
             starts = offset + self.seq_len * rng.permutation(n_chunks)

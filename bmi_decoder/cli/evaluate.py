@@ -1,0 +1,55 @@
+"""``bmi-decoder evaluate``: every decoder on every session, with a report and figures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bmi_decoder.decoders import DECODERS
+from bmi_decoder.experiment import evaluate_file, load_config, parse_decoder_names
+from bmi_decoder.report import markdown_table, write_report
+
+DESCRIPTION = """\
+Fit and score decoders on reaching sessions (.mat v7.3 or .nwb) with the NeuroBench primate-reaching
+protocol: 4 ms bins, all units of a channel OR-ed, cursor velocity as the label, a chronological
+50/25/25 train/validation/test split by reach, R2 averaged over x and y. Costs per 4 ms step
+(footprint, sparsity, dense and effective synaptic operations, energy) come from snn_core's metrics.
+Writes DIR/report.json, DIR/report.md, DIR/velocity.png and DIR/r2_vs_synops.png."""
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument(
+        "--decoders", default=",".join(DECODERS), help=f"comma-separated decoders (default: {','.join(DECODERS)})"
+    )
+    parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
+    parser.add_argument("--out", type=Path, default=Path(default_out), help=f"report folder (default: {default_out})")
+    parser.add_argument("--seed", type=int, help="seed of every random choice (overrides the config's)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="score decoders on sessions and write a report", description=DESCRIPTION
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="recording files (.mat or .nwb)")
+    add_common_arguments(parser, "runs/evaluate")
+    parser.set_defaults(func=run)
+
+
+def run_evaluation(files: list[Path], args: argparse.Namespace) -> list:
+    """Shared by ``evaluate`` and ``demo``: run, write the report, print the table."""
+    names = parse_decoder_names(args.decoders)
+    config = load_config(args.config, args.seed)
+    results = []
+    for path in files:
+        results += evaluate_file(path, names, config, progress=lambda line: print(line, file=sys.stderr))
+    meta = {"command": " ".join(["bmi-decoder", *sys.argv[1:]]), "seed": config.seed, "files": [str(f) for f in files]}
+    out = write_report(results, args.out, meta)
+    print(markdown_table(results))
+    print(f"\nreport: {out / 'report.md'}")
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    run_evaluation(args.files, args)
+    return 0

@@ -1,0 +1,51 @@
+"""``bmi-decoder train``: fit one decoder on a session and save a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bmi_decoder.checkpoint import save_decoder
+from bmi_decoder.decoders import DECODERS
+from bmi_decoder.evaluation import r2_score
+from bmi_decoder.experiment import load_config, parse_decoder_names
+from bmi_decoder.io import read_recording
+from bmi_decoder.preprocess import prepare_session
+
+DESCRIPTION = """\
+Fit one decoder on the train split of a session (early stopping / tuning on the validation split)
+and save it to CKPT: its name, parameters, learned weights and the preprocessing config, enough to
+rebuild it for decoding without this training run. Prints the validation and test R2.
+Neural-network decoders save their training state to CKPT.progress after every epoch: if the run is
+interrupted, the same command resumes from the last finished epoch."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="fit one decoder and save a checkpoint", description=DESCRIPTION)
+    parser.add_argument("file", type=Path, metavar="FILE", help="recording file (.mat or .nwb)")
+    parser.add_argument("--decoder", required=True, help=f"one of {', '.join(DECODERS)}")
+    parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
+    parser.add_argument("--out", type=Path, required=True, metavar="CKPT", help="checkpoint file to write")
+    parser.add_argument("--seed", type=int, help="seed of every random choice (overrides the config's)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    (name,) = parse_decoder_names(args.decoder)
+    config = load_config(args.config, args.seed)
+    session = prepare_session(read_recording(args.file), **config.data)
+    decoder = config.decoder(name)
+    progress = Path(f"{args.out}.progress")
+    if "progress_file" in decoder.get_params():
+        # rerunning the same command after an interruption resumes from the last epoch
+        decoder.set_params(progress_file=str(progress))
+    decoder.fit(*session.split("train"), *session.split("val"))
+    X_val, y_val = session.split("val")
+    X_test, y_test = session.split("test")
+    meta = {"session": str(args.file), "data": config.data, "seed": config.seed}
+    save_decoder(decoder, args.out, meta)
+    progress.unlink(missing_ok=True)
+    print(f"validation R2 {r2_score(y_val, decoder.predict(X_val)):.3f}, test R2 {r2_score(y_test, decoder.predict(X_test)):.3f}")
+    print(f"checkpoint: {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,163 @@
+"""An offline evaluation: sessions x decoders on the NeuroBench primate-reaching protocol.
+
+The protocol (DATA.md): 4 ms bins with all units of a channel OR-ed, cursor velocity as the
+label, a chronological 50/25/25 split by reach, R2 over the test set averaged over x and y. Each
+decoder is fitted on the train split, tuned or early-stopped on the validation split, and scored
+on the test split, which it decodes from the reset state in one pass.
+
+Configuration is a TOML file (``configs/bmi_*.toml``)::
+
+    seed = 0
+    [data]                 # arguments of bmi_decoder.preprocess.prepare_session
+    bin_width = 0.004
+    [decoders.snn]         # keyword arguments of each decoder
+    max_epochs = 10
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bmi_decoder.cost import decoder_cost
+from bmi_decoder.decoders import DECODERS, Decoder, make_decoder
+from bmi_decoder.evaluation import correlation, r2_per_axis, rmse
+from bmi_decoder.io import read_recording
+from bmi_decoder.preprocess import PreparedSession, prepare_session
+from snn_core.errors import InputError
+
+DATA_KEYS = ("bin_width", "mode", "lag", "fractions")
+TOP_KEYS = ("seed", "data", "decoders")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """What an evaluation runs: the preprocessing, the decoders' parameters and the seed."""
+
+    seed: int = 0
+    data: dict = field(default_factory=dict)
+    decoders: dict[str, dict] = field(default_factory=dict)
+
+    def decoder(self, name: str, source: str = "config") -> Decoder:
+        """Build decoder ``name`` with its configured parameters and the experiment's seed."""
+        params = dict(self.decoders.get(name, {}))
+        if "seed" in DECODERS[name].param_names():
+            params["seed"] = self.seed
+        return make_decoder(name, source=source, **params)
+
+
+def load_config(path: str | Path | None, seed: int | None = None) -> ExperimentConfig:
+    """Read an experiment config; unknown keys are errors (a typo must not pass silently).
+
+    Args:
+        path: a TOML file, or None for the defaults.
+        seed: overrides the file's seed when given.
+
+    Raises:
+        InputError: on an unreadable file, an unknown key or decoder, or a decoder parameter typo.
+    """
+    raw: dict = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise InputError(path, "file", "an existing TOML config file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise InputError(path, "syntax", f"valid TOML ({err})") from None
+    source = str(path) if path is not None else "config"
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise InputError(source, key, f"one of the top-level keys {', '.join(TOP_KEYS)}")
+    for key in raw.get("data", {}):
+        if key not in DATA_KEYS:
+            raise InputError(source, f"data.{key}", f"one of {', '.join(DATA_KEYS)}")
+    decoders = raw.get("decoders", {})
+    config = ExperimentConfig(
+        seed=int(seed if seed is not None else raw.get("seed", 0)), data=dict(raw.get("data", {})), decoders=decoders
+    )
+    for name in decoders:
+        if name not in DECODERS:
+            raise InputError(source, f"decoders.{name}", f"a decoder name: {', '.join(DECODERS)}")
+        config.decoder(name, source)  # parameter typos fail now, not after an hour of training
+    return config
+
+
+def parse_decoder_names(text: str) -> list[str]:
+    """``"snn,kalman"`` -> ``["snn", "kalman"]``, each checked against the registry."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise InputError("--decoders", "names", f"a comma-separated list from {', '.join(DECODERS)}")
+    for name in names:
+        if name not in DECODERS:
+            raise InputError("--decoders", name, f"a decoder name: {', '.join(DECODERS)}")
+    return names
+
+
+@dataclass
+class DecoderResult:
+    """One row of a report: how well one decoder decoded one session, and what it cost."""
+
+    session: str
+    decoder: str
+    r2: float
+    r2_x: float
+    r2_y: float
+    correlation: float
+    rmse_mm_s: float
+    fit_seconds: float
+    cost: dict
+    test_velocity: np.ndarray = field(repr=False)
+    test_prediction: np.ndarray = field(repr=False)
+
+    def row(self) -> dict:
+        """The JSON row: the report contract's keys first, then the extras."""
+        return {
+            "session": self.session,
+            "decoder": self.decoder,
+            "r2": self.r2,
+            "r2_x": self.r2_x,
+            "r2_y": self.r2_y,
+            **self.cost,
+            "correlation": self.correlation,
+            "rmse_mm_s": self.rmse_mm_s,
+            "fit_seconds": self.fit_seconds,
+        }
+
+
+def evaluate_decoder(decoder: Decoder, session: PreparedSession, name: str) -> DecoderResult:
+    """Fit on train (+ val), decode test from the reset state, score and cost it."""
+    start = time.perf_counter()
+    decoder.fit(*session.split("train"), *session.split("val"))
+    fit_seconds = time.perf_counter() - start
+    X_test, y_test = session.split("test")
+    prediction = decoder.predict(X_test)
+    r2_x, r2_y = (float(v) for v in r2_per_axis(y_test, prediction))
+    return DecoderResult(
+        session=name,
+        decoder=decoder.name,
+        r2=(r2_x + r2_y) / 2,
+        r2_x=r2_x,
+        r2_y=r2_y,
+        correlation=correlation(y_test, prediction),
+        rmse_mm_s=rmse(y_test, prediction),
+        fit_seconds=fit_seconds,
+        cost=decoder_cost(decoder, X_test).to_dict(),
+        test_velocity=y_test,
+        test_prediction=prediction,
+    )
+
+
+def evaluate_file(path: str | Path, names: list[str], config: ExperimentConfig, progress=print) -> list[DecoderResult]:
+    """Every decoder in ``names`` on one recording file."""
+    session = prepare_session(read_recording(path), **config.data)
+    results = []
+    for name in names:
+        decoder = config.decoder(name)
+        result = evaluate_decoder(decoder, session, Path(path).stem)
+        progress(f"{result.session}  {name:7s} R2 {result.r2:.3f}  ({result.fit_seconds:.0f} s to fit)")
+        results.append(result)
+    return results

@@ -1,0 +1,103 @@
+"""The evaluation report: ``report.json``, ``report.md`` and figures, all written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bmi_decoder.experiment import DecoderResult  # noqa: E402
+from snn_core.atomic import atomic_path, write_text_atomic  # noqa: E402
+
+# 10 s of test data at 4 ms per bin: long enough to show several reaches.
+TRACE_BINS = 2500
+ENERGY_CAVEAT = (
+    "Energy per step = effective MACs x 4.6 pJ + effective ACs x 0.9 pJ (45 nm, Horowitz 2014); "
+    "it ignores memory traffic, which often dominates on real hardware."
+)
+
+
+def markdown_table(results: list[DecoderResult]) -> str:
+    """One line per (session, decoder): accuracy and cost per 4 ms step."""
+    lines = [
+        "| session | decoder | R2 | R2 x | R2 y | footprint (KB) | dense ops | eff. MACs | eff. ACs | act. sparsity | energy (pJ/step) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        row = r.row()
+        ops = row["synops"]
+        lines.append(
+            f"| {r.session} | {r.decoder} | {r.r2:.3f} | {r.r2_x:.3f} | {r.r2_y:.3f} | "
+            f"{row['footprint_bytes'] / 1024:.1f} | {ops['dense']:,.0f} | {ops['effective_macs']:,.0f} | "
+            f"{ops['effective_acs']:,.0f} | {row['activation_sparsity']:.3f} | {row['energy_pj_per_step']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_velocity_traces(results: list[DecoderResult], path: Path) -> None:
+    """True vs decoded velocity over the start of the first session's test split."""
+    first = [r for r in results if r.session == results[0].session]
+    fig, axes = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
+    n = min(TRACE_BINS, len(first[0].test_velocity))
+    seconds = [i * 0.004 for i in range(n)]
+    for axis, ax in enumerate(axes):
+        ax.plot(seconds, first[0].test_velocity[:n, axis], color="black", lw=1.5, label="true")
+        for r in first:
+            ax.plot(seconds, r.test_prediction[:n, axis], lw=0.9, label=f"{r.decoder} (R2 {r.r2:.2f})")
+        ax.set_ylabel(f"v{'xy'[axis]} (mm/s)")
+    axes[0].legend(loc="upper right", fontsize=8, ncol=3)
+    axes[0].set_title(f"{first[0].session}: test split, decoded from the reset state")
+    axes[1].set_xlabel("time into the test split (s)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+
+
+def plot_r2_vs_synops(results: list[DecoderResult], path: Path) -> None:
+    """Accuracy against effective synaptic operations per step, one point per decoder and session."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for decoder in dict.fromkeys(r.decoder for r in results):
+        rows = [r for r in results if r.decoder == decoder]
+        ops = [r.cost["synops"]["effective_macs"] + r.cost["synops"]["effective_acs"] for r in rows]
+        ax.scatter(ops, [r.r2 for r in rows], label=decoder, s=40)
+    ax.set_xscale("log")
+    ax.set_xlabel("effective synaptic operations per 4 ms step (MACs + ACs, log)")
+    ax.set_ylabel("test R2")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+
+
+def write_report(results: list[DecoderResult], out: str | Path, meta: dict) -> Path:
+    """Write ``report.json``, ``report.md`` and the two figures under ``out``; return the folder."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_velocity_traces(results, out / "velocity.png")
+    plot_r2_vs_synops(results, out / "r2_vs_synops.png")
+    report = {**meta, "energy_note": ENERGY_CAVEAT, "results": [r.row() for r in results]}
+    write_text_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
+    md = [
+        "# Decoding report",
+        "",
+        f"Protocol: NeuroBench primate reaching (4 ms bins, chronological 50/25/25 split by reach, "
+        f"R2 averaged over x and y). Command: `{meta.get('command', '')}`.",
+        "",
+        markdown_table(results),
+        "",
+        f"Costs are per 4 ms step on the test split. {ENERGY_CAVEAT}",
+        "",
+        "![true vs decoded velocity](velocity.png)",
+        "",
+        "![R2 against synaptic operations](r2_vs_synops.png)",
+        "",
+    ]
+    write_text_atomic(out / "report.md", "\n".join(md))
+    return out
