@@ -20,14 +20,20 @@ from snntorch import surrogate
 from torch import nn
 
 
+def atan_surrogate(x: torch.Tensor) -> torch.Tensor:
+    """snnTorch's default surrogate, ``surrogate.atan(alpha=2.0)``, as a module-level function:
+    ``surrogate.atan()`` returns a closure, which cannot be pickled into a saved model."""
+    return surrogate.ATan.apply(x, 2.0)
+
+
 class LIF(nn.Module):
     """A layer of leaky integrate-and-fire neurons.
 
     Args:
         beta: membrane decay per step, in [0, 1]; a float, or a tensor of one value per neuron.
         threshold: firing threshold.
-        spike_grad: surrogate gradient from ``snntorch.surrogate``; arctan (snnTorch's default)
-            when None.
+        spike_grad: surrogate gradient from ``snntorch.surrogate``; arctan (snnTorch's default,
+            :func:`atan_surrogate`) when None.
         learn_beta: make ``beta`` a trained parameter.
     """
 
@@ -45,7 +51,7 @@ class LIF(nn.Module):
         else:
             self.register_buffer("beta", beta_t)
         self.threshold = float(threshold)
-        self.spike_grad = spike_grad if spike_grad is not None else surrogate.atan()
+        self.spike_grad = spike_grad if spike_grad is not None else atan_surrogate
 
     def step(self, current: torch.Tensor, mem: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance one time step.

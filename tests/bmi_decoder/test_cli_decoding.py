@@ -1,0 +1,123 @@
+"""The decoding commands end to end on a short simulated session: evaluate, train, replay."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bmi_decoder.checkpoint import load_decoder
+from bmi_decoder.cli import main
+from bmi_decoder.decoders import KalmanDecoder
+from bmi_decoder.io import read_recording
+from bmi_decoder.preprocess import prepare_session
+from bmi_decoder.replay import replay
+
+REPORT_KEYS = {
+    "session", "decoder", "r2", "r2_x", "r2_y", "footprint_bytes", "connection_sparsity",
+    "activation_sparsity", "synops", "energy_pj_per_step",
+}
+TINY_CONFIG = """
+seed = 3
+[data]
+bin_width = 0.004
+[decoders.snn]
+hidden = [16]
+topology = "1-"
+max_epochs = 2
+progress = false
+"""
+
+
+@pytest.fixture(scope="module")
+def session_file(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("session") / "sim.mat"
+    assert main(["synth", str(path), "--seconds", "90", "--seed", "5"]) == 0
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("config") / "tiny.toml"
+    path.write_text(TINY_CONFIG)
+    return str(path)
+
+
+def test_evaluate_writes_report_with_the_contract_keys(session_file, config_file, tmp_path, capsys):
+    out = tmp_path / "report"
+    code = main(["evaluate", session_file, "--decoders", "kalman,wiener,snn", "--config", config_file, "--out", str(out)])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [row["decoder"] for row in report["results"]] == ["kalman", "wiener", "snn"]
+    for row in report["results"]:
+        assert REPORT_KEYS <= set(row)
+        assert set(row["synops"]) == {"dense", "effective_macs", "effective_acs"}
+        assert row["r2"] == pytest.approx((row["r2_x"] + row["r2_y"]) / 2)
+    wiener = report["results"][1]
+    assert wiener["r2"] > 0.3, "the Wiener filter decodes a simulated session"
+    assert report["seed"] == 3
+    assert (out / "report.md").read_text().count("| sim |") == 3
+    assert (out / "velocity.png").stat().st_size > 0 and (out / "r2_vs_synops.png").stat().st_size > 0
+    assert "| sim | wiener |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--decoders", "kalman,lstm"], "--decoders: lstm: expected a decoder name"),
+        (["--config", "CONFIG_WITH_TYPO"], "typo.toml: snn.hiden: expected a parameter of the snn decoder"),
+        (["--config", "CONFIG_WITH_BAD_KEY"], "data.bin: expected one of bin_width"),
+        (["--config", "no/such/config.toml"], "file: expected an existing TOML config file"),
+    ],
+)
+def test_evaluate_bad_input_exits_2_with_one_line(session_file, tmp_path, capsys, args, fragment):
+    (tmp_path / "typo.toml").write_text("[decoders.snn]\nhiden = [8]\n")
+    (tmp_path / "bad.toml").write_text("[data]\nbin = 0.004\n")
+    args = [a.replace("CONFIG_WITH_TYPO", str(tmp_path / "typo.toml")).replace("CONFIG_WITH_BAD_KEY", str(tmp_path / "bad.toml")) for a in args]
+    assert main(["evaluate", session_file, *args, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and fragment in err
+
+
+def test_evaluate_unreadable_file_exits_2(tmp_path, capsys):
+    bad = tmp_path / "broken.mat"
+    bad.write_bytes(b"not an HDF5 file at all")
+    assert main(["evaluate", str(bad), "--decoders", "kalman", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "broken.mat" in err
+
+
+def test_train_checkpoint_reloads_and_replays(session_file, config_file, tmp_path, capsys):
+    ckpt = tmp_path / "snn.pt"
+    assert main(["train", session_file, "--decoder", "snn", "--config", config_file, "--out", str(ckpt)]) == 0
+    assert not (tmp_path / "snn.pt.progress").exists(), "progress file removed after a finished fit"
+    decoder, meta = load_decoder(ckpt)
+    session = prepare_session(read_recording(session_file), **meta["data"])
+    X, _ = session.split("test")
+    streamed = replay(decoder, X[:200], session.bin_width, speed=0).predictions
+    np.testing.assert_allclose(streamed, decoder.predict(X[:200]), rtol=1e-5, atol=1e-3)
+
+    capsys.readouterr()
+    assert main(["replay", str(ckpt), session_file, "--seconds", "1", "--speed", "0", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["bins"] == 250 and summary["decoder"] == "snn"
+    assert 0 < summary["latency_ms_median"] <= summary["latency_ms_p99"] <= summary["latency_ms_max"]
+
+
+def test_replay_keeps_real_time_pace(session_file):
+    session = prepare_session(read_recording(session_file))
+    X, y = session.split("train")
+    decoder = KalmanDecoder().fit(X, y)
+    result = replay(decoder, X[:25], session.bin_width, speed=1.0)
+    # bin 24 is released 24 x 4 ms after the start: pacing, not decoding speed, sets the floor
+    assert result.wall_s >= 24 * session.bin_width
+    assert result.summary()["bins"] == 25
+
+
+def test_load_checkpoint_rejects_other_files(tmp_path, capsys, session_file):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00garbage")
+    assert main(["replay", str(junk), session_file]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "junk.pt: format" in err
