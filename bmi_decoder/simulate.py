@@ -25,6 +25,9 @@ from bmi_decoder.kinematics import velocity
 from bmi_decoder.recording import Recording, SpikeTrains
 from snn_core.errors import InputError
 
+# Bumped whenever the same seed would give a different session: cached simulated files carry it
+# in their names, so a cache never serves a session from an older simulator.
+SIMULATOR_VERSION = 2
 # Spike times are multiples of the 30 kHz sampling period of the Blackrock Cerebus system.
 SPIKE_CLOCK_HZ = 30_000.0
 # Log-rate regressors and the scales that bring each to about unit size during reaches.

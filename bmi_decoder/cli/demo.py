@@ -9,7 +9,7 @@ from pathlib import Path
 from bmi_decoder.cli.evaluate import add_common_arguments, run_evaluation
 from bmi_decoder.io import write_recording
 from bmi_decoder.registry import default_download_root
-from bmi_decoder.simulate import simulate_session
+from bmi_decoder.simulate import SIMULATOR_VERSION, simulate_session
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo.toml"
 DEMO_SECONDS = 300.0
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cached_session(seed: int) -> Path:
     """The simulated demo session, written once (atomically) and reused."""
-    path = default_download_root() / "simulated" / f"demo_{DEMO_SECONDS:.0f}s_seed{seed}.mat"
+    path = default_download_root() / "simulated" / f"demo_sim{SIMULATOR_VERSION}_{DEMO_SECONDS:.0f}s_seed{seed}.mat"
     if not path.exists():
         print(f"simulating {path} ...", file=sys.stderr)
         session = simulate_session(seconds=DEMO_SECONDS, seed=seed)
