@@ -167,14 +167,10 @@ def write_synthetic_cifar10dvs(
         The files written with their labels and event counts.
 
     Raises:
-        InputError: ``per_class`` below 1, or dv-processing not installed.
+        InputError: ``per_class`` below 1.
     """
     if per_class < 1:
         raise InputError("--per-class", "per_class", f"a positive number of recordings, not {per_class}")
-    try:
-        import dv_processing  # noqa: F401
-    except ImportError as err:
-        raise InputError("dv-processing", "import", "the dv-processing package: pip install 'skipsnn[synth]'") from err
     root = Path(root)
     folder = root / CIFAR10DVS_FOLDER
     files, labels, counts = [], [], []
