@@ -72,7 +72,7 @@ class SpikingVelocityNet(nn.Module):
 
 
 class SNNDecoder(Decoder):
-    """Recurrent, skip-connected LIF network trained by BPTT.
+    """Skip-connected, optionally recurrent, LIF network trained by BPTT.
 
     Args:
         hidden: widths of the LIF layers of the block.
@@ -80,7 +80,8 @@ class SNNDecoder(Decoder):
             default ``"3-111"`` is densenet-like: every layer also reads, concatenated, what all
             earlier layers read. On simulated sessions it beat the plain chain "3-000" and the
             Wiener filter (see the README's decoder comparison).
-        recurrent: recurrent weights in every layer.
+        recurrent: recurrent weights in every layer (off by default: on simulated sessions the
+            recurrent block trained slower and less stably than the feed-forward skip block).
         beta: LIF membrane decay per 4 ms step (learned when ``learn_beta``).
         learn_beta: train the decay of every layer.
         readout_beta: decay of the leaky readout per step.
