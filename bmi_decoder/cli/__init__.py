@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bmi_decoder.cli import convert, demo, evaluate, fetch, info, replay, synth, train
+from bmi_decoder.cli import convert, demo, evaluate, fetch, info, replay, search, synth, train
 from snn_core import cli
 
-COMMAND_MODULES: list = [demo, evaluate, train, replay, fetch, synth, convert, info]
+COMMAND_MODULES: list = [demo, evaluate, train, search, replay, fetch, synth, convert, info]
 
 DESCRIPTION = (
     "Decode cursor velocity from intracortical spike recordings (O'Doherty et al.) "
