@@ -17,7 +17,6 @@ Configuration is a TOML file (``configs/bmi_*.toml``)::
 from __future__ import annotations
 
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from bmi_decoder.decoders import DECODERS, Decoder, make_decoder
 from bmi_decoder.evaluation import correlation, r2_per_axis, rmse
 from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import PreparedSession, prepare_session
+from snn_core.config import read_toml
 from snn_core.errors import InputError
 
 DATA_KEYS = ("bin_width", "mode", "lag", "fractions")
@@ -60,14 +60,7 @@ def load_config(path: str | Path | None, seed: int | None = None) -> ExperimentC
     Raises:
         InputError: on an unreadable file, an unknown key or decoder, or a decoder parameter typo.
     """
-    raw: dict = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise InputError(path, "file", "an existing TOML config file") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise InputError(path, "syntax", f"valid TOML ({err})") from None
+    raw = read_toml(path) if path is not None else {}
     source = str(path) if path is not None else "config"
     for key in raw:
         if key not in TOP_KEYS:

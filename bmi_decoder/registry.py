@@ -9,12 +9,12 @@ one look-up through :mod:`importlib.resources` works for both, with no copy to k
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from snn_core.config import read_toml
 from snn_core.errors import InputError
 
 KINDS = ("reaching-session", "dvs-archive")
@@ -84,12 +84,7 @@ def load_registry(path: str | Path | None = None) -> dict[str, DatasetEntry]:
             field or a value of the wrong form (e.g. an MD5 that is not 32 hex digits).
     """
     path = default_registry_path() if path is None else Path(path)
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputError(path, "file", f"a readable registry TOML file ({err.strerror})") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InputError(path, "TOML", f"valid TOML ({err})") from err
+    table = read_toml(path)
     return {name: _entry(path, name, fields) for name, fields in table.items()}
 
 

@@ -17,7 +17,6 @@ import json
 import math
 import re
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from snn_core.atomic import atomic_path, write_text_atomic
+from snn_core.config import read_toml
 from snn_core.errors import InputError
 from snn_core.metrics import ENERGY_PJ_PER_AC, ENERGY_PJ_PER_MAC, ActivityRecorder, footprint_bytes, layer_operations
 from vision_bench.data import load_frames
@@ -99,13 +99,7 @@ def load_config(path: str | Path) -> AnalysisConfig:
             an invalid value, naming the key.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except OSError as err:
-        raise InputError(path, "file", f"a readable TOML file ({err.strerror})") from err
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(path, "syntax", f"valid TOML ({err})") from err
+    raw = read_toml(path)
     sections: dict[str, dict] = {}
     for section, table in raw.items():
         if section not in CONFIG_KEYS or not isinstance(table, dict):

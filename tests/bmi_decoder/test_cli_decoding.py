@@ -68,7 +68,7 @@ def test_evaluate_writes_report_with_the_contract_keys(session_file, config_file
         (["--decoders", "kalman,lstm"], "--decoders: lstm: expected a decoder name"),
         (["--config", "CONFIG_WITH_TYPO"], "typo.toml: snn.hiden: expected a parameter of the snn decoder"),
         (["--config", "CONFIG_WITH_BAD_KEY"], "data.bin: expected one of bin_width"),
-        (["--config", "no/such/config.toml"], "file: expected an existing TOML config file"),
+        (["--config", "no/such/config.toml"], "file: expected a readable TOML config file"),
     ],
 )
 def test_evaluate_bad_input_exits_2_with_one_line(session_file, tmp_path, capsys, args, fragment):

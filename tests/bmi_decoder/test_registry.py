@@ -93,7 +93,7 @@ def test_valid_entry_and_default_file_name(tmp_path: Path) -> None:
         (VALID.replace('citation = "test"', 'citation = "test"\nsize_mb = -3'), "indy_x.size_mb"),
         (VALID.replace('kind = "reaching-session"', 'kind = "dvs-archive"'), "indy_x.monkey"),
         ('indy_x = "not a table"\n', "indy_x"),
-        (VALID.replace("channels = 96", "channels = "), "TOML"),
+        (VALID.replace("channels = 96", "channels = "), "syntax"),
     ],
 )
 def test_malformed_registry_is_refused_with_the_field(tmp_path: Path, text: str, field: str) -> None:
@@ -105,5 +105,5 @@ def test_malformed_registry_is_refused_with_the_field(tmp_path: Path, text: str,
 
 
 def test_missing_registry_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="file: expected a readable registry"):
+    with pytest.raises(InputError, match="file: expected a readable TOML config file"):
         load_registry(tmp_path / "absent.toml")
