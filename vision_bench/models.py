@@ -98,9 +98,14 @@ def variant_topology(family: str, variant: str, blocks: int, depth: int) -> Skip
     return SkipTopology([np.zeros((1, 1), dtype=int)] + [block] * blocks)
 
 
-def network_spec(config: VisionModelConfig, variant: str) -> NetworkSpec:
-    """The convolutional trunk's :class:`NetworkSpec` for one variant of ``config``."""
-    topology = variant_topology(config.family, variant, len(config.widths), config.depth)
+def network_spec(config: VisionModelConfig, variant: str, topology: SkipTopology | None = None) -> NetworkSpec:
+    """The convolutional trunk's :class:`NetworkSpec` for one variant of ``config``.
+
+    ``topology``, when given, replaces the variant's (stem block included): e.g. one that a
+    skip-topology search found.
+    """
+    if topology is None:
+        topology = variant_topology(config.family, variant, len(config.widths), config.depth)
     return NetworkSpec(
         kind="conv",
         in_size=config.in_channels,
@@ -143,12 +148,15 @@ class VisionSNN(nn.Module):
         return [name.removesuffix(".probe") for name, _ in self.named_modules() if name.endswith(".probe")]
 
 
-def build_vision_model(config: VisionModelConfig, variant: str, mode: str = "snn", seed: int = 0) -> VisionSNN:
-    """Build one variant of ``config`` in ``mode``, its initial weights drawn from ``seed``.
+def build_vision_model(
+    config: VisionModelConfig, variant: str, mode: str = "snn", seed: int = 0, topology: SkipTopology | None = None
+) -> VisionSNN:
+    """Build one variant of ``config`` (or ``topology``, see :func:`network_spec`) in ``mode``.
 
-    The global torch generator is left as it was, so building a model changes no other result.
+    Initial weights are drawn from ``seed``; the global torch generator is left as it was, so
+    building a model changes no other result.
     """
-    spec = network_spec(config, variant)
+    spec = network_spec(config, variant, topology)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return VisionSNN(spec, config.num_classes, mode)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from snn_core import cli
-from vision_bench.cli import analyze, demo, info, synth
+from vision_bench.cli import analyze, demo, info, search, synth
 
-COMMAND_MODULES: list = [synth, info, analyze, demo]
+COMMAND_MODULES: list = [synth, info, analyze, demo, search]
 
 DESCRIPTION = (
     'Reproduce "Skip Connections in Spiking Neural Networks" (Benmeziane et al. 2023) '
