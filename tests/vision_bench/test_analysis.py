@@ -11,14 +11,6 @@ from vision_bench.cli import main
 from vision_bench.cli.demo import ensure_synthetic_set
 from vision_bench.data import write_synthetic_cifar10dvs
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions gain nothing from a second thread, and stall when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 TINY_CONFIG = """\
 [data]

@@ -6,7 +6,6 @@ import re
 import numpy as np
 import optuna
 import pytest
-import torch
 
 from snn_core.errors import InputError
 from snn_core.topology import SkipTopology
@@ -34,15 +33,6 @@ lr = 1e-2
 [analysis]
 variants = ["asc", "none"]
 """
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions gain nothing from a second thread, and stall when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,6 @@ from vision_bench.models import VisionModelConfig, VisionSNN, build_vision_model
 from vision_bench.train import TrainConfig, choose_device, evaluate, load_checkpoint, train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions gain nothing from a second thread, and stall when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 CONFIG = VisionModelConfig(num_classes=3, stem_width=4, widths=(6,), depth=3)
 
 
