@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from vision_bench.analysis import AnalysisConfig, claims_table, load_config, results_table, run_analysis
-from vision_bench.data import DATASETS
+from vision_bench.cli._arguments import add_dataset_arguments
 
 DESCRIPTION = """\
 Test the claims of Benmeziane et al. (2023), "Skip Connections in Spiking Neural Networks",
@@ -47,8 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dataset", required=True, choices=DATASETS, help="which data set lies under ROOT")
-    parser.add_argument("--root", required=True, type=Path, metavar="DIR", help="the data root (tonic's save_to)")
+    add_dataset_arguments(parser)
     parser.add_argument("--config", type=Path, default=None, metavar="TOML", help="analysis configuration (default: built-in defaults)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default runs/analyze-DATASET)")
     parser.set_defaults(func=run)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from vision_bench.data.datasets import DATASETS
+from vision_bench.cli._arguments import add_dataset_arguments
 from vision_bench.data.split import SPLIT_SCHEMES
 from vision_bench.data.summary import summarize
 
@@ -44,8 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dataset", required=True, choices=DATASETS, help="which data set lies under ROOT")
-    parser.add_argument("--root", required=True, type=Path, metavar="DIR", help="the data root (tonic's save_to)")
+    add_dataset_arguments(parser)
     schemes = sorted({s for options in SPLIT_SCHEMES.values() for s in options})
     parser.add_argument(
         "--split-scheme", default=None, choices=schemes,

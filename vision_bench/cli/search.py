@@ -16,7 +16,7 @@ from snn_core.atomic import atomic_path, write_text_atomic
 from snn_core.errors import InputError
 from snn_core.search import SAMPLERS
 from vision_bench.analysis import AnalysisConfig, load_config
-from vision_bench.data import DATASETS
+from vision_bench.cli._arguments import add_dataset_arguments
 from vision_bench.search import VALIDATION_SHARE, NoTrialCompleted, run_vision_search
 
 DESCRIPTION = f"""\
@@ -52,8 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "search", help="search the SNN's skip topology (Optuna TPE/GP/random); claims 3 and 4",
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dataset", required=True, choices=DATASETS, help="which data set lies under ROOT")
-    parser.add_argument("--root", required=True, type=Path, metavar="DIR", help="the data root (tonic's save_to)")
+    add_dataset_arguments(parser)
     parser.add_argument("--config", type=Path, metavar="TOML", help="configuration (default: built-in defaults; see configs/vision_search.toml)")
     parser.add_argument("--sampler", default="tpe", help=f"one of {', '.join(SAMPLERS)}, or all (default tpe; random is the baseline)")
     parser.add_argument("--trials", type=int, default=20, metavar="N", help="completed trials per sampler (default 20)")
