@@ -8,7 +8,10 @@ The dynamics are those of ``snntorch.Leaky`` with reset by subtraction (its defa
 
 so that a model trained here and one built from ``snntorch.Leaky`` agree spike for spike. One
 neuron has two forms: :meth:`LIF.forward` runs a whole time-major sequence (training), and
-:meth:`LIF.step` advances one step with explicit state (streaming).
+:meth:`LIF.step` advances one step with explicit state (streaming). ``forward`` runs the fused
+kernels of :mod:`snn_core.kernels` (numba on the CPU, Triton on CUDA: one pass over time forward,
+one backward); the loop over :meth:`LIF.step` is their reference (``backend="eager"``) and what
+recurrent layers use, since their input at step t depends on their spikes at t - 1.
 """
 
 from __future__ import annotations
@@ -16,14 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from snntorch import surrogate
 from torch import nn
 
-
-def atan_surrogate(x: torch.Tensor) -> torch.Tensor:
-    """snnTorch's default surrogate, ``surrogate.atan(alpha=2.0)``, as a module-level function:
-    ``surrogate.atan()`` returns a closure, which cannot be pickled into a saved model."""
-    return surrogate.ATan.apply(x, 2.0)
+from snn_core.kernels import lif_multi_step, pick_backend
+from snn_core.surrogate import ATan
 
 
 class LIF(nn.Module):
@@ -32,9 +31,12 @@ class LIF(nn.Module):
     Args:
         beta: membrane decay per step, in [0, 1]; a float, or a tensor of one value per neuron.
         threshold: firing threshold.
-        spike_grad: surrogate gradient from ``snntorch.surrogate``; arctan (snnTorch's default,
-            :func:`atan_surrogate`) when None.
+        spike_grad: surrogate gradient: one of :mod:`snn_core.surrogate` (``ATan()``, snnTorch's
+            default, when None), which the fused kernels run; any other callable, e.g. from
+            ``snntorch.surrogate``, runs on the eager loop.
         learn_beta: make ``beta`` a trained parameter.
+        backend: ``"auto"`` (fused: numba on CPU, Triton on CUDA), ``"cpu"``, ``"triton"`` or
+            ``"eager"`` (the per-step reference loop); see :mod:`snn_core.kernels`.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class LIF(nn.Module):
         threshold: float = 1.0,
         spike_grad: Callable[[torch.Tensor], torch.Tensor] | None = None,
         learn_beta: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         beta_t = torch.as_tensor(beta, dtype=torch.float32).clone()
@@ -51,7 +54,9 @@ class LIF(nn.Module):
         else:
             self.register_buffer("beta", beta_t)
         self.threshold = float(threshold)
-        self.spike_grad = spike_grad if spike_grad is not None else atan_surrogate
+        self.spike_grad = spike_grad if spike_grad is not None else ATan()
+        pick_backend(backend, torch.device("cpu"), self.spike_grad)  # rejects unknown names now
+        self.backend = backend
 
     def step(self, current: torch.Tensor, mem: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance one time step.
@@ -82,6 +87,11 @@ class LIF(nn.Module):
         Returns:
             Spikes (T, batch, ...), and the membrane trace when ``return_mem``.
         """
+        backend = pick_backend(self.backend, current.device, self.spike_grad)
+        if backend != "eager":
+            mem0 = current.new_zeros(()) if mem is None else mem
+            spk_seq, mem_seq = lif_multi_step(current, mem0, self.beta, self.threshold, self.spike_grad, backend, return_mem)
+            return (spk_seq, mem_seq) if return_mem else spk_seq
         spikes, trace = [], []
         for current_t in current:
             spk, mem = self.step(current_t, mem)

@@ -14,6 +14,7 @@ with the best validation R2, decoded from the reset state over the whole validat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Self
 
@@ -24,15 +25,26 @@ from torch import nn
 from bmi_decoder.cost import DecoderCost, network_cost
 from bmi_decoder.evaluation import r2_score
 from snn_core.errors import InputError
+from snn_core.kernels import lif_multi_step, pick_backend
 from snn_core.network import NetworkSpec, SkipLayer, SkipNetwork
+from snn_core.surrogate import ATan
 from snn_core.topology import SkipTopology
 
 from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
 from ._training import LabelScaler, check_training_params, seeded_torch, train_early_stopping
 
 
+# The readout never spikes, so its surrogate never sees a finite input: ATan's derivative at
+# mem - inf is exactly 0.
+NEVER_FIRES = ATan()
+
+
 class LeakyReadout(nn.Module):
-    """Non-spiking leaky integrator: ``v[t] = beta * v[t-1] + W s[t] + b``."""
+    """Non-spiking leaky integrator: ``v[t] = beta * v[t-1] + W s[t] + b``.
+
+    Over a sequence it runs as a LIF neuron whose threshold is never reached (infinite), so the
+    fused kernels of :mod:`snn_core.kernels` run its time loop too.
+    """
 
     def __init__(self, n_in: int, n_out: int, beta: float) -> None:
         super().__init__()
@@ -45,6 +57,9 @@ class LeakyReadout(nn.Module):
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
         current = self.linear(spikes.flatten(0, 1)).unflatten(0, spikes.shape[:2])
+        backend = pick_backend("auto", current.device, NEVER_FIRES)
+        if backend != "eager":
+            return lif_multi_step(current, current.new_zeros(()), self.beta, math.inf, NEVER_FIRES, backend, return_mem=True)[1]
         v, out = torch.zeros_like(current[0]), []
         for current_t in current:
             v = self.beta * v + current_t
