@@ -1,0 +1,1 @@
+"""Fused multi-step LIF kernels: one pass over time forward, one backward, per backend."""
