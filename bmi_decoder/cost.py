@@ -210,7 +210,8 @@ def count_gru(counter: OperationCounter, gru: nn.GRU, inputs: torch.Tensor, hidd
         h_r, h_z, h_n = gate_h.chunk(3, dim=1)
         r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)
-    counter.matvec(x.numpy(), w_ih.detach().numpy())
-    counter.matvec(h.numpy(), w_hh.detach().numpy())
+    # counted on the host, whichever device the layer ran on
+    counter.matvec(x.cpu().numpy(), w_ih.detach().cpu().numpy())
+    counter.matvec(h.cpu().numpy(), w_hh.detach().cpu().numpy())
     for a, b in ((r, h_n), (1 - z, n), (z, h)):
-        counter.elementwise(a.numpy(), b.numpy())
+        counter.elementwise(a.cpu().numpy(), b.cpu().numpy())

@@ -28,6 +28,7 @@ from bmi_decoder.evaluation import correlation, r2_per_axis, rmse
 from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import PreparedSession, prepare_session
 from snn_core.config import read_toml
+from snn_core.device import choose_device
 from snn_core.errors import InputError
 
 DATA_KEYS = ("bin_width", "mode", "lag", "fractions")
@@ -36,30 +37,38 @@ TOP_KEYS = ("seed", "data", "decoders")
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """What an evaluation runs: the preprocessing, the decoders' parameters and the seed."""
+    """What an evaluation runs: the preprocessing, the decoders' parameters and the seed, and
+    the device of every decoder with a ``device`` parameter (None: each keeps its own)."""
 
     seed: int = 0
     data: dict = field(default_factory=dict)
     decoders: dict[str, dict] = field(default_factory=dict)
+    device: str | None = None
 
     def decoder(self, name: str, source: str = "config") -> Decoder:
-        """Build decoder ``name`` with its configured parameters and the experiment's seed."""
+        """Build decoder ``name`` with its configured parameters, the experiment's seed and device."""
         params = dict(self.decoders.get(name, {}))
         if "seed" in DECODERS[name].param_names():
             params["seed"] = self.seed
+        if self.device is not None and "device" in DECODERS[name].param_names():
+            params["device"] = self.device
         return make_decoder(name, source=source, **params)
 
 
-def load_config(path: str | Path | None, seed: int | None = None) -> ExperimentConfig:
+def load_config(path: str | Path | None, seed: int | None = None, device: str | None = None) -> ExperimentConfig:
     """Read an experiment config; unknown keys are errors (a typo must not pass silently).
 
     Args:
         path: a TOML file, or None for the defaults.
         seed: overrides the file's seed when given.
+        device: overrides the device of every decoder that has one (``--device``) when given.
 
     Raises:
-        InputError: on an unreadable file, an unknown key or decoder, or a decoder parameter typo.
+        InputError: on an unreadable file, an unknown key or decoder, a decoder parameter typo,
+            or a ``device`` this machine cannot train on.
     """
+    if device is not None:
+        choose_device(device, "command line", "--device")  # before any data is read
     raw = read_toml(path) if path is not None else {}
     source = str(path) if path is not None else "config"
     for key in raw:
@@ -70,7 +79,8 @@ def load_config(path: str | Path | None, seed: int | None = None) -> ExperimentC
             raise InputError(source, f"data.{key}", f"one of {', '.join(DATA_KEYS)}")
     decoders = raw.get("decoders", {})
     config = ExperimentConfig(
-        seed=int(seed if seed is not None else raw.get("seed", 0)), data=dict(raw.get("data", {})), decoders=decoders
+        seed=int(seed if seed is not None else raw.get("seed", 0)), data=dict(raw.get("data", {})), decoders=decoders,
+        device=device,
     )
     for name in decoders:
         if name not in DECODERS:

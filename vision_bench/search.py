@@ -180,9 +180,11 @@ def run_vision_search(
     fit_set, val_set = Subset(train_set, fit_idx.tolist()), Subset(train_set, val_idx.tolist())
     model_config = replace(config.model, num_classes=train_set.n_classes)
     layers = [model_config.depth] * len(model_config.widths)
+    # The device is left out: workers with and without a GPU share one study's scores.
+    training = {k: v for k, v in config.to_dict()["train"].items() if k != "device"}
     identity = json.loads(json.dumps({
         "dataset": dataset, "frames": f"{train_set.cache_file.stem}+{test_set.cache_file.stem}", "validation_share": VALIDATION_SHARE,
-        "data": config.to_dict()["data"], "model": model_config.to_dict(), "train": config.to_dict()["train"],
+        "data": config.to_dict()["data"], "model": model_config.to_dict(), "train": training,
     }))
     store = open_storage(storage)
     scores, seconds = _stored_scores(store, identity)

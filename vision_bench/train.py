@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from snn_core.atomic import atomic_path, write_text_atomic
+from snn_core.device import DEVICE_NAMES, choose_device, is_device_name
 from snn_core.errors import InputError
 from vision_bench.models import VisionSNN
 
@@ -45,7 +46,9 @@ class TrainConfig:
         optimizer: ``"adam"`` or ``"sgd"`` (with Nesterov momentum 0.9).
         weight_decay: L2 penalty.
         seed: seed of the batch order.
-        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``.
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``
+            (:mod:`snn_core.device`). Not part of a checkpoint's identity: a run interrupted on
+            one device resumes on another.
     """
 
     epochs: int = 10
@@ -59,8 +62,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if not is_device_name(self.device):
+            raise ValueError(f"device must be {DEVICE_NAMES}, got {self.device!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise ValueError("epochs and batch_size must be positive, lr positive, weight_decay non-negative")
 
@@ -85,13 +88,10 @@ class TrainResult:
         return self.history[-1]["test_accuracy"]
 
 
-def choose_device(requested: str = "auto") -> torch.device:
-    """CUDA when asked for or, with ``"auto"``, when available; else the CPU."""
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise InputError("train.device", "device", "a CUDA GPU (none is visible); use auto or cpu")
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(requested)
+def _settings(config: dict) -> dict:
+    """The training settings a checkpoint is tied to: all but the device, which changes where the
+    numbers are computed, not what is trained."""
+    return {key: value for key, value in config.items() if key != "device"}
 
 
 def time_major(frames: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -193,19 +193,20 @@ def train(
     Returns:
         The per-epoch history (including epochs read from the checkpoint).
     """
-    device = choose_device(config.device)
+    device = choose_device(config.device, "train.device")
     model.to(device)
     optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
     identity = {
         "spec": model.spec.to_dict(), "mode": model.mode, "num_classes": model.num_classes,
-        "config": asdict(config), "data_id": data_id,
+        "config": _settings(asdict(config)), "data_id": data_id,
     }
     result = TrainResult()
     if checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, device)
         saved = {key: state.get(key) for key in identity}
+        saved["config"] = _settings(saved["config"] or {})  # checkpoints written before the device was left out
         if saved != identity:
             raise InputError(checkpoint, "spec/config", "a checkpoint of this same model, data and training configuration (delete it to start over)")
         model.load_state_dict(state["model"])

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.decoders import DECODERS
 from bmi_decoder.experiment import evaluate_file, load_config, parse_decoder_names
 from bmi_decoder.report import markdown_table, write_report
@@ -25,6 +26,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> N
     parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
     parser.add_argument("--out", type=Path, default=Path(default_out), help=f"report folder (default: {default_out})")
     parser.add_argument("--seed", type=int, help="seed of every random choice (overrides the config's)")
+    add_device_argument(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_evaluation(files: list[Path], args: argparse.Namespace) -> list:
     """Shared by ``evaluate`` and ``demo``: run, write the report, print the table."""
     names = parse_decoder_names(args.decoders)
-    config = load_config(args.config, args.seed)
+    config = load_config(args.config, args.seed, args.device)
     results = []
     for path in files:
         results += evaluate_file(path, names, config, progress=lambda line: print(line, file=sys.stderr))

@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.speed < 0 or args.seconds <= 0:
         raise InputError("replay", "--speed/--seconds", "speed >= 0 and seconds > 0")
-    decoder, meta = load_decoder(args.checkpoint)
+    # Streaming is one small step per 4 ms bin, latency-bound: the CPU beats a GPU kernel launch.
+    decoder, meta = load_decoder(args.checkpoint, device="cpu")
     session = prepare_session(read_recording(args.file), **meta.get("data", {}))
     X, y = session.split(args.split)
     n = min(len(X), int(round(args.seconds / session.bin_width)))

@@ -12,6 +12,7 @@ import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
 from bmi_decoder.checkpoint import save_decoder
+from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.decoders import Decoder, SNNDecoder
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import load_config
@@ -33,8 +34,9 @@ lets workers on several machines share one study): rerunning the same command re
 keeping the completed trials. Writes DIR/search.json (every trial, the best topology, its test
 R2) and DIR/best.pt, the best decoder, a checkpoint that `bmi-decoder replay` reads."""
 
-# SNN parameters the search sets itself, or that do not change a fit's result
-SEARCH_SET = ("topology", "hidden", "progress", "progress_file")
+# SNN parameters the search sets itself, or that do not change a fit's result (the device only
+# changes rounding: workers with and without a GPU share one study)
+SEARCH_SET = ("topology", "hidden", "progress", "progress_file", "device")
 
 EPILOG = """\
 examples:
@@ -56,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--study", default="skip-search", metavar="NAME", help="study name in the storage (default skip-search)")
     parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
     parser.add_argument("--seed", type=int, help="seed of the sampler and of every fit (overrides the config's)")
+    add_device_argument(parser)
     parser.add_argument("--out", type=Path, default=Path("runs/search"), metavar="DIR", help="output folder (default runs/search)")
     parser.set_defaults(func=run)
 
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if args.layers is not None and args.layers < 2:
         raise InputError("command line", "--layers", f"at least 2 (one layer has no skip to search), got {args.layers}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial, printed below
-    config = load_config(args.config, args.seed)
+    config = load_config(args.config, args.seed, args.device)
     hidden = config.decoders.get("snn", {}).get("hidden")
     widths = block_widths(hidden, args.layers, str(args.config))
     recording = read_recording(args.file)

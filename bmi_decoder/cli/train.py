@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bmi_decoder.checkpoint import save_decoder
+from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.decoders import DECODERS
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import load_config, parse_decoder_names
@@ -28,12 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
     parser.add_argument("--out", type=Path, required=True, metavar="CKPT", help="checkpoint file to write")
     parser.add_argument("--seed", type=int, help="seed of every random choice (overrides the config's)")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     (name,) = parse_decoder_names(args.decoder)
-    config = load_config(args.config, args.seed)
+    config = load_config(args.config, args.seed, args.device)
     session = prepare_session(read_recording(args.file), **config.data)
     decoder = config.decoder(name)
     progress = Path(f"{args.out}.progress")

@@ -32,7 +32,14 @@ from ._base import (
     train_validation,
 )
 from ._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
-from ._training import LabelScaler, check_training_params, seeded_torch, train_early_stopping
+from ._training import (
+    LabelScaler,
+    check_training_params,
+    network_device,
+    seeded_torch,
+    train_early_stopping,
+    training_device,
+)
 
 
 def build_mlp(n_inputs: int, hidden: Sequence[int], dropout: float) -> nn.Sequential:
@@ -65,6 +72,10 @@ class ANNDecoder(Decoder):
         progress: show a tqdm progress bar over epochs.
         progress_file: where to save the training state after every epoch; an interrupted
             fit resumes from it (None: no saving).
+        device: ``"auto"`` (a CUDA GPU when visible, else the CPU), ``"cpu"``, ``"cuda"`` or
+            ``"cuda:N"``. On CUDA the training forward pass runs under bfloat16 autocast (the
+            linear layers; batch normalisation and the loss stay in float32); ``predict``
+            and validation run in float32.
     """
 
     name = "ann"
@@ -82,6 +93,7 @@ class ANNDecoder(Decoder):
         seed: int = 0,
         progress: bool = True,
         progress_file: str | None = None,
+        device: str = "auto",
     ) -> None:
         self.n_lags = n_lags
         self.bins_per_lag = bins_per_lag
@@ -94,6 +106,7 @@ class ANNDecoder(Decoder):
         self.seed = seed
         self.progress = progress
         self.progress_file = progress_file
+        self.device = device
 
     def _check_params(self) -> None:
         require_int(self, "n_lags", 1)
@@ -114,27 +127,33 @@ class ANNDecoder(Decoder):
         self._check_params()
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         require(self, len(X) >= 2, "batch_size", "at least 2 training bins for batch normalisation")
+        device = training_device(self)
         self.n_features_in_ = X.shape[1]
         self.label_scaler_ = LabelScaler(y)
         cum = cumulative_counts(X)
-        targets = torch.from_numpy(self.label_scaler_.encode(y))
+        targets = torch.from_numpy(self.label_scaler_.encode(y)).to(device)
 
         def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             order = rng.permutation(len(X))
             # A trailing batch of one bin would break batch normalisation's training mode.
             for start in range(0, len(order) - 1, self.batch_size):
                 rows = order[start : start + self.batch_size]
+                # Lag features are gathered on the host, batch by batch: all of them at once
+                # (T x lags x F) would not fit in memory for a long session.
                 features = lagged_counts(cum, rows, self.n_lags, self.bins_per_lag)
-                yield torch.from_numpy(features.astype(np.float32)), targets[rows]
+                yield torch.from_numpy(features.astype(np.float32)).to(device), targets[torch.from_numpy(rows).to(device)]
 
-        with seeded_torch(self.seed):
+        with seeded_torch(self.seed, device):
+            # built on the CPU, as on every machine, so that a seed gives the same initial weights
             self.network_ = build_mlp(self.n_lags * X.shape[1], [int(h) for h in self.hidden], float(self.dropout))
+            self.network_.to(device)
             self.validation_r2_ = train_early_stopping(
                 self.network_,
                 epoch_batches,
                 nn.functional.mse_loss,
                 lambda: r2_score(y_val, self.predict(X_val)),
                 self,
+                mixed_precision=True,
             )
         self.history_ = SpikeHistory(X.shape[1], self.n_lags, self.bins_per_lag)
         return self
@@ -143,10 +162,11 @@ class ANNDecoder(Decoder):
         check_fitted(self, "network_")
         X = check_sequence(X, n_features=self.n_features_in_)
         out = np.empty((len(X), 2), dtype=np.float32)
+        device = network_device(self.network_)
         self.network_.eval()
         with torch.no_grad():
             for rows, phi in lagged_count_chunks(X, self.n_lags, self.bins_per_lag):
-                out[rows] = self.network_(torch.from_numpy(phi.astype(np.float32))).numpy()
+                out[rows] = self.network_(torch.from_numpy(phi.astype(np.float32)).to(device)).cpu().numpy()
         return self.label_scaler_.decode(out)
 
     def cost(self, X: np.ndarray) -> DecoderCost:

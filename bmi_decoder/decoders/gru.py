@@ -22,7 +22,14 @@ from bmi_decoder.evaluation import r2_score
 from snn_core.network import ActivityProbe
 
 from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
-from ._training import LabelScaler, check_training_params, seeded_torch, train_early_stopping
+from ._training import (
+    LabelScaler,
+    check_training_params,
+    network_device,
+    seeded_torch,
+    train_early_stopping,
+    training_device,
+)
 
 
 class GRUNetwork(nn.Module):
@@ -55,6 +62,9 @@ class GRUDecoder(Decoder):
         progress: show a tqdm progress bar over epochs.
         progress_file: where to save the training state after every epoch; an interrupted
             fit resumes from it (None: no saving).
+        device: ``"auto"`` (a CUDA GPU when visible, else the CPU), ``"cpu"``, ``"cuda"`` or
+            ``"cuda:N"``. Trains in float32 on every device: CUDA autocast runs cuDNN's GRU in
+            float16 whatever dtype is asked for, and float16 gradients would need a scaler.
     """
 
     name = "gru"
@@ -71,6 +81,7 @@ class GRUDecoder(Decoder):
         seed: int = 0,
         progress: bool = True,
         progress_file: str | None = None,
+        device: str = "auto",
     ) -> None:
         self.hidden = hidden
         self.chunk_bins = chunk_bins
@@ -82,6 +93,7 @@ class GRUDecoder(Decoder):
         self.seed = seed
         self.progress = progress
         self.progress_file = progress_file
+        self.device = device
 
     def fit(
         self,
@@ -97,10 +109,12 @@ class GRUDecoder(Decoder):
         check_training_params(self)
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         require(self, len(X) >= self.chunk_bins, "chunk_bins", f"at most the {len(X)} training bins")
+        device = training_device(self)
         self.n_features_in_ = X.shape[1]
         self.label_scaler_ = LabelScaler(y)
-        inputs = torch.from_numpy(X.astype(np.float32))
-        targets = torch.from_numpy(self.label_scaler_.encode(y))
+        # on the device once: every batch is then a gather there, not a host-to-device copy
+        inputs = torch.from_numpy(X.astype(np.float32)).to(device)
+        targets = torch.from_numpy(self.label_scaler_.encode(y)).to(device)
         chunk, burn_in = self.chunk_bins, self.burn_in_bins
 
         def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -111,14 +125,15 @@ class GRUDecoder(Decoder):
             starts = rng.permutation(starts)
             window = np.arange(chunk)
             for i in range(0, len(starts), self.batch_size):
-                rows = starts[i : i + self.batch_size, None] + window
+                rows = torch.from_numpy(starts[i : i + self.batch_size, None] + window).to(device)
                 yield inputs[rows], targets[rows][:, burn_in:]
 
         def loss(outputs: tuple[torch.Tensor, torch.Tensor], chunk_targets: torch.Tensor) -> torch.Tensor:
             return nn.functional.mse_loss(outputs[0][:, burn_in:], chunk_targets)
 
-        with seeded_torch(self.seed):
-            self.network_ = GRUNetwork(X.shape[1], self.hidden)
+        with seeded_torch(self.seed, device):
+            # built on the CPU, as on every machine, so that a seed gives the same initial weights
+            self.network_ = GRUNetwork(X.shape[1], self.hidden).to(device)
             self.validation_r2_ = train_early_stopping(
                 self.network_, epoch_batches, loss, lambda: r2_score(y_val, self.predict(X_val)), self
             )
@@ -130,7 +145,8 @@ class GRUDecoder(Decoder):
         X = check_sequence(X, n_features=self.n_features_in_)
         self.network_.eval()
         with torch.no_grad():
-            out = self.network_(torch.from_numpy(X.astype(np.float32))[None])[0][0].numpy()
+            inputs = torch.from_numpy(X.astype(np.float32)).to(network_device(self.network_))
+            out = self.network_(inputs[None])[0][0].cpu().numpy()
         return self.label_scaler_.decode(out)
 
     def cost(self, X: np.ndarray) -> DecoderCost:

@@ -31,7 +31,14 @@ from snn_core.surrogate import ATan
 from snn_core.topology import SkipTopology
 
 from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
-from ._training import LabelScaler, check_training_params, seeded_torch, train_early_stopping
+from ._training import (
+    LabelScaler,
+    check_training_params,
+    network_device,
+    seeded_torch,
+    train_early_stopping,
+    training_device,
+)
 
 
 # The readout never spikes, so its surrogate never sees a finite input: ATan's derivative at
@@ -112,6 +119,9 @@ class SNNDecoder(Decoder):
         progress: show a tqdm progress bar over epochs.
         progress_file: where to save the training state after every epoch; an interrupted
             fit resumes from it (None: no saving).
+        device: ``"auto"`` (a CUDA GPU when visible, else the CPU), ``"cpu"``, ``"cuda"`` or
+            ``"cuda:N"``. Trains in float32 on every device: under autocast the leaky readout
+            would integrate its bfloat16 input currents in bfloat16 over hundreds of steps.
     """
 
     name = "snn"
@@ -134,6 +144,7 @@ class SNNDecoder(Decoder):
         seed: int = 0,
         progress: bool = True,
         progress_file: str | None = None,
+        device: str = "auto",
     ) -> None:
         self.hidden = hidden
         self.topology = topology
@@ -151,6 +162,7 @@ class SNNDecoder(Decoder):
         self.seed = seed
         self.progress = progress
         self.progress_file = progress_file
+        self.device = device
 
     def _spec(self, n_features: int) -> NetworkSpec:
         hidden_ok = isinstance(self.hidden, Sequence) and len(self.hidden) > 0
@@ -183,10 +195,12 @@ class SNNDecoder(Decoder):
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         spec = self._spec(X.shape[1])
         require(self, len(X) > self.seq_len, "seq_len", f"fewer bins than the training set ({len(X)})")
+        device = training_device(self)
         self.n_features_in_ = X.shape[1]
         self.label_scaler_ = LabelScaler(y)
-        inputs = torch.from_numpy(X.astype(np.float32))
-        targets = torch.from_numpy(self.label_scaler_.encode(y))
+        # on the device once: every batch is then a gather there, not a host-to-device copy
+        inputs = torch.from_numpy(X.astype(np.float32)).to(device)
+        targets = torch.from_numpy(self.label_scaler_.encode(y)).to(device)
         n_chunks = len(X) // self.seq_len
 
         def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -194,18 +208,20 @@ class SNNDecoder(Decoder):
             offset = int(rng.integers(0, len(X) - n_chunks * self.seq_len + 1))
             starts = offset + self.seq_len * rng.permutation(n_chunks)
             for b in range(0, n_chunks, self.batch_size):
-                rows = starts[b : b + self.batch_size, None] + np.arange(self.seq_len)
+                rows = torch.from_numpy(starts[b : b + self.batch_size, None] + np.arange(self.seq_len)).to(device)
                 yield inputs[rows].transpose(0, 1), targets[rows].transpose(0, 1)
 
         def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             return nn.functional.mse_loss(out[self.burn_in :], target[self.burn_in :])
 
-        with seeded_torch(self.seed):
+        with seeded_torch(self.seed, device):
+            # built on the CPU, as on every machine, so that a seed gives the same initial weights
             self.network_ = SpikingVelocityNet(spec, float(self.readout_beta))
             with torch.no_grad():
                 for layer in self.network_.body.modules():
                     if isinstance(layer, SkipLayer):
                         layer.synapse.weight.mul_(self.weight_gain)
+            self.network_.to(device)
             self.validation_r2_ = train_early_stopping(
                 self.network_, epoch_batches, loss_fn, lambda: r2_score(y_val, self.predict(X_val)), self
             )
@@ -217,8 +233,9 @@ class SNNDecoder(Decoder):
         X = check_sequence(X, n_features=self.n_features_in_)
         self.network_.eval()
         with torch.no_grad():
-            out = self.network_(torch.from_numpy(X.astype(np.float32))[:, None])[:, 0]
-        return self.label_scaler_.decode(out.numpy())
+            inputs = torch.from_numpy(X.astype(np.float32)).to(network_device(self.network_))
+            out = self.network_(inputs[:, None])[:, 0]
+        return self.label_scaler_.decode(out.cpu().numpy())
 
     def cost(self, X: np.ndarray) -> DecoderCost:
         """Recorded on the network: layers fed 0/1 bins or spikes (the readout too) cost ACs, a

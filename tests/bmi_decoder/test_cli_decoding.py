@@ -9,7 +9,8 @@ import pytest
 
 from bmi_decoder.checkpoint import load_decoder
 from bmi_decoder.cli import main
-from bmi_decoder.decoders import KalmanDecoder
+from bmi_decoder.decoders import DECODERS, KalmanDecoder
+from bmi_decoder.experiment import load_config
 from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import prepare_session
 from bmi_decoder.replay import replay
@@ -69,6 +70,7 @@ def test_evaluate_writes_report_with_the_contract_keys(session_file, config_file
         (["--config", "CONFIG_WITH_TYPO"], "typo.toml: snn.hiden: expected a parameter of the snn decoder"),
         (["--config", "CONFIG_WITH_BAD_KEY"], "data.bin: expected one of bin_width"),
         (["--config", "no/such/config.toml"], "file: expected a readable TOML config file"),
+        (["--device", "nonsense"], "--device: expected auto, cpu, cuda or cuda:N, got 'nonsense'"),
     ],
 )
 def test_evaluate_bad_input_exits_2_with_one_line(session_file, tmp_path, capsys, args, fragment):
@@ -92,7 +94,7 @@ def test_train_checkpoint_reloads_and_replays(session_file, config_file, tmp_pat
     ckpt = tmp_path / "snn.pt"
     assert main(["train", session_file, "--decoder", "snn", "--config", config_file, "--out", str(ckpt)]) == 0
     assert not (tmp_path / "snn.pt.progress").exists(), "progress file removed after a finished fit"
-    decoder, meta = load_decoder(ckpt)
+    decoder, meta = load_decoder(ckpt, device="cpu")  # as `replay` streams it
     session = prepare_session(read_recording(session_file), **meta["data"])
     X, _ = session.split("test")
     streamed = replay(decoder, X[:200], session.bin_width, speed=0).predictions
@@ -103,6 +105,32 @@ def test_train_checkpoint_reloads_and_replays(session_file, config_file, tmp_pat
     summary = json.loads(capsys.readouterr().out)
     assert summary["bins"] == 250 and summary["decoder"] == "snn"
     assert 0 < summary["latency_ms_median"] <= summary["latency_ms_p99"] <= summary["latency_ms_max"]
+
+
+@pytest.mark.parametrize("command", ["train", "search"])
+def test_bad_device_exits_2_with_one_line(command, session_file, tmp_path, capsys):
+    extra = ["--decoder", "snn"] if command == "train" else []
+    out = tmp_path / ("snn.pt" if command == "train" else "search")
+    assert main([command, session_file, *extra, "--device", "nonsense", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--device" in err and "nonsense" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "demo", "search"])
+def test_device_help_says_what_auto_means(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--device" in help_text and "auto (the default) takes a CUDA GPU when one is visible, else the CPU" in help_text
+
+
+def test_device_flag_sets_every_trainable_decoder(tmp_path):
+    config = load_config(None, device="cpu")
+    assert {name: config.decoder(name).get_params().get("device") for name in DECODERS} == {
+        "snn": "cpu", "ann": "cpu", "gru": "cpu", "kalman": None, "wiener": None,
+    }
+    assert load_config(None).decoder("snn").device == "auto"
 
 
 def test_replay_keeps_real_time_pace(session_file):

@@ -16,10 +16,13 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from bmi_decoder.checkpoint import load_decoder, save_decoder
 from bmi_decoder.decoders import DECODERS, Decoder, clone, make_decoder
+from bmi_decoder.decoders._training import network_device
 from bmi_decoder.decoders._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
 from bmi_decoder.decoders.kalman import KalmanDecoder, linear_recursion
 from bmi_decoder.evaluation import r2_score
+from snn_core.device import loading_device
 from snn_core.errors import InputError
 
 N_BINS, N_CHANNELS, LEAD_BINS = 4000, 24, 25
@@ -218,6 +221,90 @@ def test_bad_parameter_value_raises_input_error(name: str, params: dict, field: 
     with pytest.raises(InputError) as info:
         quiet(make_decoder(name, **params)).fit(*data["train"], *data["val"])
     assert info.value.field == field
+
+
+# --- devices --------------------------------------------------------------------------------
+
+TRAINABLE = sorted(name for name, cls in DECODERS.items() if "device" in cls.param_names())
+# One epoch of a tiny network: these tests are about where a decoder runs, not how well.
+TINY = {
+    "snn": {"hidden": [16], "topology": None, "seq_len": 64, "burn_in": 8, "max_epochs": 1},
+    "ann": {"hidden": [8], "max_epochs": 1},
+    "gru": {"hidden": 8, "max_epochs": 1},
+}
+CUDA = torch.cuda.is_available()
+
+
+def tiny(name: str, **params) -> Decoder:
+    return quiet(make_decoder(name, **TINY[name], **params))
+
+
+def close_enough(a: np.ndarray, b: np.ndarray) -> bool:
+    """Loose agreement of two fits on different devices: float rounding (and bfloat16 autocast)
+    changes the weights after an epoch a little, not the decoded velocity's shape."""
+    return float(np.sqrt(np.mean((a - b) ** 2))) < 0.25 * float(b.std())
+
+
+def test_the_torch_decoders_are_the_trainable_ones() -> None:
+    assert TRAINABLE == sorted(TINY) == ["ann", "gru", "snn"]
+    assert all(DECODERS[name]().device == "auto" for name in TRAINABLE)
+
+
+@pytest.mark.parametrize("trainable", TRAINABLE)
+def test_cpu_and_auto_fit_and_decode_alike(trainable: str, data: dict) -> None:
+    X, _ = data["test"]
+    on_cpu = tiny(trainable, device="cpu").fit(*data["train"], *data["val"]).predict(X)
+    on_auto = tiny(trainable).fit(*data["train"], *data["val"]).predict(X)
+    assert on_cpu.dtype == on_auto.dtype == np.float64
+    if CUDA:  # auto took the GPU
+        assert close_enough(on_auto, on_cpu)
+    else:
+        np.testing.assert_array_equal(on_auto, on_cpu)
+
+
+@pytest.mark.parametrize("trainable", TRAINABLE)
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "", None, 1])
+def test_bad_device_name_raises_input_error(trainable: str, device: object, data: dict) -> None:
+    with pytest.raises(InputError) as info:
+        tiny(trainable, device=device).fit(*data["train"], *data["val"])
+    assert info.value.source == f"{trainable} decoder" and info.value.field == "device"
+    assert "auto, cpu, cuda or cuda:N" in info.value.expected
+
+
+@pytest.mark.parametrize("trainable", TRAINABLE)
+def test_cuda_trains_where_there_is_one_and_is_refused_elsewhere(trainable: str, data: dict) -> None:
+    X, _ = data["test"]
+    decoder = tiny(trainable, device="cuda")
+    if not CUDA:
+        with pytest.raises(InputError) as info:
+            decoder.fit(*data["train"], *data["val"])
+        assert info.value.field == "device" and "CUDA" in str(info.value) and "\n" not in str(info.value)
+        return
+    on_cuda = decoder.fit(*data["train"], *data["val"])
+    assert network_device(on_cuda.network_).type == "cuda"
+    on_cpu = tiny(trainable, device="cpu").fit(*data["train"], *data["val"])
+    assert close_enough(on_cuda.predict(X), on_cpu.predict(X))
+    assert on_cuda.cost(X[:200]).synops.dense == on_cpu.cost(X[:200]).synops.dense
+
+
+@pytest.mark.parametrize("trainable", TRAINABLE)
+def test_checkpoint_of_a_cuda_decoder_loads_on_this_machine(trainable: str, data: dict, tmp_path) -> None:
+    """A decoder trained on a GPU machine (simulated: fitted on the CPU, then its device set to
+    cuda) loads wherever the checkpoint goes: onto the GPU if there is one, else the CPU."""
+    X, _ = data["test"]
+    decoder = tiny(trainable, device="cpu").fit(*data["train"], *data["val"]).set_params(device="cuda")
+    save_decoder(decoder, tmp_path / "gpu.pt")
+    loaded, _ = load_decoder(tmp_path / "gpu.pt")
+    assert loaded.device == "cuda"  # the parameter as saved; only the placement is resolved here
+    assert network_device(loaded.network_) == loading_device("cuda")
+    # on a GPU the loaded network computes with other kernels (TF32 in cuDNN): a looser bound
+    atol = (1e-2 if CUDA else 1e-6) * float(data["test"][1].std())
+    np.testing.assert_allclose(loaded.predict(X), decoder.predict(X), rtol=0, atol=atol)
+    if not CUDA:  # refitting here asks for the missing GPU: refused, not silently slow
+        with pytest.raises(InputError, match="device"):
+            clone(loaded).fit(*data["train"], *data["val"])
+    streaming, _ = load_decoder(tmp_path / "gpu.pt", device="cpu")
+    assert streaming.device == "cpu" and network_device(streaming.network_).type == "cpu"
 
 
 # --- the pieces -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from torch import nn
 from snn_core.errors import InputError
 from vision_bench.analysis import SpikeCountRecorder, judge_claims, layer_label, load_config
 from vision_bench.cli import main
+from vision_bench.cli._arguments import with_device
 from vision_bench.cli.demo import ensure_synthetic_set
 from vision_bench.data import write_synthetic_cifar10dvs
 
@@ -94,6 +95,29 @@ def test_bad_config_exits_2_with_one_line(tmp_path, capsys, text, field):
     assert main(["analyze", "--dataset", "synthetic", "--root", str(tmp_path), "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and str(config) in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["analyze", "search", "demo"])
+def test_bad_device_exits_2_with_one_line(command, tmp_path, capsys):
+    data = [] if command == "demo" else ["--dataset", "synthetic", "--root", str(tmp_path)]
+    assert main([command, *data, "--device", "tpu", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--device: expected auto, cpu, cuda or cuda:N, got 'tpu'" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", ["analyze", "search", "demo"])
+def test_device_help_says_what_auto_means(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--device" in help_text and "auto (the default) takes a CUDA GPU when one is visible, else the CPU" in help_text
+
+
+def test_device_flag_overrides_the_config(tmp_path):
+    config = load_config(_write(tmp_path, "[train]\ndevice = 'cuda'\n"))
+    assert with_device(config, "cpu").train.device == "cpu"
+    assert with_device(config, None) is config
 
 
 def test_missing_root_exits_2(tmp_path, capsys):

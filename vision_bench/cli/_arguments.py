@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
+from snn_core.device import DEVICE_HELP, choose_device
+from vision_bench.analysis import AnalysisConfig
 from vision_bench.data import DATASETS
 
 
@@ -12,3 +15,20 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """``--dataset`` and ``--root``: which data set, and where it lies on disk."""
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="which data set lies under ROOT")
     parser.add_argument("--root", required=True, type=Path, metavar="DIR", help="the data root (tonic's save_to)")
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    """``--device``: where every model of the run trains, overriding the config's [train] device."""
+    parser.add_argument("--device", metavar="DEVICE", help=f"device to train on, overriding [train] device: {DEVICE_HELP}")
+
+
+def with_device(config: AnalysisConfig, device: str | None) -> AnalysisConfig:
+    """``config`` with the ``--device`` given, checked before any data is read (None: unchanged).
+
+    Raises:
+        InputError: for a name that is not a device, or a CUDA device this machine lacks.
+    """
+    if device is None:
+        return config
+    choose_device(device, "command line", "--device")
+    return replace(config, train=replace(config.train, device=device))

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from vision_bench.analysis import AnalysisConfig, claims_table, load_config, results_table, run_analysis
-from vision_bench.cli._arguments import add_dataset_arguments
+from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 
 DESCRIPTION = """\
 Test the claims of Benmeziane et al. (2023), "Skip Connections in Spiking Neural Networks",
@@ -27,7 +27,8 @@ Configuration (TOML, every key optional; an unknown key is an error):
   [model]     family ("resnet": span-2 shortcuts, "densenet": all pairs), stem_width,
               widths (one per block), depth (layers per block), beta, threshold, kernel_size, pool
   [train]     epochs, batch_size, lr, optimizer ("adam" | "sgd"), weight_decay, seed,
-              device ("auto" | "cpu" | "cuda"; CUDA runs with float16 autocast)
+              device ("auto" | "cpu" | "cuda" | "cuda:N"; CUDA runs with float16 autocast;
+              --device overrides it)
   [analysis]  variants (subset of none, dsc, asc, mixed), activity_samples"""
 
 EPILOG = """\
@@ -50,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_dataset_arguments(parser)
     parser.add_argument("--config", type=Path, default=None, metavar="TOML", help="analysis configuration (default: built-in defaults)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default runs/analyze-DATASET)")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -62,7 +64,7 @@ def print_summary(report: dict, out_dir: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config) if args.config is not None else AnalysisConfig()
+    config = with_device(load_config(args.config) if args.config is not None else AnalysisConfig(), args.device)
     out_dir = args.out if args.out is not None else Path("runs") / f"analyze-{args.dataset}"
     report = run_analysis(args.dataset, args.root, config, out_dir)
     print_summary(report, out_dir)

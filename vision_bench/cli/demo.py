@@ -10,6 +10,7 @@ import torch
 
 from snn_core.errors import InputError
 from vision_bench.analysis import load_config, run_analysis
+from vision_bench.cli._arguments import add_device_argument, with_device
 from vision_bench.cli.analyze import print_summary
 from vision_bench.data import write_synthetic_cifar10dvs
 from vision_bench.data.datasets import CIFAR10DVS_FOLDER, SYNTHETIC_MANIFEST
@@ -51,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", type=Path, default=DEMO_CONFIG, metavar="TOML", help="analysis configuration (default: the demo's)")
     parser.add_argument("--per-class", type=int, default=60, metavar="N", help="simulated recordings per class (default 60: 540 train, 60 test)")
     parser.add_argument("--seed", type=int, default=0, metavar="K", help="seed of the simulated set (default 0)")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     if not args.config.is_file():
         raise InputError(args.config, "config", "the demo configuration (configs/vision_demo.toml in a checkout); pass --config")
-    config = load_config(args.config)
+    config = with_device(load_config(args.config), args.device)
     ensure_synthetic_set(args.data, args.per_class, args.seed)
     report = run_analysis("synthetic", args.data, config, args.out)
     print_summary(report, args.out)

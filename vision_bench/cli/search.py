@@ -16,7 +16,7 @@ from snn_core.atomic import atomic_path, write_text_atomic
 from snn_core.errors import InputError
 from snn_core.search import SAMPLERS
 from vision_bench.analysis import AnalysisConfig, load_config
-from vision_bench.cli._arguments import add_dataset_arguments
+from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 from vision_bench.search import VALIDATION_SHARE, NoTrialCompleted, run_vision_search
 
 DESCRIPTION = f"""\
@@ -60,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default runs/search-DATASET)")
     parser.add_argument("--seed", type=int, default=0, metavar="K", help="seed of the samplers (default 0)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for training (default: torch's); 1 suits small models on shared cores")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise InputError("command line", "--threads", f"at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    config = load_config(args.config) if args.config is not None else AnalysisConfig()
+    config = with_device(load_config(args.config) if args.config is not None else AnalysisConfig(), args.device)
     if not args.root.is_dir():  # before OUT is made: a mistyped root leaves nothing behind
         raise InputError(args.root, "root", "an existing folder holding the data set")
     out = args.out if args.out is not None else Path("runs") / f"search-{args.dataset}"
