@@ -149,6 +149,15 @@ def check_bin(x: np.ndarray, n_features: int) -> np.ndarray:
     return x
 
 
+def check_bin_fast(x: np.ndarray, n_features: int) -> np.ndarray:
+    """:func:`check_bin` for a step that copies the bin into a typed buffer of its own: an array
+    of the right shape is returned as is (no float64 copy per bin), anything else goes through
+    :func:`check_bin`, with its conversion and its errors."""
+    if isinstance(x, np.ndarray) and x.shape == (n_features,):
+        return x
+    return check_bin(x, n_features)
+
+
 def require(decoder: Decoder, ok: bool, param: str, expected: str) -> None:
     """Parameter validation at fit time (sklearn's rule: never in ``__init__``)."""
     if not ok:

@@ -117,7 +117,7 @@ def test_streaming_equals_predict(fitted: tuple, data: dict) -> None:
     decoder = fitted[0]
     X, y = data["test"]
     batch = decoder.predict(X)
-    tolerance = 1e-5 * float(y.std())
+    tolerance = 1e-6 * float(y.std())
     decoder.reset()
     streamed = np.stack([decoder.step(x) for x in X])
     np.testing.assert_allclose(streamed, batch, rtol=0, atol=tolerance)
