@@ -32,9 +32,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.linalg.blas import get_blas_funcs
+from scipy.linalg.blas import dgemv, sgemv
 
 from snn_core.network import SkipBlock, SkipLayer, SkipNetwork
+
+# Looked up per step rather than stored on a stepper: BLAS wrappers cannot be pickled, and a
+# decoder holding a stepper must stay picklable (deepcopy, multiprocessing).
+GEMV = {np.dtype(np.float32): sgemv, np.dtype(np.float64): dgemv}
 
 
 def cpu_float64(tensor: torch.Tensor) -> np.ndarray:
@@ -76,8 +80,9 @@ class DenseStepper:
         spec = network.spec
         if spec.kind != "dense":
             raise ValueError(f"DenseStepper steps dense networks, got kind {spec.kind!r}")
-        self._dtype = dtype
-        self._gemv = get_blas_funcs("gemv", dtype=dtype)
+        self._dtype = np.dtype(dtype)
+        if self._dtype not in GEMV:
+            raise ValueError(f"dtype must be float32 or float64, got {self._dtype}")
         # Global node list: node 0 is the input, then one node per layer, in order. Each node is
         # followed by a slot holding 1, so that every read slice ends in a 1 and the bias is a
         # weight column.
@@ -153,7 +158,7 @@ class DenseStepper:
             The last layer's output (out_size,): a view that the next step overwrites.
         """
         np.copyto(self._input, x)
-        gemv = self._gemv
+        gemv = GEMV[self._dtype]
         for plan in self._layers:
             # positional arguments: keywords cost f2py's wrapper about 2 us per call
             gemv(1.0, plan.weight_t, plan.reads, plan.beta, plan.state, 0, 1, 0, 1, 1, 1)

@@ -85,6 +85,14 @@ class Decoder(abc.ABC):
         """NeuroBench's complexity metrics, measured while decoding ``X`` (T, F) from the reset
         state: footprint, sparsities and synaptic operations per step (see :mod:`bmi_decoder.cost`)."""
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and copied without ``_stepper``: a streaming stepper is a cache of the
+        network's weights, rebuilt on the next ``reset``/``step``, and holds views into its own
+        buffers that a copy would disconnect."""
+        state = dict(vars(self))
+        state.pop("_stepper", None)
+        return state
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"

@@ -19,7 +19,7 @@ from typing import Self
 
 import numpy as np
 import torch
-from scipy.linalg.blas import get_blas_funcs
+from scipy.linalg.blas import dgemv
 from torch import nn
 
 from bmi_decoder.cost import DecoderCost, network_cost
@@ -101,7 +101,6 @@ class VelocityStepper:
         self.spikes = np.zeros(len(self.body.output_and_one))
         self.mean = np.asarray(scaler.mean, dtype=np.float64)
         self.velocity = self.mean.copy()
-        self._gemv = get_blas_funcs("gemv", dtype=np.float64)
 
     def reset(self) -> None:
         self.body.reset()
@@ -112,7 +111,7 @@ class VelocityStepper:
         self.body.step(x)
         np.copyto(self.spikes, self.body.output_and_one)
         # positional arguments: keywords cost f2py's wrapper about 2 us per call
-        self._gemv(1.0, self.weight_t, self.spikes, self.beta, self.velocity, 0, 1, 0, 1, 1, 1)
+        dgemv(1.0, self.weight_t, self.spikes, self.beta, self.velocity, 0, 1, 0, 1, 1, 1)
         return self.velocity.copy()
 
 
