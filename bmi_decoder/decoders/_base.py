@@ -85,6 +85,14 @@ class Decoder(abc.ABC):
         """NeuroBench's complexity metrics, measured while decoding ``X`` (T, F) from the reset
         state: footprint, sparsities and synaptic operations per step (see :mod:`bmi_decoder.cost`)."""
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and copied without ``_stepper``: a streaming stepper is a cache of the
+        network's weights, rebuilt on the next ``reset``/``step``, and holds views into its own
+        buffers that a copy would disconnect."""
+        state = dict(vars(self))
+        state.pop("_stepper", None)
+        return state
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
@@ -147,6 +155,15 @@ def check_bin(x: np.ndarray, n_features: int) -> np.ndarray:
     if x.shape != (n_features,):
         raise InputError("spikes", "bin", f"shape ({n_features},) as in fit, got {x.shape}")
     return x
+
+
+def check_bin_fast(x: np.ndarray, n_features: int) -> np.ndarray:
+    """:func:`check_bin` for a step that copies the bin into a typed buffer of its own: an array
+    of the right shape is returned as is (no float64 copy per bin), anything else goes through
+    :func:`check_bin`, with its conversion and its errors."""
+    if isinstance(x, np.ndarray) and x.shape == (n_features,):
+        return x
+    return check_bin(x, n_features)
 
 
 def require(decoder: Decoder, ok: bool, param: str, expected: str) -> None:

@@ -19,6 +19,7 @@ from torch import nn
 
 from bmi_decoder.cost import DecoderCost, network_cost
 from bmi_decoder.evaluation import r2_score
+from snn_core.streaming import cpu_float64
 
 from ._base import (
     Decoder,
@@ -56,6 +57,52 @@ def build_mlp(n_inputs: int, hidden: Sequence[int], dropout: float) -> nn.Sequen
     return nn.Sequential(*layers)
 
 
+class MLPStepper:
+    """Streaming twin of a fitted :func:`build_mlp` network with the label decoding folded in.
+
+    In evaluation mode every batch normalisation is an affine map ``x * a + c`` and dropout is
+    the identity, so each one folds into the next linear layer (``W (x a + c) + b = (W a) x +
+    (W c + b)``), and the label scaler folds into the last; a step is then a few NumPy
+    matrix-vector products in float64 on the float32 weights.
+
+    Args:
+        network: the fitted network; its weights are copied.
+        scaler: the decoder's label scaler.
+    """
+
+    def __init__(self, network: nn.Sequential, scaler: LabelScaler) -> None:
+        self.network = network
+        self.layers: list[tuple[np.ndarray, np.ndarray]] = []
+        scale: np.ndarray | float = 1.0
+        shift: np.ndarray | float = 0.0
+        for module in network:
+            if isinstance(module, nn.BatchNorm1d):
+                scale = cpu_float64(module.weight) / np.sqrt(cpu_float64(module.running_var) + module.eps)
+                shift = cpu_float64(module.bias) - cpu_float64(module.running_mean) * scale
+            elif isinstance(module, nn.Linear):
+                weight = cpu_float64(module.weight)
+                self.layers.append((weight * scale, cpu_float64(module.bias) + weight @ np.broadcast_to(shift, weight.shape[1])))
+                scale, shift = 1.0, 0.0
+            elif not isinstance(module, nn.ReLU | nn.Dropout):
+                raise TypeError(f"MLPStepper cannot step a {type(module).__name__}")
+        weight, bias = self.layers[-1]
+        self.layers[-1] = (scaler.scale[:, None] * weight, scaler.scale * bias + scaler.mean)
+        self.hidden = [np.zeros(len(bias)) for _, bias in self.layers[:-1]]
+
+    def step(self, features: np.ndarray) -> np.ndarray:
+        """Lagged counts (n_lags * F,) -> velocity (2,) in mm/s, a new array."""
+        h = features
+        for (weight, bias), out in zip(self.layers, self.hidden):
+            np.dot(weight, h, out=out)
+            out += bias
+            np.maximum(out, 0.0, out=out)
+            h = out
+        weight, bias = self.layers[-1]
+        velocity = weight @ h
+        velocity += bias
+        return velocity
+
+
 class ANNDecoder(Decoder):
     """Multilayer perceptron on lagged spike counts.
 
@@ -79,6 +126,8 @@ class ANNDecoder(Decoder):
     """
 
     name = "ann"
+    # Built from network_ on the first reset or step (never saved: its name does not end in _).
+    _stepper: MLPStepper | None = None
 
     def __init__(
         self,
@@ -175,14 +224,17 @@ class ANNDecoder(Decoder):
         check_fitted(self, "network_")
         return network_cost(self, X, self.network_, self.label_scaler_.mean, self.label_scaler_.scale)
 
+    def _streaming(self) -> MLPStepper:
+        """The stepper of the current network, rebuilt when fit or loading replaced it."""
+        check_fitted(self, "history_")
+        stepper = self._stepper
+        if stepper is None or stepper.network is not self.network_:
+            stepper = self._stepper = MLPStepper(self.network_, self.label_scaler_)
+        return stepper
+
     def reset(self) -> None:
-        check_fitted(self, "network_")
+        self._streaming()
         self.history_.reset()
 
     def step(self, x: np.ndarray) -> np.ndarray:
-        check_fitted(self, "history_")
-        features = self.history_.push(check_bin(x, self.n_features_in_)).astype(np.float32)
-        self.network_.eval()
-        with torch.no_grad():
-            out = self.network_(torch.from_numpy(features)[None])[0].numpy()
-        return self.label_scaler_.decode(out)
+        return self._streaming().step(self.history_.push(check_bin(x, self.n_features_in_)))

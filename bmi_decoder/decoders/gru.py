@@ -15,11 +15,13 @@ from typing import Self
 
 import numpy as np
 import torch
+from scipy.special import expit
 from torch import nn
 
 from bmi_decoder.cost import DecoderCost, OperationCounter, count_gru, network_cost
 from bmi_decoder.evaluation import r2_score
 from snn_core.network import ActivityProbe
+from snn_core.streaming import cpu_float64
 
 from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
 from ._training import (
@@ -47,6 +49,64 @@ class GRUNetwork(nn.Module):
         return self.readout(self.probe(hidden)), state
 
 
+class GRUStepper:
+    """Streaming twin of a fitted :class:`GRUNetwork` in NumPy float64, label decoding folded in.
+
+    The cell is ``torch.nn.GRU``'s, gates in its (reset, update, new) order::
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+        h = (1 - z) * n + z * h
+
+    Args:
+        network: the fitted network; its weights are copied.
+        scaler: the decoder's label scaler (folded into the readout: ``scale (W h + b) + mean``).
+    """
+
+    def __init__(self, network: GRUNetwork, scaler: LabelScaler) -> None:
+        self.network = network
+        gru = network.gru
+        self.weight_ih = cpu_float64(gru.weight_ih_l0)
+        self.weight_hh = cpu_float64(gru.weight_hh_l0)
+        self.bias_ih = cpu_float64(gru.bias_ih_l0)
+        self.bias_hh = cpu_float64(gru.bias_hh_l0)
+        self.readout_weight = scaler.scale[:, None] * cpu_float64(network.readout.weight)
+        self.readout_bias = scaler.scale * cpu_float64(network.readout.bias) + scaler.mean
+        units = gru.hidden_size
+        self.h = np.zeros(units)
+        self.gates_x = np.zeros(3 * units)
+        self.gates_h = np.zeros(3 * units)
+        self.new = np.zeros(units)
+        # views: reset and update gates together, then the candidate ("new") gate
+        self.rz_x, self.n_x = self.gates_x[: 2 * units], self.gates_x[2 * units :]
+        self.rz_h, self.n_h = self.gates_h[: 2 * units], self.gates_h[2 * units :]
+        self.r, self.z = self.rz_x[:units], self.rz_x[units:]
+
+    def reset(self) -> None:
+        self.h[:] = 0.0
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """One bin (F,) -> velocity (2,) in mm/s, a new array."""
+        h, n = self.h, self.new
+        np.dot(self.weight_ih, x, out=self.gates_x)
+        self.gates_x += self.bias_ih
+        np.dot(self.weight_hh, h, out=self.gates_h)
+        self.gates_h += self.bias_hh
+        self.rz_x += self.rz_h
+        expit(self.rz_x, out=self.rz_x)  # now r and z
+        np.multiply(self.r, self.n_h, out=n)
+        n += self.n_x
+        np.tanh(n, out=n)
+        # h = (1 - z) n + z h = n + z (h - n)
+        h -= n
+        h *= self.z
+        h += n
+        velocity = self.readout_weight @ h
+        velocity += self.readout_bias
+        return velocity
+
+
 class GRUDecoder(Decoder):
     """GRU over the binned spike sequence, trained by truncated BPTT with early stopping.
 
@@ -68,6 +128,8 @@ class GRUDecoder(Decoder):
     """
 
     name = "gru"
+    # Built from network_ on the first reset or step (never saved: its name does not end in _).
+    _stepper: GRUStepper | None = None
 
     def __init__(
         self,
@@ -137,7 +199,6 @@ class GRUDecoder(Decoder):
             self.validation_r2_ = train_early_stopping(
                 self.network_, epoch_batches, loss, lambda: r2_score(y_val, self.predict(X_val)), self
             )
-        self.state_ = None
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -164,14 +225,16 @@ class GRUDecoder(Decoder):
             handle.remove()
         return cost.with_operations(counter.synops(len(X)))
 
-    def reset(self) -> None:
+    def _streaming(self) -> GRUStepper:
+        """The stepper of the current network, rebuilt when fit or loading replaced it."""
         check_fitted(self, "network_")
-        self.state_ = None
+        stepper = self._stepper
+        if stepper is None or stepper.network is not self.network_:
+            stepper = self._stepper = GRUStepper(self.network_, self.label_scaler_)
+        return stepper
+
+    def reset(self) -> None:
+        self._streaming().reset()
 
     def step(self, x: np.ndarray) -> np.ndarray:
-        check_fitted(self, "state_")
-        x = torch.from_numpy(check_bin(x, self.n_features_in_).astype(np.float32))
-        self.network_.eval()
-        with torch.no_grad():
-            out, self.state_ = self.network_(x[None, None], self.state_)
-        return self.label_scaler_.decode(out[0, 0].numpy())
+        return self._streaming().step(check_bin(x, self.n_features_in_))

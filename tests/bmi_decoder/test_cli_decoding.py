@@ -105,6 +105,8 @@ def test_train_checkpoint_reloads_and_replays(session_file, config_file, tmp_pat
     summary = json.loads(capsys.readouterr().out)
     assert summary["bins"] == 250 and summary["decoder"] == "snn"
     assert 0 < summary["latency_ms_median"] <= summary["latency_ms_p99"] <= summary["latency_ms_max"]
+    assert summary["latency_us_median"] <= summary["latency_us_p95"] <= summary["latency_us_p99"] <= summary["latency_us_max"]
+    assert summary["latency_us_p99"] == pytest.approx(1e3 * summary["latency_ms_p99"])
 
 
 @pytest.mark.parametrize("command", ["train", "search"])
