@@ -107,8 +107,10 @@ class SkipLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         current = self.current(x)
         if self.recurrence is None:
+            # the whole sequence at once: the LIF's fused kernels (snn_core.kernels)
             out = torch.relu(current) if self.neuron is None else self.neuron(current)
         else:
+            # step by step: the input at step t needs this layer's output at t - 1
             out_t, state, outs = torch.zeros_like(current[0]), None, []
             for current_t in current:
                 out_t, state = self._activate(current_t + self.recurrence(out_t), state)
