@@ -17,6 +17,7 @@ import copy
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -169,3 +170,12 @@ def train_early_stopping(
     network.load_state_dict(state["best"])
     network.eval()
     return state["history"]
+
+
+def current_stepper(decoder: Decoder, build: Callable[[torch.nn.Module, LabelScaler], Any]) -> Any:
+    """The decoder's streaming stepper for its current network: built on first use, and again
+    when a fit or a loaded checkpoint replaced ``network_`` (a stepper holds copied weights)."""
+    stepper = decoder._stepper
+    if stepper is None or stepper.network is not decoder.network_:
+        stepper = decoder._stepper = build(decoder.network_, decoder.label_scaler_)
+    return stepper

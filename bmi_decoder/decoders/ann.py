@@ -36,6 +36,7 @@ from ._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagg
 from ._training import (
     LabelScaler,
     check_training_params,
+    current_stepper,
     network_device,
     seeded_torch,
     train_early_stopping,
@@ -227,10 +228,7 @@ class ANNDecoder(Decoder):
     def _streaming(self) -> MLPStepper:
         """The stepper of the current network, rebuilt when fit or loading replaced it."""
         check_fitted(self, "history_")
-        stepper = self._stepper
-        if stepper is None or stepper.network is not self.network_:
-            stepper = self._stepper = MLPStepper(self.network_, self.label_scaler_)
-        return stepper
+        return current_stepper(self, MLPStepper)
 
     def reset(self) -> None:
         self._streaming()

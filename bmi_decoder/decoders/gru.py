@@ -27,6 +27,7 @@ from ._base import Decoder, check_bin, check_fitted, check_sequence, require, re
 from ._training import (
     LabelScaler,
     check_training_params,
+    current_stepper,
     network_device,
     seeded_torch,
     train_early_stopping,
@@ -228,10 +229,7 @@ class GRUDecoder(Decoder):
     def _streaming(self) -> GRUStepper:
         """The stepper of the current network, rebuilt when fit or loading replaced it."""
         check_fitted(self, "network_")
-        stepper = self._stepper
-        if stepper is None or stepper.network is not self.network_:
-            stepper = self._stepper = GRUStepper(self.network_, self.label_scaler_)
-        return stepper
+        return current_stepper(self, GRUStepper)
 
     def reset(self) -> None:
         self._streaming().reset()

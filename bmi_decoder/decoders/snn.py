@@ -36,6 +36,7 @@ from ._base import Decoder, check_bin_fast, check_fitted, check_sequence, requir
 from ._training import (
     LabelScaler,
     check_training_params,
+    current_stepper,
     network_device,
     seeded_torch,
     train_early_stopping,
@@ -292,11 +293,7 @@ class SNNDecoder(Decoder):
     def _streaming(self) -> VelocityStepper:
         """The stepper of the current network, rebuilt when fit or loading replaced it."""
         check_fitted(self, "network_")
-        stepper = self._stepper
-        if stepper is None or stepper.network is not self.network_:
-            stepper = self._stepper = VelocityStepper(self.network_, self.label_scaler_)
-            stepper.reset()
-        return stepper
+        return current_stepper(self, VelocityStepper)
 
     def reset(self) -> None:
         self._streaming().reset()

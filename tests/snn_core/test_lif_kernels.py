@@ -21,16 +21,6 @@ PAIRS = [
 ]
 
 
-def _leaky_run(leaky: snn.Leaky, current: torch.Tensor, mem: torch.Tensor | None = None):
-    mem = leaky.init_leaky() if mem is None else mem
-    spikes, trace = [], []
-    for current_t in current:
-        spk, mem = leaky(current_t, mem)
-        spikes.append(spk)
-        trace.append(mem)
-    return torch.stack(spikes), torch.stack(trace)
-
-
 def _loss(spk: torch.Tensor, mem: torch.Tensor, readout: torch.Tensor) -> torch.Tensor:
     # weights both outputs, so gradients reach the kernel through spikes and the membrane trace
     return (spk * readout).sum() + mem.pow(2).mean()
@@ -38,7 +28,7 @@ def _loss(spk: torch.Tensor, mem: torch.Tensor, readout: torch.Tensor) -> torch.
 
 @pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=[repr(ours) for ours, _ in PAIRS])
 @pytest.mark.parametrize("per_neuron", [False, True])
-def test_fused_cpu_equals_snntorch_leaky(ours, theirs, per_neuron):
+def test_fused_cpu_equals_snntorch_leaky(ours, theirs, per_neuron, leaky_run):
     torch.manual_seed(0)
     # 1,100 neurons: more than one parallel block, and not a multiple of the block size
     current = (torch.randn(50, 11, 100) * 0.8 + 0.3).requires_grad_()
@@ -53,7 +43,7 @@ def test_fused_cpu_equals_snntorch_leaky(ours, theirs, per_neuron):
     current.grad = mem0.grad = None
 
     leaky = snn.Leaky(beta=beta.clone(), threshold=1.1, spike_grad=theirs, learn_beta=True, reset_mechanism="subtract")
-    spk_ref, mem_ref = _leaky_run(leaky, current, mem0)
+    spk_ref, mem_ref = leaky_run(leaky, current, mem0)
     _loss(spk_ref, mem_ref, readout).backward()
 
     assert 0 < spk.sum() < spk.numel(), "the test input must make neurons fire, and not always"

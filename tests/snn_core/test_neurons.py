@@ -6,21 +6,11 @@ from snntorch import surrogate
 from snn_core.neurons import LIF
 
 
-def _leaky_run(leaky: snn.Leaky, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    mem = leaky.init_leaky()
-    spikes, trace = [], []
-    for current_t in current:
-        spk, mem = leaky(current_t, mem)
-        spikes.append(spk)
-        trace.append(mem)
-    return torch.stack(spikes), torch.stack(trace)
-
-
 @pytest.mark.parametrize(
     ("beta", "threshold", "spike_grad"),
     [(0.9, 1.0, None), (0.5, 0.7, surrogate.fast_sigmoid(slope=25)), (0.99, 1.3, surrogate.atan(alpha=3.0))],
 )
-def test_lif_equals_snntorch_leaky_spikes_membrane_and_gradients(beta, threshold, spike_grad):
+def test_lif_equals_snntorch_leaky_spikes_membrane_and_gradients(beta, threshold, spike_grad, leaky_run):
     torch.manual_seed(0)
     current = (torch.randn(60, 8, 16) * 0.8 + 0.3).requires_grad_()
     readout = torch.randn(16)
@@ -32,7 +22,7 @@ def test_lif_equals_snntorch_leaky_spikes_membrane_and_gradients(beta, threshold
     current.grad = None
 
     leaky = snn.Leaky(beta=beta, threshold=threshold, spike_grad=spike_grad, reset_mechanism="subtract")
-    spk_ref, mem_ref = _leaky_run(leaky, current)
+    spk_ref, mem_ref = leaky_run(leaky, current)
     ((spk_ref * readout).sum() + mem_ref.pow(2).mean()).backward()
 
     assert spk.sum() > 0, "the test input must make neurons fire"
@@ -41,14 +31,14 @@ def test_lif_equals_snntorch_leaky_spikes_membrane_and_gradients(beta, threshold
     assert torch.allclose(grad_ours, current.grad, atol=1e-5)
 
 
-def test_learnable_beta_gradient_equals_snntorch():
+def test_learnable_beta_gradient_equals_snntorch(leaky_run):
     torch.manual_seed(1)
     current = torch.randn(40, 4, 10) + 0.4
     ours = LIF(beta=0.8, learn_beta=True)
     spk, mem = ours(current, return_mem=True)
     (spk.sum() + mem.sum()).backward()
     leaky = snn.Leaky(beta=0.8, learn_beta=True)
-    spk_ref, mem_ref = _leaky_run(leaky, current)
+    spk_ref, mem_ref = leaky_run(leaky, current)
     (spk_ref.sum() + mem_ref.sum()).backward()
     assert torch.equal(spk, spk_ref)
     assert torch.allclose(ours.beta.grad, leaky.beta.grad, rtol=1e-5, atol=1e-5)
