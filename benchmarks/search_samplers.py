@@ -1,7 +1,7 @@
 """Skip-topology search: TPE and Gaussian-process BO vs random search on the SNN decoder (claim 4).
 
 Benmeziane et al. (2023) report that Bayesian optimisation finds better skip topologies than
-random search, in fewer iterations and more stably (DATA.md, claim 4). On one simulated session,
+random search, in fewer iterations and more stably (docs/data.md, claim 4). On one simulated session,
 this benchmark first trains the SNN decoder once for every topology of a 3-layer block (27 of
 them; validation R2, cached in OUT/landscape.json). Since a fit is deterministic given its seed,
 the score of a topology is the same whichever sampler asks for it, so every sampler then runs

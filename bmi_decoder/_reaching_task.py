@@ -1,7 +1,7 @@
 """The self-paced random-target reaching task of O'Doherty et al., as a simulated movement.
 
 Targets come from an 8 x 8 grid; a new one appears as soon as the previous one is acquired
-(DATA.md). Each reach is a reaction time, a primary minimum-jerk submovement (Flash & Hogan 1985:
+(docs/data.md). Each reach is a reaction time, a primary minimum-jerk submovement (Flash & Hogan 1985:
 bell-shaped speed profile) with a slightly curved path and an endpoint error that grows with
 distance, a corrective submovement when that error leaves the cursor outside the target window,
 then a hold. Every reach's random draws are made at once, and the whole trajectory is evaluated

@@ -1,6 +1,6 @@
 """What a fitted decoder costs per 4 ms step: NeuroBench's complexity metrics for every decoder.
 
-NeuroBench's primate-reaching track (DATA.md) reports, next to R2, the footprint (bytes of
+NeuroBench's primate-reaching track (docs/metrics.md) reports, next to R2, the footprint (bytes of
 parameters and buffers), connection sparsity (share of zero weights), activation sparsity
 (share of zero neuron outputs over all layers, steps and samples) and synaptic operations per
 step: *dense* counts every weight against every input, *effective* only non-zero inputs against

@@ -1,6 +1,6 @@
 """An offline evaluation: sessions x decoders on the NeuroBench primate-reaching protocol.
 
-The protocol (DATA.md): 4 ms bins with all units of a channel OR-ed, cursor velocity as the
+The protocol (docs/data.md): 4 ms bins with all units of a channel OR-ed, cursor velocity as the
 label, a chronological 50/25/25 split by reach, R2 over the test set averaged over x and y. Each
 decoder is fitted on the train split, tuned or early-stopped on the validation split, and scored
 on the test split, which it decodes from the reset state in one pass.

@@ -1,6 +1,6 @@
 """Download a registry entry: resumable, MD5-verified, never a corrupt file under the final name.
 
-The Zenodo sessions are 90 MB to 1.2 GB (DATA.md), so a cut connection must not cost the bytes
+The Zenodo sessions are 90 MB to 1.2 GB (docs/data.md), so a cut connection must not cost the bytes
 already received: the download goes to ``<file>.part``, a later attempt (or a later run) asks the
 server only for the rest with an HTTP ``Range`` request, and only a file whose MD5 matches the
 registry is renamed onto the final name. The rename is atomic (one file system), which gives the

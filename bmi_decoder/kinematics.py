@@ -1,6 +1,6 @@
 """Reach kinematics derived from the behaviour arrays of a `Recording`.
 
-Both definitions follow the NeuroBench primate-reaching protocol (DATA.md): the label is cursor
+Both definitions follow the NeuroBench primate-reaching protocol (docs/data.md): the label is cursor
 velocity, the time gradient of ``cursor_pos`` by central differences, and a reach is a segment
 between changes of ``target_pos`` (a new target appears when the previous one is acquired).
 """

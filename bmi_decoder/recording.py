@@ -16,7 +16,7 @@ class SpikeTrains:
     """Spike events as three flat, equally long arrays (one entry per spike).
 
     Used for the spikes a file holds outside the behaviour window: a ``Recording`` drops them,
-    but a writer needs them to reproduce a file faithfully (DATA.md: thousands per session).
+    but a writer needs them to reproduce a file faithfully (docs/data.md: thousands per session).
 
     Attributes:
         times: (N,) float64 seconds.
@@ -52,7 +52,7 @@ class Recording:
         chan_names: channel names, e.g. ``("M1 001", ..., "M1 096")``.
         units_per_channel: unit slots per channel in the source file (3 or 5, unit 0 included).
         spikes_outside_window: spikes in the file before ``t[0]`` or after ``t[-1]``, dropped
-            because they have no behavioural label (DATA.md: thousands per session).
+            because they have no behavioural label (docs/data.md: thousands per session).
         provenance: where the recording came from (``source``, ``format``, ...).
     """
 

@@ -1,6 +1,6 @@
 """The data set registry: every known data file with its URL, MD5, size and citation.
 
-The canonical file is ``datasets/registry.toml`` at the top of the repository (ARCHITECTURE.md).
+The canonical file is ``datasets/registry.toml`` at the top of the repository (docs/architecture.md).
 ``bmi_decoder/registry.toml`` is a symbolic link to it: in a checkout (editable install) the link
 leads to the canonical file, and a wheel stores the content behind the link as package data, so
 one look-up through :mod:`importlib.resources` works for both, with no copy to keep in sync.
@@ -22,7 +22,7 @@ KINDS = ("reaching-session", "dvs-archive")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _REQUIRED = ("kind", "url", "md5", "citation")
 _OPTIONAL = ("file", "size_mb", "monkey", "channels")
-# DATA.md: Utah arrays of 96 (M1) or 192 (M1 + S1) channels.
+# docs/data.md: Utah arrays of 96 (M1) or 192 (M1 + S1) channels.
 _CHANNEL_COUNTS = (96, 192)
 
 
@@ -61,7 +61,7 @@ def default_registry_path() -> Path:
 def default_download_root() -> Path:
     """The repository's ``datasets/`` folder when running from a checkout, else ``./datasets``.
 
-    ARCHITECTURE.md makes ``datasets/`` both the registry's home and the default download root;
+    docs/architecture.md makes ``datasets/`` both the registry's home and the default download root;
     in a checkout the packaged link resolves into it, in an installed wheel it does not.
     """
     canonical = default_registry_path().resolve()

@@ -1,6 +1,6 @@
 """Simulated self-paced reaching sessions with the statistics of the O'Doherty recordings.
 
-The real files cannot be downloaded on the build machines (DATA.md), so the demo, the tests and
+The real files cannot be downloaded on the build machines (docs/data.md), so the demo, the tests and
 the benchmarks run on sessions from this simulator. It matches the measured numbers that a
 decoder's difficulty depends on: per-channel rates (mean 13.8 Hz, median 6.6 Hz, max about 50 Hz,
 6 of 96 channels silent, 9 under 1 Hz), about 79% empty (20 ms bin, channel) entries, and a
@@ -35,7 +35,7 @@ TUNING_FEATURES = ("vx", "vy", "speed", "x", "y")
 _FEATURE_SCALE = np.array([150.0, 150.0, 150.0, 70.0, 70.0])
 # Per-channel mean rates of the active channels follow r(q) = 1.2 + 50.8 q**2.7 over the
 # quantiles q: with 6 silent and 3 sub-1 Hz channels per 96 this gives mean 13.5, median 6.8,
-# max about 52 Hz, as measured on indy_20160630_01 (DATA.md); a lognormal with that mean and
+# max about 52 Hz, as measured on indy_20160630_01 (docs/data.md); a lognormal with that mean and
 # median would put the maximum well above 100 Hz.
 _RATE_MIN_HZ, _RATE_MAX_HZ, _RATE_POWER = 1.2, 52.0, 2.7
 _DEAD_PER_96, _LOW_PER_96, _UNTUNED_SHARE = 6, 3, 0.15
@@ -200,7 +200,7 @@ def simulate_session(
             raise InputError("simulate_session", name, expected)
     rng = np.random.default_rng(seed)
     n_samples = int(round(seconds / DT))
-    # The spike clock runs a few seconds beyond the behaviour clock at both ends (DATA.md:
+    # The spike clock runs a few seconds beyond the behaviour clock at both ends (docs/data.md:
     # thousands of unlabelled spikes before t[0] and after t[-1]).
     n_pre, n_post = (int(s / DT) for s in rng.uniform(2.0, 6.0, 2))
     n_lag = int(np.ceil(_LAG_RANGE_S[1] / DT)) + 1

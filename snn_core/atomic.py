@@ -2,7 +2,7 @@
 
 The temporary name keeps the suffix so that writers choosing a format by it (savefig) still work.
 
-Reports, checkpoints and caches must never be left half-written (ARCHITECTURE.md); a rename
+Reports, checkpoints and caches must never be left half-written (docs/architecture.md); a rename
 within one file system is atomic on POSIX, so readers see the old file or the new one.
 """
 

@@ -1,6 +1,6 @@
 """The one error type for bad user input.
 
-Every console script of the project promises the same contract (ARCHITECTURE.md): bad input
+Every console script of the project promises the same contract (docs/architecture.md): bad input
 gives exit status 2 and one line naming the file, the field and what was expected.
 """
 

@@ -8,7 +8,7 @@ layer whose inputs are all 0 or 1 (spikes) performs accumulates (ACs); any other
 operations multiply-accumulates (MACs). Biases are not synaptic operations. Counts are per model
 execution, i.e. per time step per sample.
 
-Energy uses 45 nm figures (Horowitz 2014, DATA.md): 4.6 pJ per MAC, 0.9 pJ per AC. It ignores
+Energy uses 45 nm figures (Horowitz 2014, docs/metrics.md): 4.6 pJ per MAC, 0.9 pJ per AC. It ignores
 memory traffic, which often dominates on real hardware; report it with that caveat.
 """
 

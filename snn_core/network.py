@@ -40,7 +40,7 @@ class NetworkSpec:
             the topology's.
         topology: the skip topology in its text form (see :mod:`snn_core.topology`).
         recurrent: add recurrent weights to every dense layer (recurrent SNNs lead the NeuroBench
-            primate-reaching results, DATA.md).
+            primate-reaching results, docs/data.md).
         beta, threshold, learn_beta: LIF parameters (ignored by the ANN twin).
         kernel_size, batchnorm, pool: conv only; ``pool`` is the max-pool factor after each block
             (max keeps spikes binary, unlike average pooling).

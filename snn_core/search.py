@@ -1,7 +1,7 @@
 """Skip-topology search: adjacency matrices as Optuna trials, Bayesian optimisation vs random.
 
 Benmeziane et al. (2023) optimise the position, type and number of skips of each block and find
-Bayesian optimisation better than random search, in fewer iterations and more stably (DATA.md,
+Bayesian optimisation better than random search, in fewer iterations and more stably (docs/data.md,
 claims 3 and 4). Here every upper-triangle entry of every block is one categorical parameter with
 choices 0 (none), 1 (DSC) and 2 (ASC), so the sampler sees all three decisions at once and every
 topology counted by :func:`~snn_core.topology.search_space_size` can be drawn.

@@ -1,6 +1,6 @@
 """The paper's skip-type analysis: train every variant and its ANN twin, measure, judge, report.
 
-Benmeziane et al. (2023) claim (DATA.md): (1) both skip types raise a layer's firing rate,
+Benmeziane et al. (2023) claim (docs/data.md): (1) both skip types raise a layer's firing rate,
 addition-type (ASC) more, and ASC is more accurate than densenet-like concatenation (DSC);
 (2) DSC is the more energy-efficient; and skip connections shrink the ANN-to-SNN accuracy drop.
 :func:`run_analysis` trains the no-skip, DSC, ASC and mixed variants of one model, each as an SNN

@@ -2,7 +2,7 @@
 
 Benmeziane et al. (2023) adapt an ANN topology to an SNN by optimising the position, type and
 number of its skips, gaining about 8% accuracy (claim 3), and find Bayesian optimisation better
-than random search (claim 4; DATA.md). :func:`run_vision_search` starts from the ANN-derived
+than random search (claim 4; docs/data.md). :func:`run_vision_search` starts from the ANN-derived
 topology (the variant whose ANN twin scores best on validation), searches the skip blocks'
 adjacency matrices (the stem stays ``1-``) with each requested sampler through
 :func:`snn_core.search.run_search`, and scores on the test split only the start and the winner.

@@ -11,7 +11,7 @@ from snn_core.errors import InputError
 
 DESCRIPTION = """\
 Simulate a session of self-paced reaching to random targets (8 x 8 grid) with Utah-array spiking
-activity whose statistics follow the O'Doherty et al. recordings (DATA.md), and write it in the
+activity whose statistics follow the O'Doherty et al. recordings (docs/data.md), and write it in the
 real on-disk layout: OUT.mat is MATLAB v7.3 exactly as on Zenodo (quirks included: MATLAB_empty
 cells, spikes before and after the behaviour clock), OUT.nwb is NWB (Units table, electrodes,
 behavior/Position). The same seed gives the same session."""

@@ -1,7 +1,7 @@
 """GRU decoder: a gated recurrent network reading the 4 ms bins directly, linear velocity readout.
 
 Recurrent networks lead the BioCAS 2024 primate-reaching challenge (GRU entries R2 0.707,
-DATA.md). The network sees one 0/1 bin per step, so it learns its own integration window
+docs/data.md). The network sees one 0/1 bin per step, so it learns its own integration window
 instead of a fixed count window. Training is truncated backpropagation through time: each epoch
 cuts the training segment into chunks of ``chunk_bins`` at a random phase, runs each chunk from
 the reset (zero) state, and leaves the first ``burn_in_bins`` of each chunk out of the loss,

@@ -62,7 +62,7 @@ class KalmanDecoder(Decoder):
     Args:
         bins_per_window: 4 ms bins summed into one observation (12 bins = 48 ms).
         observation_ridge: added to the diagonal of Q, relative to its mean diagonal; keeps Q
-            invertible when channels are silent (DATA.md: 6 of 96 on indy_20160630_01).
+            invertible when channels are silent (docs/data.md: 6 of 96 on indy_20160630_01).
     """
 
     name = "kalman"

@@ -2,7 +2,7 @@
 
 The network is one dense block of LIF layers wired by a skip topology (snn_core), optionally
 with recurrent weights per layer: recurrent SNNs lead the NeuroBench primate-reaching results
-(BioCAS 2024 tinyRSNN / bigRSNN, DATA.md). Velocity is read out by a leaky, non-spiking
+(BioCAS 2024 tinyRSNN / bigRSNN, docs/data.md). Velocity is read out by a leaky, non-spiking
 integrator of the last layer's spikes, as in NeuroBench's SNN baselines, so the readout smooths
 4 ms spike trains into a continuous velocity without a spiking output.
 

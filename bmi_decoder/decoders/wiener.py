@@ -26,7 +26,7 @@ class WienerDecoder(Decoder):
 
     Args:
         n_lags: number of history windows (7 x 7 bins = 196 ms, NeuroBench's ANN window;
-            neural activity leads hand velocity by 100 to 180 ms, DATA.md).
+            neural activity leads hand velocity by 100 to 180 ms, docs/data.md).
         bins_per_lag: 4 ms bins summed per window.
         alphas: ridge penalties to try, relative to the mean eigenvalue of the centred Gram
             matrix (so the grid means the same on any session length or channel count).

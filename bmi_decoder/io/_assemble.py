@@ -95,7 +95,7 @@ def assemble(
     if not np.all(np.isfinite(times)):
         raise InputError(source, "spikes", "finite spike times")
 
-    # The spike clock runs before and after the behaviour clock (DATA.md); those spikes have no
+    # The spike clock runs before and after the behaviour clock (docs/data.md); those spikes have no
     # label, so they leave the recording, and the count says how many did.
     inside = (times >= t[0]) & (times <= t[-1])
     if not inside.any():

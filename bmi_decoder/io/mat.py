@@ -2,7 +2,7 @@
 
 A v7.3 MAT-file is HDF5 behind a 512-byte user block that holds MATLAB's text header. MATLAB
 stores arrays column-major, so h5py sees them transposed: a k x 2 ``cursor_pos`` is (2, k), the
-n x u ``spikes`` cell is (u, n). Cells are arrays of object references into ``#refs#``. DATA.md
+n x u ``spikes`` cell is (u, n). Cells are arrays of object references into ``#refs#``. docs/data.md
 lists the layout and the quirks this module handles; each has its own test.
 """
 
@@ -53,7 +53,7 @@ def read_mat_file(path: str | Path) -> RecordingFile:
                     raise InputError(path, name, "a field of the Zenodo O'Doherty layout (missing)")
             behaviour = {name: _matrix(f, name, path) for name in BEHAVIOUR_FIELDS}
             # The channel count comes from chan_names: the spikes cell's shape alone cannot tell a
-            # (3, 192) array from a transposed one (DATA.md).
+            # (3, 192) array from a transposed one (docs/data.md).
             chan_names = tuple(_char(f[ref]) for ref in f["chan_names"][()].ravel())
             cells = _channel_major(f["spikes"][()], len(chan_names), path)
             spikes = _spike_trains(f, cells, path)
@@ -159,7 +159,7 @@ def _spike_trains(f: h5py.File, cells: np.ndarray, path: Path) -> SpikeTrains:
     for (channel, unit), ref in np.ndenumerate(cells):
         dataset = f[ref]
         # Empty cells are not null references but point to a real [0, 0] uint64 dataset marked
-        # MATLAB_empty; read as data it would put fake spikes on most channels (DATA.md).
+        # MATLAB_empty; read as data it would put fake spikes on most channels (docs/data.md).
         if "MATLAB_empty" in dataset.attrs:
             continue
         if dataset.dtype.kind != "f":

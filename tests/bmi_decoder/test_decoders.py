@@ -1,7 +1,7 @@
 """One suite over every registered decoder, then the pieces the classical decoders are built on.
 
 The data are a small synthetic reaching problem: a smooth random 2-D velocity (mm/s) and
-Bernoulli spikes in 4 ms bins whose rates are cosine-tuned to the velocity 100 ms ahead (DATA.md:
+Bernoulli spikes in 4 ms bins whose rates are cosine-tuned to the velocity 100 ms ahead (docs/data.md:
 neural activity leads hand velocity by 100 to 180 ms), split 50/25/25 chronologically as in
 NeuroBench.
 """

@@ -1,4 +1,4 @@
-"""The Zenodo .mat (v7.3) reader and writer: round trips, the on-disk layout, and each quirk of DATA.md."""
+"""The Zenodo .mat (v7.3) reader and writer: round trips, the on-disk layout, and each quirk in docs/data.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The shipped registry holds the DATA.md facts; malformed registries are refused with the field."""
+"""The shipped registry holds the docs/data.md facts; malformed registries are refused with the field."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from snn_core.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 
-# DATA.md, "NeuroBench primate reaching protocol": the six sessions and their MD5s.
+# docs/data.md, "The NeuroBench primate-reaching protocol": the six sessions and their MD5s.
 NEUROBENCH_MD5 = {
     "indy_20160622_01": "c33d5fff31320d709d23fe445561fb6e",
     "indy_20160630_01": "197413a5339630ea926cbd22b8b43338",
@@ -41,7 +41,7 @@ def test_shipped_registry_has_the_six_neurobench_sessions() -> None:
         assert entry.url == f"https://zenodo.org/record/583331/files/{name}.mat"
         assert entry.file == f"{name}.mat"
         assert entry.monkey == name.split("_")[0].capitalize()
-        # DATA.md: Indy from 2016-06-22 on has 96 channels, Loco 192.
+        # docs/data.md: Indy from 2016-06-22 on has 96 channels, Loco 192.
         assert entry.channels == (96 if entry.monkey == "Indy" else 192)
     assert registry["indy_20160622_01"].size_mb == 909
     assert registry["indy_20160630_01"].size_mb == 382

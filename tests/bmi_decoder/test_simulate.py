@@ -39,7 +39,7 @@ def _wiener_r2(prep: PreparedSession, groups: int = 5, width: int = 5) -> float:
 
 
 def test_channel_rates_match_the_measured_session(sim: SimulatedSession) -> None:
-    # DATA.md, indy_20160630_01: mean 13.8, median 6.6, max 51.7 Hz; 6 silent, 9 under 1 Hz.
+    # docs/data.md, indy_20160630_01: mean 13.8, median 6.6, max 51.7 Hz; 6 silent, 9 under 1 Hz.
     rates = sim.channel_spike_counts / sim.recording.duration_s
     assert 12.0 < rates.mean() < 15.5
     assert 5.5 < np.median(rates) < 8.0
@@ -50,7 +50,7 @@ def test_channel_rates_match_the_measured_session(sim: SimulatedSession) -> None
 
 def test_most_20ms_bins_are_empty(sim: SimulatedSession) -> None:
     zero = (bin_spikes(sim.recording, 0.02, "count") == 0).mean()
-    assert 0.76 < zero < 0.82  # DATA.md: 79%
+    assert 0.76 < zero < 0.82  # docs/data.md: 79%
 
 
 def test_ground_truth_counts_and_clock_mismatch(sim: SimulatedSession) -> None:
@@ -59,7 +59,7 @@ def test_ground_truth_counts_and_clock_mismatch(sim: SimulatedSession) -> None:
     np.testing.assert_array_equal(sim.unit_spike_counts.sum(axis=1), sim.channel_spike_counts)
     assert ((rec.spike_times >= rec.t[0]) & (rec.spike_times <= rec.t[-1])).all()
     assert ((out.times < rec.t[0]) | (out.times > rec.t[-1])).all()
-    assert rec.spikes_outside_window == out.times.size > 1000  # "thousands" (DATA.md)
+    assert rec.spikes_outside_window == out.times.size > 1000  # "thousands" (docs/data.md)
     order = np.lexsort((rec.spike_times, rec.spike_units, rec.spike_channels))
     np.testing.assert_array_equal(order, np.arange(rec.spike_times.size))
     # Spike times sit on the 30 kHz acquisition clock.

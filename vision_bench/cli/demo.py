@@ -15,7 +15,7 @@ from vision_bench.cli.analyze import print_summary
 from vision_bench.data import write_synthetic_cifar10dvs
 from vision_bench.data.datasets import CIFAR10DVS_FOLDER, SYNTHETIC_MANIFEST
 
-# In a checkout the configuration lives in configs/ and data in datasets/ (ARCHITECTURE.md);
+# In a checkout the configuration lives in configs/ and data in datasets/ (docs/architecture.md);
 # an installed wheel has neither, so data then goes to ./datasets and --config is needed.
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPOSITORY / "configs" / "vision_demo.toml"

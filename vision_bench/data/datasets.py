@@ -20,10 +20,10 @@ import tonic
 from snn_core.errors import InputError
 
 DATASETS = ("cifar10dvs", "dvsgesture", "synthetic")
-SENSOR_SIZE = (128, 128, 2)  # both sets: a 128 x 128 DVS, two polarities (DATA.md)
+SENSOR_SIZE = (128, 128, 2)  # both sets: a 128 x 128 DVS, two polarities (docs/data.md)
 
 CIFAR10DVS_FOLDER = "CIFAR10DVS"
-# tonic's label numbers are the alphabetical class order, airplane 0 ... truck 9 (DATA.md).
+# tonic's label numbers are the alphabetical class order, airplane 0 ... truck 9 (docs/data.md).
 CIFAR10DVS_CLASSES = tuple(sorted(tonic.datasets.CIFAR10DVS.classes, key=tonic.datasets.CIFAR10DVS.classes.get))
 CIFAR10DVS_FILE = re.compile(r"cifar10_(?P<cls>[a-z]+)_(?P<index>\d+)\.aedat4")
 SYNTHETIC_MANIFEST = "synthetic.json"

@@ -1,6 +1,6 @@
 """Reproducible train/test splits: deterministic, disjoint, independent of file-system order.
 
-CIFAR10-DVS comes without a split and tonic lists files in file-system order (DATA.md), so both
+CIFAR10-DVS comes without a split and tonic lists files in file-system order (docs/data.md), so both
 schemes here sort first:
 
 - ``"9:1"``: SpikingJelly's split, the common one: per class, file names sorted as strings

@@ -1,6 +1,6 @@
 """A simulated CIFAR10-DVS: moving shapes as real ``.aedat4`` files in the real folder layout.
 
-The real set cannot be downloaded on the build machines (DATA.md), so tests and the demo read
+The real set cannot be downloaded on the build machines (docs/data.md), so tests and the demo read
 this one through exactly the same tonic code path. Each class is one shape sweeping across the
 128 x 128 sensor in its own direction; a DVS pixel fires an ON event when the bright shape
 covers it and an OFF event when it leaves, plus background-activity noise. Timestamps are
@@ -24,7 +24,7 @@ from vision_bench.data.datasets import CIFAR10DVS_CLASSES, CIFAR10DVS_FOLDER, SE
 GENERATOR_VERSION = 1
 N_STEPS = 100  # brightness updates per recording
 STEP_US = 12_000  # 100 x 12 ms = 1.2 s, about the length of a CIFAR10-DVS recording
-T0_US = 1_600_000_000_000_000  # absolute clock of the real files (DATA.md: t about 1.6e15 us)
+T0_US = 1_600_000_000_000_000  # absolute clock of the real files (docs/data.md: t about 1.6e15 us)
 
 Mask = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 
