@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from bmi_decoder.kinematics import reach_index, velocity
 from bmi_decoder.recording import Recording
@@ -179,34 +177,3 @@ def prepare_session(
         lag=float(lag),
     )
 
-
-class SequenceDataset(Dataset):
-    """Fixed-length (features, velocity) chunks of one split for truncated BPTT.
-
-    Chunk i starts at row ``i * stride``; a tail shorter than ``seq_len`` is left out.
-
-    Args:
-        X: (T, F) features.
-        y: (T, 2) velocity.
-        seq_len: rows per chunk.
-        stride: rows between chunk starts; ``seq_len`` (no overlap) when None.
-    """
-
-    def __init__(self, X: np.ndarray, y: np.ndarray, seq_len: int, stride: int | None = None) -> None:
-        stride = seq_len if stride is None else stride
-        if seq_len < 1 or stride < 1:
-            raise InputError("SequenceDataset", "seq_len/stride", "positive integers")
-        if len(X) != len(y) or len(X) < seq_len:
-            raise InputError("SequenceDataset", "X/y", f"as many rows in X as in y, at least seq_len={seq_len}")
-        self.X = torch.as_tensor(np.asarray(X, dtype=np.float32))
-        self.y = torch.as_tensor(np.asarray(y, dtype=np.float32))
-        self.seq_len, self.stride = seq_len, stride
-
-    def __len__(self) -> int:
-        return (len(self.X) - self.seq_len) // self.stride + 1
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if not -len(self) <= i < len(self):
-            raise IndexError(i)
-        start = (i % len(self)) * self.stride
-        return self.X[start : start + self.seq_len], self.y[start : start + self.seq_len]

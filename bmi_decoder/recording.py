@@ -12,7 +12,7 @@ import numpy as np
 
 
 @dataclass(frozen=True, eq=False)
-class SpikeTrains:
+class SpikeEvents:
     """Spike events as three flat, equally long arrays (one entry per spike).
 
     Used for the spikes a file holds outside the behaviour window: a ``Recording`` drops them,
@@ -29,7 +29,7 @@ class SpikeTrains:
     units: np.ndarray
 
     @classmethod
-    def empty(cls) -> SpikeTrains:
+    def empty(cls) -> SpikeEvents:
         return cls(np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:

@@ -22,7 +22,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from bmi_decoder._reaching_task import DT, simulate_reaching
 from bmi_decoder.kinematics import velocity
-from bmi_decoder.recording import Recording, SpikeTrains
+from bmi_decoder.recording import Recording, SpikeEvents
 from snn_core.errors import InputError
 
 # Bumped whenever the same seed would give a different session: cached simulated files carry it
@@ -69,7 +69,7 @@ class SimulatedSession:
     """
 
     recording: Recording
-    outside_spikes: SpikeTrains
+    outside_spikes: SpikeEvents
     channel_spike_counts: np.ndarray
     unit_spike_counts: np.ndarray
     unit_rate_hz: np.ndarray
@@ -139,7 +139,7 @@ def _drift(n_samples: int, rng: np.random.Generator) -> np.ndarray:
 def _spike_trains(
     te: np.ndarray, n_bins: int, features: np.ndarray, unit_rate: np.ndarray, weights: np.ndarray,
     lag: np.ndarray, rng: np.random.Generator,
-) -> SpikeTrains:
+) -> SpikeEvents:
     """Poisson spikes per unit with a rate constant over each 4 ms step of ``te[:n_bins]``.
 
     Drawn by time rescaling: a Poisson number of points spread uniformly over the unit's
@@ -161,11 +161,11 @@ def _spike_trains(
         times.append(np.round(t_spk * SPIKE_CLOCK_HZ) / SPIKE_CLOCK_HZ)
         channels.append(np.full(t_spk.size, c, dtype=np.int64))
         units.append(np.full(t_spk.size, u, dtype=np.int64))
-    return SpikeTrains(np.concatenate(times), np.concatenate(channels), np.concatenate(units))
+    return SpikeEvents(np.concatenate(times), np.concatenate(channels), np.concatenate(units))
 
 
-def _select(spikes: SpikeTrains, keep: np.ndarray) -> SpikeTrains:
-    return SpikeTrains(spikes.times[keep], spikes.channels[keep], spikes.units[keep])
+def _select(spikes: SpikeEvents, keep: np.ndarray) -> SpikeEvents:
+    return SpikeEvents(spikes.times[keep], spikes.channels[keep], spikes.units[keep])
 
 
 def simulate_session(

@@ -3,22 +3,28 @@
 The contract is scikit-learn's ("Developing scikit-learn estimators"): ``__init__`` only stores
 its keyword arguments, ``fit`` returns ``self``, learned state ends in ``_``, and a decoder can be
 rebuilt from :meth:`Decoder.get_params` (:func:`clone`), which is what search loops and
-checkpoints rely on. On top of it, every decoder streams: ``reset`` then ``step`` on one 4 ms bin
-gives, bin for bin, what ``predict`` gives on the whole sequence.
+checkpoints rely on. A decoder is a scikit-learn regressor without depending on scikit-learn:
+``sklearn.base.clone`` and ``GridSearchCV`` take it as they take ``Ridge``, scoring it by
+:meth:`Decoder.score` (R2). On top of it, every decoder streams: ``reset`` then ``step`` on one
+4 ms bin gives, bin for bin, what ``predict`` gives on the whole sequence.
 """
 
 from __future__ import annotations
 
 import abc
+import copy
 import inspect
 import numbers
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
+from bmi_decoder.evaluation import r2_score
 from snn_core.errors import InputError
 
 if TYPE_CHECKING:
+    from sklearn.utils import Tags
+
     from bmi_decoder.cost import DecoderCost
 
 # Share of the training bins held out (the last ones, chronologically, like the NeuroBench split)
@@ -41,18 +47,46 @@ class Decoder(abc.ABC):
         signature = inspect.signature(cls.__init__)
         return [p for p in signature.parameters if p != "self"]
 
-    def get_params(self) -> dict[str, Any]:
-        """The parameters as given to ``__init__`` (or :meth:`set_params`)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The parameters as given to ``__init__`` (or :meth:`set_params`), by name.
+
+        Args:
+            deep: scikit-learn's flag for also listing the parameters of parameters that are
+                estimators themselves (as ``outer__inner``). No decoder parameter is an
+                estimator, so the deep and the shallow listing are the same.
+        """
         return {name: getattr(self, name) for name in self.param_names()}
 
     def set_params(self, **params: Any) -> Self:
-        """Change parameters by name; unknown names raise :class:`InputError` (config typos)."""
+        """Change parameters by name and return ``self``, as scikit-learn's ``set_params`` does.
+
+        Raises:
+            InputError: for a name that is not a parameter (a typo in a config file); then no
+                parameter is changed.
+        """
         known = self.param_names()
-        for key, value in params.items():
+        for key in params:
             if key not in known:
                 raise InputError(f"{self.name} decoder", key, f"one of its parameters: {', '.join(known)}")
+        for key, value in params.items():
             setattr(self, key, value)
         return self
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        """R2 of :meth:`predict` on spikes ``X`` (T, F) against velocity ``y`` (T, 2), averaged
+        over x and y: scikit-learn's regressor score, so ``GridSearchCV`` ranks decoders by it."""
+        return r2_score(y, self.predict(X))
+
+    def __sklearn_tags__(self) -> Tags:
+        """scikit-learn's estimator tags: a regressor of 2-D targets (only called by
+        scikit-learn, so scikit-learn is imported here and is not a dependency of decoders)."""
+        from sklearn.utils import RegressorTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="regressor",
+            target_tags=TargetTags(required=True, multi_output=True, single_output=False),
+            regressor_tags=RegressorTags(),
+        )
 
     @abc.abstractmethod
     def fit(
@@ -99,8 +133,9 @@ class Decoder(abc.ABC):
 
 
 def clone(decoder: Decoder) -> Decoder:
-    """A new, unfitted decoder with the same parameters."""
-    return type(decoder)(**decoder.get_params())
+    """A new, unfitted decoder with equal parameters (deep copies, as ``sklearn.base.clone``
+    makes them, so changing a list parameter of one does not change the other)."""
+    return type(decoder)(**copy.deepcopy(decoder.get_params()))
 
 
 def check_sequence(X: np.ndarray, y: np.ndarray | None = None, n_features: int | None = None) -> np.ndarray:

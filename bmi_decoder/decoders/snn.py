@@ -7,8 +7,8 @@ integrator of the last layer's spikes, as in NeuroBench's SNN baselines, so the 
 4 ms spike trains into a continuous velocity without a spiking output.
 
 Training is backpropagation through time with surrogate gradients on truncated sequences:
-random chunks of ``seq_len`` bins start from the reset state, and the first ``burn_in`` bins of
-each chunk are left out of the loss while the state settles. Early stopping keeps the weights
+random chunks of ``chunk_bins`` bins start from the reset state, and the first ``burn_in_bins``
+of each chunk are left out of the loss while the state settles. Early stopping keeps the weights
 with the best validation R2, decoded from the reset state over the whole validation segment.
 """
 
@@ -157,8 +157,8 @@ class SNNDecoder(Decoder):
             spikes are sparse (about 5% of 4 ms bins hold a spike), so default weights leave
             LIF neurons nearly silent (under 1% firing) and gradients vanish; a gain of about 3
             starts them near 10%.
-        seq_len: bins per truncated-BPTT chunk.
-        burn_in: bins at the start of each chunk left out of the loss.
+        chunk_bins: bins per truncated-BPTT chunk.
+        burn_in_bins: bins at the start of each chunk left out of the loss.
         lr, batch_size, max_epochs, patience: Adam and early stopping.
         seed: seeds initialisation and chunk order.
         progress: show a tqdm progress bar over epochs.
@@ -183,8 +183,8 @@ class SNNDecoder(Decoder):
         learn_beta: bool = False,
         readout_beta: float = 0.95,
         weight_gain: float = 3.0,
-        seq_len: int = 128,
-        burn_in: int = 16,
+        chunk_bins: int = 128,
+        burn_in_bins: int = 16,
         lr: float = 2e-3,
         batch_size: int = 8,
         max_epochs: int = 20,
@@ -201,8 +201,8 @@ class SNNDecoder(Decoder):
         self.learn_beta = learn_beta
         self.readout_beta = readout_beta
         self.weight_gain = weight_gain
-        self.seq_len = seq_len
-        self.burn_in = burn_in
+        self.chunk_bins = chunk_bins
+        self.burn_in_bins = burn_in_bins
         self.lr = lr
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -216,9 +216,9 @@ class SNNDecoder(Decoder):
         hidden_ok = isinstance(self.hidden, Sequence) and len(self.hidden) > 0
         hidden_ok = hidden_ok and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.hidden)
         require(self, hidden_ok, "hidden", "a non-empty list of positive layer widths")
-        require_int(self, "seq_len", 2)
-        require_int(self, "burn_in", 0)
-        require(self, self.burn_in < self.seq_len, "burn_in", f"fewer bins than seq_len ({self.seq_len})")
+        require_int(self, "chunk_bins", 2)
+        require_int(self, "burn_in_bins", 0)
+        require(self, self.burn_in_bins < self.chunk_bins, "burn_in_bins", f"fewer bins than chunk_bins ({self.chunk_bins})")
         for name in ("beta", "readout_beta"):
             value = getattr(self, name)
             require(self, isinstance(value, float | int) and 0 <= value <= 1, name, "a decay in [0, 1]")
@@ -242,25 +242,25 @@ class SNNDecoder(Decoder):
     ) -> Self:
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         spec = self._spec(X.shape[1])
-        require(self, len(X) > self.seq_len, "seq_len", f"fewer bins than the training set ({len(X)})")
+        require(self, len(X) > self.chunk_bins, "chunk_bins", f"fewer bins than the training set ({len(X)})")
         device = training_device(self)
         self.n_features_in_ = X.shape[1]
         self.label_scaler_ = LabelScaler(y)
         # on the device once: every batch is then a gather there, not a host-to-device copy
         inputs = torch.from_numpy(X.astype(np.float32)).to(device)
         targets = torch.from_numpy(self.label_scaler_.encode(y)).to(device)
-        n_chunks = len(X) // self.seq_len
+        n_chunks = len(X) // self.chunk_bins
 
         def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             # chunk starts jitter each epoch so that no bin is always at a chunk's edge
-            offset = int(rng.integers(0, len(X) - n_chunks * self.seq_len + 1))
-            starts = offset + self.seq_len * rng.permutation(n_chunks)
+            offset = int(rng.integers(0, len(X) - n_chunks * self.chunk_bins + 1))
+            starts = offset + self.chunk_bins * rng.permutation(n_chunks)
             for b in range(0, n_chunks, self.batch_size):
-                rows = torch.from_numpy(starts[b : b + self.batch_size, None] + np.arange(self.seq_len)).to(device)
+                rows = torch.from_numpy(starts[b : b + self.batch_size, None] + np.arange(self.chunk_bins)).to(device)
                 yield inputs[rows].transpose(0, 1), targets[rows].transpose(0, 1)
 
         def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-            return nn.functional.mse_loss(out[self.burn_in :], target[self.burn_in :])
+            return nn.functional.mse_loss(out[self.burn_in_bins :], target[self.burn_in_bins :])
 
         with seeded_torch(self.seed, device):
             # built on the CPU, as on every machine, so that a seed gives the same initial weights

@@ -12,7 +12,7 @@ from pathlib import Path
 from bmi_decoder.io._assemble import RecordingFile
 from bmi_decoder.io.mat import read_mat, read_mat_file, write_mat
 from bmi_decoder.io.nwb import read_nwb, read_nwb_file, write_nwb
-from bmi_decoder.recording import Recording, SpikeTrains
+from bmi_decoder.recording import Recording, SpikeEvents
 from snn_core.errors import InputError
 
 __all__ = [
@@ -43,7 +43,7 @@ def read_recording_file(path: str | Path) -> RecordingFile:
     return reader(path)
 
 
-def write_recording(recording: Recording, path: str | Path, *, outside_spikes: SpikeTrains | None = None) -> None:
+def write_recording(recording: Recording, path: str | Path, *, outside_spikes: SpikeEvents | None = None) -> None:
     """Write ``recording`` (plus any out-of-window spikes) as ``.mat`` or ``.nwb``, atomically."""
     writer = write_mat if recording_format(path) == ".mat" else write_nwb
     writer(recording, path, outside_spikes=outside_spikes)

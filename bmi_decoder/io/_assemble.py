@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bmi_decoder.recording import Recording, SpikeTrains
+from bmi_decoder.recording import Recording, SpikeEvents
 from snn_core.errors import InputError
 
 
@@ -26,14 +26,14 @@ class RecordingFile:
     """
 
     recording: Recording
-    outside_spikes: SpikeTrains
+    outside_spikes: SpikeEvents
 
 
 def assemble(
     source: str | Path,
     file_format: str,
     *,
-    spikes: SpikeTrains,
+    spikes: SpikeEvents,
     t: np.ndarray,
     cursor_pos: np.ndarray,
     target_pos: np.ndarray,
@@ -115,11 +115,11 @@ def assemble(
         spikes_outside_window=int(np.count_nonzero(~inside)),
         provenance={"source": str(source), "format": file_format},
     )
-    outside = SpikeTrains(times[~inside], channels[~inside], units[~inside])
+    outside = SpikeEvents(times[~inside], channels[~inside], units[~inside])
     return RecordingFile(recording, outside)
 
 
-def all_spikes(recording: Recording, outside_spikes: SpikeTrains | None) -> SpikeTrains:
+def all_spikes(recording: Recording, outside_spikes: SpikeEvents | None) -> SpikeEvents:
     """The recording's spikes plus the given out-of-window ones, as a writer puts them in a file.
 
     ``outside_spikes`` may be any object with ``times``, ``channels`` and ``units`` arrays (the
@@ -130,11 +130,11 @@ def all_spikes(recording: Recording, outside_spikes: SpikeTrains | None) -> Spik
             would then keep it and the file would not read back as ``recording``).
     """
     if outside_spikes is None or len(outside_spikes.times) == 0:
-        return SpikeTrains(recording.spike_times, recording.spike_channels, recording.spike_units)
+        return SpikeEvents(recording.spike_times, recording.spike_channels, recording.spike_units)
     out_times = np.asarray(outside_spikes.times, dtype=np.float64)
     if np.any((out_times >= recording.t[0]) & (out_times <= recording.t[-1])):
         raise ValueError("outside_spikes holds spikes inside the behaviour window [t[0], t[-1]]")
-    return SpikeTrains(
+    return SpikeEvents(
         np.concatenate([recording.spike_times, out_times]),
         np.concatenate([recording.spike_channels, outside_spikes.channels]).astype(np.int64),
         np.concatenate([recording.spike_units, outside_spikes.units]).astype(np.int64),

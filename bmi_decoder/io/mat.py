@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from bmi_decoder.io._assemble import RecordingFile, all_spikes, assemble
-from bmi_decoder.recording import Recording, SpikeTrains
+from bmi_decoder.recording import Recording, SpikeEvents
 from snn_core.atomic import atomic_path
 from snn_core.errors import InputError
 
@@ -75,7 +75,7 @@ def read_mat_file(path: str | Path) -> RecordingFile:
     )
 
 
-def write_mat(recording: Recording, path: str | Path, *, outside_spikes: SpikeTrains | None = None) -> None:
+def write_mat(recording: Recording, path: str | Path, *, outside_spikes: SpikeEvents | None = None) -> None:
     """Write a session as a MATLAB v7.3 file in the Zenodo layout, atomically.
 
     The file holds the recording's spikes plus ``outside_spikes`` (spikes before ``t[0]`` or after
@@ -153,7 +153,7 @@ def _channel_major(refs: np.ndarray, n_channels: int, path: Path) -> np.ndarray:
     return refs.T if refs.shape[1] == n_channels else refs
 
 
-def _spike_trains(f: h5py.File, cells: np.ndarray, path: Path) -> SpikeTrains:
+def _spike_trains(f: h5py.File, cells: np.ndarray, path: Path) -> SpikeEvents:
     """Concatenate the non-empty cells into flat arrays (one Python step per cell, not per spike)."""
     pieces, channels, units, counts = [], [], [], []
     for (channel, unit), ref in np.ndenumerate(cells):
@@ -170,8 +170,8 @@ def _spike_trains(f: h5py.File, cells: np.ndarray, path: Path) -> SpikeTrains:
         units.append(unit)
         counts.append(len(values))
     if not pieces:
-        return SpikeTrains.empty()
-    return SpikeTrains(
+        return SpikeEvents.empty()
+    return SpikeEvents(
         np.concatenate(pieces).astype(np.float64),
         np.repeat(np.array(channels, dtype=np.int64), counts),
         np.repeat(np.array(units, dtype=np.int64), counts),

@@ -27,7 +27,7 @@ from pynwb.file import Subject
 from pynwb.misc import Units
 
 from bmi_decoder.io._assemble import RecordingFile, all_spikes, assemble
-from bmi_decoder.recording import Recording, SpikeTrains
+from bmi_decoder.recording import Recording, SpikeEvents
 from snn_core.atomic import atomic_path
 from snn_core.errors import InputError
 
@@ -70,7 +70,7 @@ def read_nwb_file(path: str | Path) -> RecordingFile:
     return assemble(path, FORMAT, spikes=spikes, t=t, chan_names=chan_names, units_per_channel=units_per_channel, **positions)
 
 
-def write_nwb(recording: Recording, path: str | Path, *, outside_spikes: SpikeTrains | None = None) -> None:
+def write_nwb(recording: Recording, path: str | Path, *, outside_spikes: SpikeEvents | None = None) -> None:
     """Write a session as NWB (Units, electrodes, behaviour positions), atomically.
 
     Lengths are stored in metres through each series' ``conversion`` factor, as NWB asks; the
@@ -140,7 +140,7 @@ def _add_electrodes(nwbfile: NWBFile, chan_names: tuple[str, ...]) -> None:
 
 
 def _units_table(
-    spikes: SpikeTrains, n_channels: int, units_per_channel: int, electrodes: DynamicTable
+    spikes: SpikeEvents, n_channels: int, units_per_channel: int, electrodes: DynamicTable
 ) -> Units:
     """One row per (channel, unit) slot, built from whole columns (add_unit per row is ~20x slower)."""
     slots = n_channels * units_per_channel
@@ -184,7 +184,7 @@ def _channel_names(nwbfile: NWBFile, path: Path) -> tuple[str, ...]:
     return tuple(f"{location} {index + 1:03d}" for index, location in enumerate(locations))
 
 
-def _spikes(nwbfile: NWBFile, path: Path) -> tuple[SpikeTrains, int]:
+def _spikes(nwbfile: NWBFile, path: Path) -> tuple[SpikeEvents, int]:
     """All spikes as flat arrays, read from the ragged columns without a loop over units."""
     units = nwbfile.units
     if units is None or "spike_times" not in units.colnames:
@@ -209,7 +209,7 @@ def _spikes(nwbfile: NWBFile, path: Path) -> tuple[SpikeTrains, int]:
     else:
         unit_of_unit = _number_within_channel(channel_of_unit)
     units_per_channel = int(unit_of_unit.max()) + 1 if len(unit_of_unit) else 1
-    spikes = SpikeTrains(times, np.repeat(channel_of_unit, counts), np.repeat(unit_of_unit, counts))
+    spikes = SpikeEvents(times, np.repeat(channel_of_unit, counts), np.repeat(unit_of_unit, counts))
     return spikes, units_per_channel
 
 

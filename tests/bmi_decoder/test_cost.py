@@ -79,7 +79,7 @@ def test_kalman_counts_by_hand() -> None:
 
 def test_snn_counts_equal_the_recorder_on_its_network(spikes: tuple) -> None:
     X, y = spikes
-    decoder = quiet(SNNDecoder(hidden=(12, 8), topology="2-1", seq_len=32, burn_in=4)).fit(X, y)
+    decoder = quiet(SNNDecoder(hidden=(12, 8), topology="2-1", chunk_bins=32, burn_in_bins=4)).fit(X, y)
     with ActivityRecorder(decoder.network_) as recorder, torch.no_grad():
         decoder.network_(torch.from_numpy(X)[:, None])
     expected = recorder.synops(steps=len(X))

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import sklearn.base
 import torch
 from scipy.ndimage import gaussian_filter1d
+from sklearn.model_selection import GridSearchCV
 
 from bmi_decoder.checkpoint import load_decoder, save_decoder
 from bmi_decoder.decoders import DECODERS, Decoder, clone, make_decoder
@@ -98,6 +100,14 @@ def test_clone_round_trips_parameters(name: str) -> None:
     assert copy is not decoder and type(copy) is type(decoder)
     assert copy.get_params() == decoder.get_params()
     assert make_decoder(name, **decoder.get_params()).get_params() == decoder.get_params()
+
+
+def test_sklearn_clone_gives_an_unfitted_decoder_with_equal_params(fitted: tuple) -> None:
+    decoder = fitted[0]
+    copy = sklearn.base.clone(decoder)
+    assert copy is not decoder and type(copy) is type(decoder)
+    assert copy.get_params() == decoder.get_params(deep=True) == decoder.get_params(deep=False)
+    assert not any(key.endswith("_") for key in vars(copy))
 
 
 def test_fit_returns_self_and_learned_state_ends_in_underscore(fitted: tuple) -> None:
@@ -226,8 +236,11 @@ def test_use_before_fit_is_an_error(name: str, data: dict) -> None:
 def test_unknown_parameter_raises_input_error(name: str) -> None:
     with pytest.raises(InputError, match=f"{name}.no_such_param"):
         make_decoder(name, source="cfg.toml", no_such_param=1)
+    decoder = DECODERS[name]()
+    before = decoder.get_params()
     with pytest.raises(InputError, match="no_such_param"):
-        DECODERS[name]().set_params(no_such_param=1)
+        decoder.set_params(**{next(iter(before)): None}, no_such_param=1)
+    assert decoder.get_params() == before  # a rejected call changes nothing
 
 
 # --- registry and parameter checks ----------------------------------------------------------
@@ -262,7 +275,7 @@ def test_bad_parameter_value_raises_input_error(name: str, params: dict, field: 
 TRAINABLE = sorted(name for name, cls in DECODERS.items() if "device" in cls.param_names())
 # One epoch of a tiny network: these tests are about where a decoder runs, not how well.
 TINY = {
-    "snn": {"hidden": [16], "topology": None, "seq_len": 64, "burn_in": 8, "max_epochs": 1},
+    "snn": {"hidden": [16], "topology": None, "chunk_bins": 64, "burn_in_bins": 8, "max_epochs": 1},
     "ann": {"hidden": [8], "max_epochs": 1},
     "gru": {"hidden": 8, "max_epochs": 1},
 }
@@ -339,6 +352,28 @@ def test_checkpoint_of_a_cuda_decoder_loads_on_this_machine(trainable: str, data
             clone(loaded).fit(*data["train"], *data["val"])
     streaming, _ = load_decoder(tmp_path / "gpu.pt", device="cpu")
     assert streaming.device == "cpu" and network_device(streaming.network_).type == "cpu"
+
+
+# --- scikit-learn ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("decoder_name", "grid"),
+    [("wiener", {"n_lags": [2, 4]}), ("kalman", {"bins_per_window": [1, 5]}), ("ann", {"hidden": [[4], [8]]})],
+)
+def test_grid_search_cv_tunes_a_decoder(decoder_name: str, grid: dict, data: dict) -> None:
+    """Two candidates, two folds: ``GridSearchCV`` clones, sets parameters, fits and scores a
+    decoder as any scikit-learn regressor (the ANN with one epoch: this is about the contract)."""
+    X, y = data["train"]
+    search = GridSearchCV(tiny(decoder_name) if decoder_name in TINY else make_decoder(decoder_name), grid, cv=2)
+    search.fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    [(param, values)] = grid.items()
+    assert search.best_params_[param] in values
+    X_test, y_test = data["test"]
+    best = search.best_estimator_
+    assert best.get_params()[param] == search.best_params_[param]
+    assert search.score(X_test, y_test) == best.score(X_test, y_test) == r2_score(y_test, best.predict(X_test))
 
 
 # --- the pieces -----------------------------------------------------------------------------

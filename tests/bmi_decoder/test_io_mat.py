@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bmi_decoder.io import read_mat, read_mat_file, write_mat
-from bmi_decoder.recording import Recording, SpikeTrains
+from bmi_decoder.recording import Recording, SpikeEvents
 from bmi_decoder.simulate import simulate_session
 from snn_core.errors import InputError
 
@@ -118,7 +118,7 @@ def test_spikes_cell_stored_channel_major_is_reoriented_by_chan_names(tmp_path):
 def test_spikes_outside_the_behaviour_window_are_dropped_and_counted(tmp_path):
     rec = tiny_recording(4, 3)
     t0, t1 = rec.t[0], rec.t[-1]
-    outside = SpikeTrains(np.array([3.0, t0 - 1e-6, t1 + 1e-6, t1 + 50.0]), np.array([0, 1, 3, 2]), np.array([0, 2, 1, 0]))
+    outside = SpikeEvents(np.array([3.0, t0 - 1e-6, t1 + 1e-6, t1 + 50.0]), np.array([0, 1, 3, 2]), np.array([0, 2, 1, 0]))
     edges = Recording(
         spike_times=np.concatenate([rec.spike_times, [t0, t1]]),
         spike_channels=np.concatenate([rec.spike_channels, [3, 3]]),
@@ -138,7 +138,7 @@ def test_spikes_outside_the_behaviour_window_are_dropped_and_counted(tmp_path):
 
 def test_writer_refuses_outside_spikes_inside_the_window(tmp_path):
     rec = tiny_recording(2, 3)
-    inside = SpikeTrains(np.array([rec.t[10]]), np.array([0]), np.array([0]))
+    inside = SpikeEvents(np.array([rec.t[10]]), np.array([0]), np.array([0]))
     with pytest.raises(ValueError, match="inside the behaviour window"):
         write_mat(rec, tmp_path / "bad.mat", outside_spikes=inside)
 

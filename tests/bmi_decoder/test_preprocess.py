@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from bmi_decoder.kinematics import velocity
-from bmi_decoder.preprocess import SequenceDataset, bin_spikes, prepare_session
+from bmi_decoder.preprocess import bin_spikes, prepare_session
 from bmi_decoder.recording import Recording
 from bmi_decoder.simulate import simulate_session
 from snn_core.errors import InputError
@@ -137,20 +136,3 @@ def test_too_few_reaches_is_an_input_error() -> None:
     with pytest.raises(InputError, match="reaches"):
         prepare_session(_recording([T0], [0], [0], target_pos=target))
 
-
-def test_sequence_dataset_chunks_match_the_rows() -> None:
-    X = np.arange(20 * 3, dtype=np.float64).reshape(20, 3)
-    y = -np.arange(20 * 2, dtype=np.float64).reshape(20, 2)
-    overlapping = SequenceDataset(X, y, seq_len=8, stride=4)
-    assert len(overlapping) == 4  # starts 0, 4, 8, 12
-    x2, y2 = overlapping[2]
-    assert x2.dtype == torch.float32 and x2.shape == (8, 3) and y2.shape == (8, 2)
-    np.testing.assert_array_equal(x2.numpy(), X[8:16])
-    np.testing.assert_array_equal(y2.numpy(), y[8:16])
-    plain = SequenceDataset(X, y, seq_len=8)
-    assert len(plain) == 2  # the 4-row tail is left out
-    np.testing.assert_array_equal(plain[-1][0].numpy(), X[8:16])
-    with pytest.raises(IndexError):
-        plain[2]
-    with pytest.raises(InputError):
-        SequenceDataset(X, y, seq_len=21)
