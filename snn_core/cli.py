@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from snn_core.errors import InputError
+from snn_core.errors import InputError, NoTrialCompleted
 
 
 def build_parser(prog: str, description: str, modules: Sequence[ModuleType]) -> argparse.ArgumentParser:
@@ -26,7 +26,9 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
     """Parse ``argv`` and run the chosen subcommand.
 
     An :class:`InputError` becomes one line on stderr and exit status 2 (argparse's own usage
-    errors already exit 2), so no traceback ever reaches a user for bad input.
+    errors already exit 2), so no traceback ever reaches a user for bad input. A search whose
+    every trial failed (:class:`NoTrialCompleted`) exits 1, Ctrl-C 130, each with one line (a
+    search's Ctrl-C says "interrupted; rerun to resume").
     """
     args = parser.parse_args(argv)
     try:
@@ -34,6 +36,9 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
     except InputError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
+    except NoTrialCompleted as err:
+        print(f"{parser.prog}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as err:
+        print(f"{parser.prog}: {err or 'interrupted'}", file=sys.stderr)
         return 130

@@ -23,3 +23,10 @@ class InputError(ValueError):
         self.field = field
         self.expected = expected
         super().__init__(f"{self.source}: {field}: expected {expected}")
+
+
+class NoTrialCompleted(RuntimeError):
+    """Every trial of a search failed (e.g. training diverged, out of memory): there is no best.
+
+    The console scripts report it as one line and exit status 1.
+    """

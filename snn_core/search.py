@@ -16,14 +16,28 @@ alike and stops the search.
 
 Studies live in an Optuna RDB storage: a SQLite file for one machine, a PostgreSQL or MySQL URL
 when workers on several machines share one study. A rerun with the same storage and study name
-resumes: completed trials are kept and only the missing ones run.
+resumes: completed trials are kept and only the missing ones run. A study records the settings
+that make its scores comparable (:func:`bind_study`, one user attribute per setting), and a
+resume with other settings is refused. Ctrl-C stops a search with :class:`SearchInterrupted`:
+the interrupted trial is marked failed, the completed ones are kept, and the same call resumes.
+
+The frontends' search commands share the rest here too: the default storage
+(:func:`default_storage`), the URL as shown with its password masked (:func:`shown_url`), the
+per-trial line (:func:`trial_printer`) and the command-line checks (:func:`check_options`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 import optuna
@@ -31,8 +45,14 @@ import sqlalchemy.exc
 import torch
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from snn_core.errors import InputError
+from snn_core.errors import InputError, NoTrialCompleted
 from snn_core.topology import ASC, DSC, NONE, SkipTopology
+
+__all__ = [  # NoTrialCompleted lives in snn_core.errors; searches raise it, so it is offered here too
+    "SAMPLERS", "STARTUP_TRIALS", "TRIAL_FAILURES", "NoTrialCompleted", "SearchInterrupted", "StudyOutcome", "best_so_far", "bind_study",
+    "check_options", "default_storage", "make_sampler", "open_storage", "resumable", "run_search", "shown_url",
+    "storage_label", "suggest_topology", "trial_printer",
+]
 
 SAMPLERS = ("tpe", "gp", "random")
 # Optuna's default of 10 random start-up trials would leave a model-based sampler only a few
@@ -42,6 +62,107 @@ TRIAL_FAILURES: tuple[type[Exception], ...] = (FloatingPointError, OverflowError
 # A worker killed mid-trial (SIGKILL, lost machine) leaves its trial RUNNING forever; with a
 # heartbeat, the next worker to start a trial marks it failed.
 HEARTBEAT_SECONDS = 60
+RESUME_HINT = "the same as stored to resume the study (or a new study name or storage)"
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    """What a frontend's search result reports of a study; the frontends' result types extend it.
+
+    Attributes:
+        study: the study's name.
+        trials: one record per trial, in trial order (the frontend's type).
+        best_so_far: the best score after each completed trial (:func:`best_so_far`).
+        best_trial, best_topology: the best trial's number and topology.
+    """
+
+    study: str
+    trials: tuple
+    best_so_far: tuple[float, ...]
+    best_trial: int
+    best_topology: str
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a search: completed trials are stored, and rerunning the search resumes it."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted; rerun to resume")
+
+
+@contextmanager
+def resumable() -> Iterator[None]:
+    """Turn Ctrl-C inside the block into :class:`SearchInterrupted` (one line, no traceback)."""
+    try:
+        yield
+    except SearchInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise SearchInterrupted() from None
+
+
+class _NoInterruptTraceback(logging.Filter):
+    """Drops Optuna's "trial failed" warning, traceback included, for a Ctrl-C."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
+
+
+def check_options(sampler: str, trials: int, allow_all: bool = False) -> list[str]:
+    """The command-line checks of the search commands; returns the sampler names (``all``: every one).
+
+    Raises:
+        InputError: for an unknown ``--sampler`` or ``--trials`` below 1.
+    """
+    if allow_all and sampler == "all":
+        return list(SAMPLERS)
+    if sampler not in SAMPLERS:
+        known = ", ".join(SAMPLERS) + (" or all" if allow_all else "")
+        raise InputError("command line", "--sampler", f"one of {known}, got {sampler!r}")
+    if trials < 1:
+        raise InputError("command line", "--trials", f"at least 1, got {trials}")
+    return [sampler]
+
+
+def default_storage(out: str | Path) -> str:
+    """The default storage of a search writing to folder ``out``: the SQLite file ``out/search.db``."""
+    return f"sqlite:///{(Path(out) / 'search.db').resolve()}"
+
+
+def shown_url(url: str) -> str:
+    """``url`` with any password masked, for printing, reports and error messages."""
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return url  # not a URL: no password in it to hide
+
+
+def storage_label(storage: str | optuna.storages.BaseStorage | None) -> str:
+    """How ``storage`` is named in messages: its URL, password masked, or ``in-memory storage``."""
+    url = storage if isinstance(storage, str) else getattr(storage, "url", None)
+    return shown_url(url) if isinstance(url, str) else "in-memory storage"
+
+
+def trial_printer(
+    metric: str, label: Callable[[optuna.Study], str] = lambda study: "", file: TextIO | None = None,
+) -> Callable[[optuna.Study, FrozenTrial], None]:
+    """A :func:`run_search` callback printing one line per finished trial.
+
+    The line holds ``label(study)``, the trial, its topology, its score as ``metric`` (e.g.
+    ``"validation R2"``) and the best so far; a repeated topology names the trial it repeats.
+    """
+
+    def print_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        head = f"{label(study)}trial {trial.number:3d}  {trial.user_attrs.get('topology', '?')}"
+        if trial.state != TrialState.COMPLETE:
+            line = f"{head}  {trial.state.name.lower()}"
+        else:
+            repeat = f"  (as trial {trial.user_attrs['repeat_of']})" if "repeat_of" in trial.user_attrs else ""
+            best = study.best_trial
+            line = f"{head}  {metric} {trial.value:.3f}{repeat}  best {best.value:.3f} ({best.user_attrs['topology']})"
+        print(line, file=file if file is not None else sys.stdout, flush=True)
+
+    return print_trial
 
 
 def suggest_topology(trial: Trial, layers_per_block: Sequence[int]) -> SkipTopology:
@@ -89,19 +210,39 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError) as err:
         reason = str(err).splitlines()[0]
-        raise InputError(url, "storage", f"an Optuna RDB URL that opens, e.g. sqlite:///search.db ({reason})") from None
+        raise InputError(shown_url(url), "storage", f"an Optuna RDB URL that opens, e.g. sqlite:///search.db ({reason})") from None
 
 
-def _check_resumed(study: optuna.Study, layers_per_block: Sequence[int]) -> None:
-    """Keep a study to one search space: trials of other block sizes cannot be mixed in."""
-    layers = [int(n) for n in layers_per_block]
-    stored = study.user_attrs.get("layers_per_block")
-    if stored is None:
-        study.set_user_attr("layers_per_block", layers)
-    elif stored != layers:
-        raise InputError(
-            f"study {study.study_name!r}", "layers_per_block", f"{stored} as stored, or a new study name; got {layers}"
-        )
+def _differing(key: str, stored: Any, wanted: Any) -> str:
+    """The field named in a refusal: the differing keys of a table, else the setting itself."""
+    if isinstance(stored, dict) and isinstance(wanted, dict):
+        return ", ".join(k for k in {**wanted, **stored} if stored.get(k) != wanted.get(k))
+    return key
+
+
+def bind_study(
+    storage: optuna.storages.BaseStorage | None, study_name: str, settings: Mapping[str, Any], direction: str = "maximize",
+) -> optuna.Study:
+    """Open (creating if needed) a study tied to ``settings``: the one identity check of every search.
+
+    Each setting is stored as a user attribute of the study (as JSON: tuples become lists) when
+    the study first sees it; a later run must pass the same value, so that the scores of its
+    trials stay comparable with the stored ones.
+
+    Raises:
+        InputError: naming the storage, the study and the differing field (for a table, its
+            differing keys) when a stored setting differs.
+    """
+    settings = json.loads(json.dumps(dict(settings)))
+    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction, load_if_exists=True)
+    stored = study.user_attrs
+    differ = [_differing(k, stored[k], v) for k, v in settings.items() if k in stored and stored[k] != v]
+    if differ:
+        raise InputError(f"{storage_label(storage)}, study {study_name!r}", ", ".join(differ), RESUME_HINT)
+    for key, value in settings.items():
+        if key not in stored:
+            study.set_user_attr(key, value)
+    return study
 
 
 def run_search(
@@ -114,6 +255,7 @@ def run_search(
     study_name: str = "skip-search",
     direction: str = "maximize",
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    settings: Mapping[str, Any] | None = None,
 ) -> optuna.Study:
     """Search the skip topology maximising (or minimising) ``objective``; resumes a stored study.
 
@@ -130,19 +272,23 @@ def run_search(
         study_name: the study within the storage.
         direction: ``"maximize"`` or ``"minimize"``.
         callbacks: called with (study, trial) after every trial, as in ``Study.optimize``.
+        settings: what else the scores depend on (data, training settings), bound to the study
+            with ``layers_per_block`` by :func:`bind_study`.
 
     Returns:
         the study, with every trial's topology in its ``"topology"`` user attribute.
 
     Raises:
         ValueError: for an unknown sampler.
-        InputError: for a storage that does not open or a stored study of other block sizes.
+        InputError: for a storage that does not open or a stored study of other block sizes
+            or settings.
+        SearchInterrupted: on Ctrl-C; the completed trials are stored.
     """
     make_sampler(sampler, seed)  # an unknown name fails before the storage is touched
     if isinstance(storage, str):
         storage = open_storage(storage)
-    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction, load_if_exists=True)
-    _check_resumed(study, layers_per_block)
+    layers = [int(n) for n in layers_per_block]
+    study = bind_study(storage, study_name, {**(settings or {}), "layers_per_block": layers}, direction)
     entropy = np.random.SeedSequence([seed, len(study.trials)]).generate_state(1)[0]
     study.sampler = make_sampler(sampler, int(entropy))
 
@@ -157,11 +303,17 @@ def run_search(
 
     done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     if n_trials > done:
-        study.optimize(
-            trial_objective, n_trials=n_trials - done, catch=TRIAL_FAILURES,
-            # with several workers on one study, all stop once it holds n_trials completed trials
-            callbacks=[*callbacks, optuna.study.MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))],
-        )
+        optimize_log, quiet = logging.getLogger("optuna.study._optimize"), _NoInterruptTraceback()
+        optimize_log.addFilter(quiet)
+        with resumable():
+            try:
+                study.optimize(
+                    trial_objective, n_trials=n_trials - done, catch=TRIAL_FAILURES,
+                    # with several workers on one study, all stop once it holds n_trials completed trials
+                    callbacks=[*callbacks, optuna.study.MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))],
+                )
+            finally:
+                optimize_log.removeFilter(quiet)
     return study
 
 

@@ -11,6 +11,8 @@ Selection uses a validation set carved out of the training split, never the test
 sampler has its own study in one storage, and each tries the ANN-derived start first. A topology
 is trained once per storage: its score is reused by every study (the objective is deterministic,
 its seed fixed), and the time each study would have needed alone is reported beside its own.
+Every study is tied to the data, model and training settings and its sampler seed by
+:func:`snn_core.search.bind_study` (user attributes ``objective`` and ``seed``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +29,9 @@ import optuna
 from optuna.trial import TrialState
 from torch.utils.data import Subset
 
-from snn_core.errors import InputError
-from snn_core.search import STARTUP_TRIALS, best_so_far, open_storage, run_search
+from snn_core import search as core_search
+from snn_core.errors import InputError, NoTrialCompleted
+from snn_core.search import STARTUP_TRIALS, StudyOutcome, best_so_far, default_storage, open_storage, resumable, run_search, shown_url
 from snn_core.topology import SkipTopology, search_space_size
 from vision_bench.analysis import AnalysisConfig
 from vision_bench.data import load_frames
@@ -39,8 +42,73 @@ VALIDATION_SHARE = 0.1
 STEM = "1-"  # the stem is a block of one layer: nothing to search there
 
 
-class NoTrialCompleted(RuntimeError):
-    """Every trial of a study failed (e.g. out of memory): there is no best topology."""
+__all__ = ["VALIDATION_SHARE", "NoTrialCompleted", "SamplerSearch", "ScoredTopology", "VisionSearchResult", "judge_search",
+           "run_vision_search", "trunk_topology", "validation_split"]
+
+
+@dataclass(frozen=True)
+class ScoredTopology:
+    """A trunk topology (stem included, e.g. ``1-_3-210``) with its validation and test accuracy."""
+
+    topology: str
+    validation_accuracy: float
+    test_accuracy: float
+
+
+@dataclass(frozen=True)
+class SamplerSearch(StudyOutcome):
+    """One sampler's study (:class:`~snn_core.search.StudyOutcome`, trials as JSON rows) and its times.
+
+    ``wall_s`` is the study's trials as run (reusing trainings of other studies); ``alone_s``
+    what it would have taken training every topology itself; ``trainings`` the fits it ran.
+    """
+
+    best_validation_accuracy: float
+    wall_s: float
+    trainings: int
+    alone_s: float
+
+    def to_dict(self) -> dict:
+        return {
+            "study": self.study, "trials": list(self.trials), "best_so_far": list(self.best_so_far),
+            "best": {"trial": self.best_trial, "topology": self.best_topology, "validation_accuracy": self.best_validation_accuracy},
+            "wall_s": self.wall_s, "trainings": self.trainings, "alone_s": self.alone_s,
+        }
+
+
+@dataclass(frozen=True)
+class VisionSearchResult:
+    """What :func:`run_vision_search` found; :meth:`to_dict` is the JSON report (``search.json``)."""
+
+    dataset: str
+    root: str
+    data: dict  # recordings per set (fit, validation, test), classes, frame shape
+    config: dict  # the data, model and train tables
+    samplers: tuple[str, ...]
+    trials: int
+    seed: int
+    layers_per_block: tuple[int, ...]
+    search_space_size: int
+    ann_validation_accuracy: dict[str, float]
+    start_variant: str
+    start: ScoredTopology
+    best: ScoredTopology
+    found_by: tuple[str, ...]
+    searches: dict[str, SamplerSearch]
+    storage: str  # URL, password masked
+    claims: tuple[dict, ...] = ()  # :func:`judge_search`
+    runtime_s: float = 0.0
+    paths: tuple[Path, ...] = field(default=(), compare=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "dataset": self.dataset, "root": self.root, "data": self.data, "config": self.config, "samplers": list(self.samplers),
+            "trials": self.trials, "seed": self.seed, "layers_per_block": list(self.layers_per_block),
+            "search_space_size": self.search_space_size, "ann_validation_accuracy": self.ann_validation_accuracy,
+            "start": {"variant": self.start_variant, **vars(self.start)}, "best": {**vars(self.best), "found_by": list(self.found_by)},
+            "searches": {s: r.to_dict() for s, r in self.searches.items()}, "claims": list(self.claims),
+            "runtime_s": self.runtime_s, "storage": self.storage,
+        }
 
 
 def validation_split(labels: np.ndarray, share: float = VALIDATION_SHARE) -> tuple[np.ndarray, np.ndarray]:
@@ -74,18 +142,6 @@ def _params(blocks: SkipTopology) -> dict[str, int]:
     return {f"b{k}_{i}_{j}": int(m[i, j]) for k, m in matrices for i, j in zip(*np.triu_indices(len(m), k=1))}
 
 
-def _study(storage: optuna.storages.BaseStorage, name: str, identity: dict, seed: int | None = None) -> optuna.Study:
-    """Open a study and tie it to one objective (and sampler seed): a resume must match both."""
-    study = optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True)
-    for key, value in (("objective", identity), ("seed", seed)):
-        if (stored := study.user_attrs.get(key)) is None:
-            study.set_user_attr(key, value)
-        elif stored != value:
-            differ = key if key == "seed" else ", ".join(k for k in value if stored.get(k) != value[k])
-            raise InputError(f"study {name!r}", differ, "the same as stored to resume it (or another --storage / --out)")
-    return study
-
-
 def _stored_scores(storage: optuna.storages.BaseStorage, identity: dict) -> tuple[dict[str, float], dict[str, float]]:
     """Validation scores and training seconds of every topology stored under ``identity``."""
     scores, seconds = {}, {}
@@ -96,7 +152,7 @@ def _stored_scores(storage: optuna.storages.BaseStorage, identity: dict) -> tupl
     return scores, seconds
 
 
-def _sampler_record(study: optuna.Study, seconds: dict[str, float]) -> dict:
+def _sampler_record(study: optuna.Study, seconds: dict[str, float]) -> SamplerSearch:
     """Trials, best-so-far curve, best, wall time and the time the study would have taken alone."""
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     if not complete:
@@ -110,12 +166,11 @@ def _sampler_record(study: optuna.Study, seconds: dict[str, float]) -> dict:
     own = study.user_attrs.get("train_seconds", {})
     distinct = {t.user_attrs["topology"] for t in complete}
     best = study.best_trial
-    return {
-        "study": study.study_name, "trials": trials, "best_so_far": best_so_far(study),
-        "best": {"trial": best.number, "topology": trials[best.number]["topology"], "validation_accuracy": best.value},
-        "wall_s": wall, "trainings": len(own),
-        "alone_s": wall - sum(own.values()) + sum(seconds.get(t, 0.0) for t in distinct),
-    }
+    return SamplerSearch(
+        study=study.study_name, trials=tuple(trials), best_so_far=tuple(best_so_far(study)), best_trial=best.number,
+        best_topology=trials[best.number]["topology"], best_validation_accuracy=best.value, wall_s=wall, trainings=len(own),
+        alone_s=wall - sum(own.values()) + sum(seconds.get(t, 0.0) for t in distinct),
+    )
 
 
 def _noise(difference: float, se: float, n: int, split: str) -> str:
@@ -151,10 +206,10 @@ def judge_search(result: dict) -> list[dict]:
 
 
 def run_vision_search(
-    dataset: str, root: str | Path, config: AnalysisConfig, samplers: Sequence[str], trials: int, storage: str,
+    dataset: str, root: str | Path, config: AnalysisConfig, samplers: Sequence[str], trials: int, storage: str | None = None,
     seed: int = 0, prefix: str = "vision-search", progress: bool = True, log: Callable[[str], None] = print,
-    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
-) -> dict:
+    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (), out: str | Path | None = None,
+) -> VisionSearchResult:
     """Search the skip topology with each sampler, then test the start and the best topology.
 
     Args:
@@ -163,15 +218,37 @@ def run_vision_search(
             the ANN-derived start (ties go to the one listed first).
         samplers: names from :data:`snn_core.search.SAMPLERS`, each searched in its own study.
         trials: completed trials each study should hold.
-        storage: Optuna RDB URL; rerunning with the same one resumes every study.
+        storage: Optuna RDB URL; rerunning with the same one resumes every study (default:
+            :func:`~snn_core.search.default_storage` of ``out``).
         seed: seed of the samplers (training uses ``config.train.seed``).
         prefix: study names are ``{prefix}-{sampler}`` and ``{prefix}-ann-start``.
         progress, log, callbacks: per-epoch progress bars; a receiver of one line per stage;
             :func:`run_search`'s callbacks, called after every trial.
+        out: folder to write the report to (``search.json``, ``search.md``,
+            ``search_convergence.png``; :mod:`vision_bench.search_report`), or None to write nothing.
 
     Returns:
-        The JSON-ready result (data sizes, start, per-sampler searches, best, claims, runtime).
+        Data sizes, start, per-sampler searches, best, claims, runtime and the paths written.
+
+    Raises:
+        InputError: bad data, a storage that does not open, or a stored study with other settings.
+        NoTrialCompleted: every trial of a study failed.
+        SearchInterrupted: on Ctrl-C; rerunning the same call resumes.
     """
+    if storage is None and out is None:
+        raise ValueError("run_vision_search needs a storage URL or an out folder for its default storage")
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    with resumable():
+        result = _search(dataset, root, config, samplers, trials, storage or default_storage(out), seed, prefix, progress, log, callbacks)
+    if out is not None:
+        from vision_bench.search_report import write_report
+
+        result = replace(result, paths=write_report(result, Path(out)))
+    return result
+
+
+def _search(dataset, root, config, samplers, trials, storage, seed, prefix, progress, log, callbacks) -> VisionSearchResult:
     started = time.perf_counter()
     data = config.data
     train_set, test_set = (load_frames(dataset, root, split, data.time_bins, data.size, data.split_scheme, data.cache_dir, progress)
@@ -201,7 +278,7 @@ def run_vision_search(
     def variant_blocks(variant: str) -> SkipTopology:
         return SkipTopology(variant_topology(model_config.family, variant, len(layers), model_config.depth).matrices()[1:])
 
-    ann_study = _study(store, f"{prefix}-ann-start", identity)
+    ann_study = core_search.bind_study(store, f"{prefix}-ann-start", {"objective": identity})
     for variant in config.variants:  # resumable: each twin's score is stored as soon as it is known
         if variant not in ann_study.user_attrs.get("ann_validation_accuracy", {}):
             _, accuracy, _ = fit(variant_blocks(variant), "ann")
@@ -213,7 +290,8 @@ def run_vision_search(
 
     searches = {}
     for sampler in samplers:
-        study = _study(store, f"{prefix}-{sampler}", identity, seed)
+        settings = {"objective": identity, "seed": seed}
+        study = core_search.bind_study(store, f"{prefix}-{sampler}", settings)
         if not study.trials:
             study.enqueue_trial(_params(start))
 
@@ -225,27 +303,24 @@ def run_vision_search(
             return scores[key]
 
         log(f"searching {search_space_size(layers):,} topologies of blocks {layers} with {sampler}, {trials} trials")
-        run_search(objective, layers, sampler, trials, seed, store, study.study_name, callbacks=callbacks)
+        run_search(objective, layers, sampler, trials, seed, store, study.study_name, callbacks=callbacks, settings=settings)
         searches[sampler] = _sampler_record(optuna.load_study(study_name=study.study_name, storage=store), seconds)
 
-    def test(topology: str) -> dict:
+    def test(topology: str) -> ScoredTopology:
         key = topology.split("_", 1)[1]
         if key not in models:  # trained by an earlier run: refit (deterministic given its seed)
             models[key], scores[key], seconds[key] = fit(SkipTopology.from_string(key))
-        return {"topology": topology, "validation_accuracy": scores[key], "test_accuracy": evaluate(models[key], test_set, config.train.batch_size)}
+        return ScoredTopology(topology, scores[key], evaluate(models[key], test_set, config.train.batch_size))
 
-    winner = max(searches.values(), key=lambda r: r["best"]["validation_accuracy"])["best"]["topology"]
-    result = {
-        "dataset": dataset, "root": str(root),
-        "data": {"fit": len(fit_idx), "validation": len(val_idx), "test": len(test_set), "classes": list(train_set.classes),
-                 "frame_shape": list(train_set.frame_shape)},
-        "config": {k: v for k, v in config.to_dict().items() if k in ("data", "model", "train")},
-        "samplers": list(samplers), "trials": trials, "seed": seed, "layers_per_block": layers, "search_space_size": search_space_size(layers),
-        "ann_validation_accuracy": {v: ann[v] for v in config.variants},
-        "start": {"variant": start_variant, **test(str(trunk_topology(start)))},
-        "best": {**test(winner), "found_by": [s for s, r in searches.items() if r["best"]["topology"] == winner]},
-        "searches": searches,
-    }
-    result["claims"] = judge_search(result)
-    result["runtime_s"] = time.perf_counter() - started
-    return result
+    winner = max(searches.values(), key=lambda r: r.best_validation_accuracy).best_topology
+    result = VisionSearchResult(
+        dataset=dataset, root=str(root),
+        data={"fit": len(fit_idx), "validation": len(val_idx), "test": len(test_set), "classes": list(train_set.classes),
+              "frame_shape": list(train_set.frame_shape)},
+        config={k: v for k, v in config.to_dict().items() if k in ("data", "model", "train")},
+        samplers=tuple(samplers), trials=trials, seed=seed, layers_per_block=tuple(layers), search_space_size=search_space_size(layers),
+        ann_validation_accuracy={v: ann[v] for v in config.variants},
+        start_variant=start_variant, start=test(str(trunk_topology(start))), best=test(winner),
+        found_by=tuple(s for s, r in searches.items() if r.best_topology == winner), searches=searches, storage=shown_url(storage),
+    )
+    return replace(result, claims=tuple(judge_search(result.to_dict())), runtime_s=time.perf_counter() - started)

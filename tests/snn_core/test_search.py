@@ -11,7 +11,10 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from snn_core.errors import InputError
-from snn_core.search import best_so_far, make_sampler, run_search, suggest_topology
+from snn_core.search import (
+    SearchInterrupted, best_so_far, bind_study, check_options, default_storage, make_sampler, open_storage, run_search,
+    shown_url, suggest_topology, trial_printer,
+)
 from snn_core.topology import ASC, DSC, SkipTopology, search_space_size
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -128,3 +131,53 @@ def test_storage_that_does_not_open_is_input_error(tmp_path):
     for url in ("not a url", f"sqlite:///{tmp_path}/missing/dir/search.db", "postgresql://user@127.0.0.1:1/db"):
         with pytest.raises(InputError, match="storage"):
             run_search(asc_minus_dsc, [2], n_trials=1, storage=url)
+
+
+def test_bind_study_records_settings_and_refuses_others_naming_storage_and_field(tmp_path):
+    url = default_storage(tmp_path)
+    assert url == f"sqlite:///{(tmp_path / 'search.db').resolve()}"
+    storage = open_storage(url)
+    settings = {"objective": {"data": {"bin": 4}, "train": {"lr": 0.1}}, "seed": 0}
+    study = bind_study(storage, "s", settings)
+    assert study.user_attrs == {"objective": {"data": {"bin": 4}, "train": {"lr": 0.1}}, "seed": 0}
+    bind_study(storage, "s", settings)  # the same settings resume
+    with pytest.raises(InputError) as refused:
+        bind_study(storage, "s", {**settings, "objective": {"data": {"bin": 4}, "train": {"lr": 0.2}}})
+    assert str(refused.value).startswith(f"{url}, study 's': train: expected the same as stored")
+    with pytest.raises(InputError, match=r"study 's': seed: expected"):
+        bind_study(storage, "s", {**settings, "seed": 1})
+
+
+def test_shown_url_masks_the_password_and_check_options():
+    assert shown_url("postgresql://user:secret@host/db") == "postgresql://user:***@host/db"
+    assert shown_url("not a url") == "not a url"
+    with pytest.raises(InputError) as opened:
+        open_storage("nosuchdb://user:secret@host/db")
+    assert "secret" not in str(opened.value) and "user:***@host" in str(opened.value)
+    assert check_options("all", 3, allow_all=True) == ["tpe", "gp", "random"] and check_options("gp", 1) == ["gp"]
+    with pytest.raises(InputError, match="--sampler: expected one of tpe, gp, random, got 'all'"):
+        check_options("all", 3)
+    with pytest.raises(InputError, match="--trials: expected at least 1"):
+        check_options("tpe", 0)
+
+
+def test_ctrl_c_stops_the_search_quietly_and_a_rerun_resumes(tmp_path, capfd):
+    storage = default_storage(tmp_path)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        def interrupted(topology: SkipTopology) -> float:
+            if calls.append(1) or len(calls) == 3:
+                raise KeyboardInterrupt
+            return asc_minus_dsc(topology)
+
+        calls: list[int] = []
+        with pytest.raises(SearchInterrupted, match="interrupted; rerun to resume"):
+            run_search(interrupted, [3], "random", n_trials=5, storage=storage, callbacks=[trial_printer("score")])
+        assert "Traceback" not in capfd.readouterr().err
+    finally:
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = run_search(asc_minus_dsc, [3], "random", n_trials=5, storage=storage, callbacks=[trial_printer("score")])
+    states = [t.state for t in study.trials]
+    assert states[2] == TrialState.FAIL and states.count(TrialState.COMPLETE) == 5
+    printed = capfd.readouterr().out.splitlines()
+    assert printed[0].startswith("trial   3  3-") and "score" in printed[0] and "best" in printed[0]

@@ -165,3 +165,21 @@ def test_a_missing_root_exits_2_and_leaves_no_output(config, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(_argv(tmp_path / "nowhere", config, out)) == 2
     assert "root" in capsys.readouterr().err and not out.exists()
+
+
+def test_run_vision_search_returns_a_result_and_binds_through_the_core(sim_root, config, tmp_path, monkeypatch):
+    from snn_core import search as core_search
+    from vision_bench.search import SamplerSearch, ScoredTopology, VisionSearchResult, run_vision_search
+
+    bound = []
+    bind = core_search.bind_study
+    monkeypatch.setattr(core_search, "bind_study", lambda *a, **k: bound.append(a[1]) or bind(*a, **k))
+    out = tmp_path / "out"
+    result = run_vision_search("synthetic", sim_root, load_config(config), ["random"], 1, progress=False, log=lambda line: None, out=out)
+    assert isinstance(result, VisionSearchResult) and isinstance(result.searches["random"], SamplerSearch)
+    assert isinstance(result.start, ScoredTopology) and result.best.topology.startswith("1-_")
+    assert result.found_by == ("random",) and [c["id"] for c in result.claims] == ["3", "4"]
+    assert result.storage == core_search.default_storage(out)
+    assert [p.name for p in result.paths] == ["search.json", "search.md", "search_convergence.png"]
+    assert json.loads((out / "search.json").read_text()) == json.loads(json.dumps(result.to_dict()))
+    assert {"vision-search-ann-start", "vision-search-random"} <= set(bound)  # the identity check is the core's

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import optuna
-import sqlalchemy
 import torch
-from optuna.trial import FrozenTrial, TrialState
 
-from snn_core.atomic import atomic_path, write_text_atomic
 from snn_core.errors import InputError
-from snn_core.search import SAMPLERS
+from snn_core.search import SAMPLERS, check_options, trial_printer
 from vision_bench.analysis import AnalysisConfig, load_config
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
-from vision_bench.search import VALIDATION_SHARE, NoTrialCompleted, run_vision_search
+from vision_bench.search import VALIDATION_SHARE, run_vision_search
+from vision_bench.search_report import claims_table, samplers_table
 
 DESCRIPTION = f"""\
 Search the skip connections of the vision SNN's blocks (position, type DSC or ASC, and number:
@@ -34,6 +31,7 @@ every study tries it first. `--sampler all` runs TPE, GP and random search with 
 Trials are stored in --storage (default sqlite:///OUT/search.db; a PostgreSQL or MySQL URL lets
 workers on several machines share the studies): rerunning the command resumes, and a topology
 already trained under the same settings is not trained again, whichever sampler asks for it.
+Ctrl-C stops it with exit status 130; rerun to resume.
 Writes OUT/search.json, OUT/search.md and OUT/search_convergence.png (atomically).
 Model and training come from the config (see `vision-bench analyze --help`); its [train] seed
 seeds every fit, --seed the samplers."""
@@ -64,91 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def print_trial(study: optuna.Study, trial: FrozenTrial) -> None:
-    """One line per finished trial: its topology, validation accuracy and the best so far."""
-    topology, name = trial.user_attrs.get("topology", "?"), study.study_name.rsplit("-", 1)[-1]
-    if trial.state != TrialState.COMPLETE:
-        print(f"{name:6s} trial {trial.number:3d}  {topology}  {trial.state.name.lower()}", flush=True)
-        return
-    best = study.best_trial
-    print(f"{name:6s} trial {trial.number:3d}  {topology}  validation acc {trial.value:.3f}  "
-          f"best {best.value:.3f} ({best.user_attrs['topology']})", flush=True)
-
-
-def samplers_table(result: dict) -> str:
-    """Per sampler (Markdown): best topology and accuracy, trials to reach it, times."""
-    lines = ["| sampler | best topology | best val acc | at trial | trainings | wall time (s) | alone (s) |", "|---|---|---|---|---|---|---|"]
-    for sampler, r in result["searches"].items():
-        curve = r["best_so_far"]
-        lines.append(f"| {sampler} | `{r['best']['topology']}` | {curve[-1]:.3f} | {curve.index(curve[-1]) + 1} "
-                     f"| {r['trainings']} | {r['wall_s']:.1f} | {r['alone_s']:.1f} |")
-    return "\n".join(lines)
-
-
-def claims_table(result: dict) -> str:
-    verdict = {True: "**held**", False: "**did not hold**", None: "not tested"}
-    lines = ["| claim | verdict | numbers | note |", "|---|---|---|---|"]
-    for c in result["claims"]:
-        numbers = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in c["numbers"].items())
-        lines.append(f"| {c['id']}: {c['claim']} | {verdict[c['held']]} | {numbers} | {c['note']} |")
-    return "\n".join(lines)
-
-
-def render_markdown(result: dict) -> str:
-    data, cfg, start, best = result["data"], result["config"], result["start"], result["best"]
-    model, training = cfg["model"], cfg["train"]
-    curves = result["searches"]
-    rows = [f"| {k + 1} | " + " | ".join(f"{r['best_so_far'][k]:.3f}" if k < len(r["best_so_far"]) else "" for r in curves.values()) + " |"
-            for k in range(max(len(r["best_so_far"]) for r in curves.values()))]
-    ann = ", ".join(f"{v} {a:.3f}" for v, a in result["ann_validation_accuracy"].items())
-    return "\n".join([
-        f"# Skip-topology search on {result['dataset']}", "",
-        f"Data: {data['fit']} fit, {data['validation']} validation (the last {VALIDATION_SHARE:.0%} of each training class) and "
-        f"{data['test']} test recordings, frames {' x '.join(map(str, data['frame_shape']))}. Model: {model['family']}-like, blocks "
-        f"{result['layers_per_block']} layers ({result['search_space_size']:,} topologies). Training: {training['epochs']} epochs, "
-        f"{training['optimizer']} lr {training['lr']}, seed {training['seed']}. {result['trials']} trials per sampler, "
-        f"sampler seed {result['seed']}. Runtime of this command {result['runtime_s']:.0f} s.", "",
-        "## Start and best topology", "",
-        f"ANN twins, validation accuracy: {ann}. ANN-derived start: `{start['variant']}`.", "",
-        "| topology | what | val acc | test acc |", "|---|---|---|---|",
-        f"| `{start['topology']}` | ANN-derived start ({start['variant']}) | {start['validation_accuracy']:.3f} | {start['test_accuracy']:.3f} |",
-        f"| `{best['topology']}` | best found ({', '.join(best['found_by'])}) | {best['validation_accuracy']:.3f} | {best['test_accuracy']:.3f} |", "",
-        "## Samplers", "",
-        "Wall time: the study's trials as run, where a topology already trained by another study is reused; alone: "
-        "what the study would have taken training every topology itself.", "",
-        samplers_table(result), "",
-        "Best validation accuracy so far, per trial:", "",
-        "| trial | " + " | ".join(curves) + " |", "|---|" + "---|" * len(curves), *rows, "",
-        "![best validation accuracy per trial](search_convergence.png)", "",
-        "## The paper's claims on this run", "", claims_table(result), "",
-    ])
-
-
-def plot_convergence(result: dict, path: Path) -> None:
-    """Best-so-far validation accuracy per trial, one line per sampler (matplotlib, Agg)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6, 4), layout="constrained")
-    FigureCanvasAgg(figure)
-    ax = figure.add_subplot()
-    styles = [("o", "-", 9), ("s", "--", 6), ("^", ":", 4)]  # curves often coincide: keep each visible
-    for (sampler, r), (marker, line, size) in zip(result["searches"].items(), styles):
-        ax.plot(range(1, len(r["best_so_far"]) + 1), r["best_so_far"], marker=marker, linestyle=line, markersize=size, label=sampler)
-    ax.axhline(result["start"]["validation_accuracy"], color="grey", linestyle=":", label="ANN-derived start")
-    ax.set(xlabel="trial", ylabel="best validation accuracy so far", title=f"skip-topology search, {result['dataset']}")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=120)
-
-
 def run(args: argparse.Namespace) -> int:
-    samplers = list(SAMPLERS) if args.sampler == "all" else [args.sampler]
-    if not set(samplers) <= set(SAMPLERS):
-        raise InputError("command line", "--sampler", f"one of {', '.join(SAMPLERS)} or all, got {args.sampler!r}")
-    if args.trials < 1:
-        raise InputError("command line", "--trials", f"at least 1, got {args.trials}")
+    samplers = check_options(args.sampler, args.trials, allow_all=True)
     if args.threads is not None:
         if args.threads < 1:
             raise InputError("command line", "--threads", f"at least 1, got {args.threads}")
@@ -156,21 +71,12 @@ def run(args: argparse.Namespace) -> int:
     config = with_device(load_config(args.config) if args.config is not None else AnalysisConfig(), args.device)
     if not args.root.is_dir():  # before OUT is made: a mistyped root leaves nothing behind
         raise InputError(args.root, "root", "an existing folder holding the data set")
-    out = args.out if args.out is not None else Path("runs") / f"search-{args.dataset}"
-    out.mkdir(parents=True, exist_ok=True)
-    url = args.storage or f"sqlite:///{(out / 'search.db').resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial, printed below
-    progress = sys.stderr.isatty()
-    try:
-        result = run_vision_search(args.dataset, args.root, config, samplers, args.trials, url, args.seed, progress=progress,
-                                   log=lambda line: print(line, file=sys.stderr, flush=True), callbacks=[print_trial])
-    except NoTrialCompleted as err:
-        print(f"vision-bench search: {err}", file=sys.stderr)
-        return 1
-    result["storage"] = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-    plot_convergence(result, out / "search_convergence.png")
-    write_text_atomic(out / "search.json", json.dumps(result, indent=2) + "\n")
-    write_text_atomic(out / "search.md", render_markdown(result))
-    print(samplers_table(result), claims_table(result), sep="\n\n")
-    print(f"\nreport: {out / 'search.md'} (and search.json, search_convergence.png); runtime {result['runtime_s']:.0f} s", file=sys.stderr)
+    result = run_vision_search(
+        args.dataset, args.root, config, samplers, args.trials, args.storage, args.seed, progress=sys.stderr.isatty(),
+        log=lambda line: print(line, file=sys.stderr, flush=True), out=args.out or Path("runs") / f"search-{args.dataset}",
+        callbacks=[trial_printer("validation acc", label=lambda study: f"{study.study_name.rsplit('-', 1)[-1]:6s} ")],
+    )
+    print(samplers_table(result.to_dict()), claims_table(result.to_dict()), sep="\n\n")
+    print(f"\nreport: {result.paths[1]} (and search.json, search_convergence.png); runtime {result.runtime_s:.0f} s", file=sys.stderr)
     return 0

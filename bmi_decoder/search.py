@@ -1,0 +1,213 @@
+"""Skip-topology search of the SNN decoder as a library: :func:`search_topology`.
+
+The SNN decoder's block of LIF layers has one adjacency matrix; each of its upper-triangle
+entries is one Optuna trial parameter (:mod:`snn_core.search`). Every trial fits the decoder on
+the train split of the NeuroBench protocol and scores it by validation R2; only the best
+topology is scored on the test split, at the end.
+
+A study is tied to what its scores depend on (:func:`snn_core.search.bind_study`, user attribute
+``objective``): the recording, the data settings and every SNN setting the search does not set
+itself. The recording enters as its base name and as the SHA-256 of its binned session (features
+and velocity labels of all splits, with their dtypes and shapes): the content, not the name, so
+another recording under the same file name is refused, while the same data read from ``.mat`` or
+from NWB resumes one study.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from bmi_decoder.checkpoint import save_decoder
+from bmi_decoder.decoders import Decoder, SNNDecoder
+from bmi_decoder.evaluation import r2_score
+from bmi_decoder.experiment import ExperimentConfig
+from bmi_decoder.io import read_recording
+from bmi_decoder.preprocess import PreparedSession, prepare_session
+from bmi_decoder.recording import Recording
+from snn_core.atomic import write_text_atomic
+from snn_core import search as core_search
+from snn_core.errors import InputError, NoTrialCompleted
+from snn_core.search import StudyOutcome, best_so_far, default_storage, open_storage, resumable, run_search, shown_url
+from snn_core.topology import SkipTopology, search_space_size
+
+# SNN parameters the search sets itself, or that do not change a fit's result (the device only
+# changes rounding: workers with and without a GPU share one study)
+SEARCH_SET = ("topology", "hidden", "progress", "progress_file", "device")
+
+
+@dataclass(frozen=True)
+class SearchTrial:
+    """One trial of the study: its topology (None if it failed before drawing one), state and score."""
+
+    number: int
+    topology: str | None
+    state: str
+    validation_r2: float | None
+
+
+@dataclass(frozen=True)
+class SearchResult(StudyOutcome):
+    """What :func:`search_topology` found and wrote.
+
+    Attributes:
+        session: the recording searched on (its path, or its source for an in-memory one).
+        session_sha256: SHA-256 of its binned session (module docstring).
+        study, trials, best_so_far, best_trial, best_topology: as in
+            :class:`~snn_core.search.StudyOutcome`; ``trials`` holds :class:`SearchTrial` records.
+        storage: the storage URL, password masked.
+        sampler, seed: the sampler and the seed of it and of every fit.
+        hidden: the block's layer widths.
+        search_space_size: topologies of the block.
+        validation_r2, test_r2: the best topology's scores.
+        paths: the files written (the report ``search.json`` and the decoder ``best.pt``).
+        decoder: the best decoder, fitted.
+    """
+
+    session: str
+    session_sha256: str
+    storage: str
+    sampler: str
+    seed: int
+    hidden: tuple[int, ...]
+    search_space_size: int
+    validation_r2: float
+    test_r2: float
+    paths: tuple[Path, ...] = ()
+    decoder: Decoder | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict:
+        """The JSON report (``search.json``)."""
+        return {
+            "session": self.session, "session_sha256": self.session_sha256, "study": self.study, "storage": self.storage,
+            "sampler": self.sampler, "seed": self.seed, "layers": len(self.hidden), "hidden": list(self.hidden),
+            "search_space_size": self.search_space_size,
+            "trials": [vars(t) for t in self.trials],
+            "best_so_far": list(self.best_so_far),
+            "best": {"trial": self.best_trial, "topology": self.best_topology, "validation_r2": self.validation_r2, "test_r2": self.test_r2},
+        }
+
+
+def block_widths(config_hidden: list[int] | None, layers: int | None, source: str) -> tuple[int, ...]:
+    """The block's layer widths: the config's ``hidden``, or the decoder's default width per layer."""
+    if config_hidden is None:
+        width = SNNDecoder().hidden[0]
+        return (width,) * (layers if layers is not None else len(SNNDecoder().hidden))
+    if not isinstance(config_hidden, list) or not config_hidden:
+        raise InputError(source, "decoders.snn.hidden", f"a list of layer widths, got {config_hidden!r}")
+    if layers is not None and layers != len(config_hidden):
+        raise InputError(source, "decoders.snn.hidden", f"{layers} widths to match --layers {layers}, got {config_hidden}")
+    return tuple(config_hidden)
+
+
+def session_sha256(session: PreparedSession) -> str:
+    """SHA-256 of a binned session: features and velocity (dtype, shape, bytes) and its split."""
+    digest = hashlib.sha256()
+    for array in (session.features, session.velocity):
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).data)
+    digest.update(repr([(s.start, s.stop) for s in (session.train, session.val, session.test)]).encode())
+    return digest.hexdigest()
+
+
+def search_topology(
+    recording: str | Path | Recording,
+    config: ExperimentConfig | None = None,
+    *,
+    sampler: str = "tpe",
+    trials: int = 20,
+    layers: int | None = None,
+    storage: str | None = None,
+    study: str = "skip-search",
+    out: str | Path = "runs/search",
+    config_source: str = "config",
+    log: Callable[[str], None] | None = None,
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+) -> SearchResult:
+    """Search the SNN decoder's skip topology for the best validation R2; resumes a stored study.
+
+    Args:
+        recording: a recording file (``.mat`` or ``.nwb``) or a :class:`Recording`.
+        config: data settings, seed, device and the ``[decoders.snn]`` settings (``hidden``: the
+            block's widths, default 96 per layer); None for the defaults.
+        sampler: one of :data:`snn_core.search.SAMPLERS`.
+        trials: completed trials the study should hold in the end.
+        layers: layers of the block (default: the length of ``hidden``, else 3).
+        storage: Optuna RDB URL (default: :func:`~snn_core.search.default_storage` of ``out``).
+        study: the study's name in the storage.
+        out: folder for ``search.json``, ``best.pt`` (a checkpoint ``bmi-decoder replay`` reads)
+            and the default storage; created if missing.
+        config_source: how the config is named in error messages (its file).
+        log: receives one line before the search starts (None: silent).
+        callbacks: called with (study, trial) after every trial, e.g.
+            :func:`snn_core.search.trial_printer`.
+
+    Raises:
+        InputError: bad widths, a storage that does not open, or a stored study made on another
+            recording or with other settings.
+        NoTrialCompleted: every trial failed.
+        SearchInterrupted: on Ctrl-C; rerunning the same call resumes.
+    """
+    with resumable():
+        return _search(recording, config or ExperimentConfig(), sampler, trials, layers, storage, study, Path(out),
+                       config_source, log, callbacks)
+
+
+def _search(recording, config, sampler, trials, layers, storage, study_name, out, config_source, log, callbacks) -> SearchResult:
+    widths = block_widths(config.decoders.get("snn", {}).get("hidden"), layers, config_source)
+    name = str(recording) if isinstance(recording, (str, Path)) else recording.provenance.get("source", "recording")
+    if isinstance(recording, (str, Path)):
+        recording = read_recording(recording)
+    out.mkdir(parents=True, exist_ok=True)
+    url = storage or default_storage(out)
+    store = open_storage(url)  # a bad URL fails before any training
+    session = prepare_session(recording, **config.data)
+    digest = session_sha256(session)
+    snn_params = {k: v for k, v in config.decoder("snn").get_params().items() if k not in SEARCH_SET}
+    identity = {"session": Path(name).name, "session_sha256": digest, "data": config.data, "snn": {**snn_params, "hidden": list(widths)}}
+    settings = {"objective": identity}
+    core_search.bind_study(store, study_name, settings)  # refused before the first line is logged
+    X_val, y_val = session.split("val")
+    best: dict = {}  # the best decoder fitted in this run, kept to spare a refit of the winner
+
+    def fit(topology: SkipTopology) -> Decoder:
+        decoder = config.decoder("snn").set_params(hidden=list(widths), topology=str(topology), progress=False)
+        return decoder.fit(*session.split("train"), X_val, y_val)
+
+    def objective(topology: SkipTopology) -> float:
+        decoder = fit(topology)
+        r2 = r2_score(y_val, decoder.predict(X_val))
+        if not best or r2 > best["r2"]:
+            best.update(r2=r2, topology=str(topology), decoder=decoder)
+        return r2
+
+    size = search_space_size([len(widths)])
+    if log is not None:
+        log(f"searching {size:,} topologies of a {len(widths)}-layer block (widths {list(widths)}) with {sampler}, "
+            f"{trials} trials, storage {shown_url(url)}")
+    found = run_search(objective, [len(widths)], sampler, trials, config.seed, store, study_name, callbacks=callbacks,
+                       settings=settings)
+    if not found.get_trials(states=(TrialState.COMPLETE,)):
+        raise NoTrialCompleted(f"no trial of study {study_name!r} completed (training diverged?)")
+    winner = found.best_trial.user_attrs["topology"]
+    decoder = best["decoder"] if best.get("topology") == winner else fit(SkipTopology.from_string(winner))
+    X_test, y_test = session.split("test")
+    test_r2 = r2_score(y_test, decoder.predict(X_test))
+    report, checkpoint = out / "search.json", out / "best.pt"
+    result = SearchResult(
+        session=name, session_sha256=digest, study=study_name, storage=shown_url(url), sampler=sampler, seed=config.seed,
+        hidden=tuple(widths), search_space_size=size,
+        trials=tuple(SearchTrial(t.number, t.user_attrs.get("topology"), t.state.name.lower(), t.value) for t in found.trials),
+        best_so_far=tuple(best_so_far(found)), best_trial=found.best_trial.number, best_topology=winner,
+        validation_r2=found.best_value, test_r2=test_r2, paths=(report, checkpoint), decoder=decoder,
+    )
+    save_decoder(decoder, checkpoint, {"session": name, "data": config.data, "seed": config.seed})
+    write_text_atomic(report, json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
