@@ -16,7 +16,6 @@ its seed fixed), and the time each study would have needed alone is reported bes
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -28,11 +27,12 @@ from optuna.trial import TrialState
 from torch.utils.data import Subset
 
 from snn_core.errors import InputError
-from snn_core.search import STARTUP_TRIALS, best_so_far, open_storage, run_search
+from snn_core.search import best_so_far, open_storage, run_search
 from snn_core.topology import SkipTopology, search_space_size
-from vision_bench.analysis import AnalysisConfig
+from vision_bench.claims import judge_search
+from vision_bench.config import AnalysisConfig
 from vision_bench.data import load_frames
-from vision_bench.models import VisionSNN, build_vision_model, variant_topology
+from vision_bench.models import VisionNetwork, build_vision_model, variant_topology
 from vision_bench.train import evaluate, train
 
 VALIDATION_SHARE = 0.1
@@ -118,38 +118,6 @@ def _sampler_record(study: optuna.Study, seconds: dict[str, float]) -> dict:
     }
 
 
-def _noise(difference: float, se: float, n: int, split: str) -> str:
-    if abs(difference) < 2 * se:
-        return f"inconclusive: within 2 standard errors ({2 * se:.3f}) of {split}-set sampling ({n} recordings)"
-    return ""
-
-
-def judge_search(result: dict) -> list[dict]:
-    """Claims 3 and 4 on this run: ``id``, ``claim``, ``held`` (None: not tested), ``numbers``, ``note``."""
-    start, best, data = result["start"], result["best"], result["data"]
-    gain = best["test_accuracy"] - start["test_accuracy"]
-    se = math.sqrt(sum(p * (1 - p) / data["test"] for p in (best["test_accuracy"], start["test_accuracy"])))
-    claims = [{
-        "id": "3", "claim": "searching the skips adapts the ANN-derived topology to the SNN with an accuracy gain (paper: about +8%)",
-        "held": gain > 0, "numbers": {"test_accuracy_start": start["test_accuracy"], "test_accuracy_searched": best["test_accuracy"], "gain": gain},
-        "note": _noise(gain, se, data["test"], "test") or "one training seed per topology",
-    }]
-    curves = {s: r["best_so_far"] for s, r in result["searches"].items()}
-    text = "Bayesian optimisation (TPE, GP) reaches a higher best, or random search's best in fewer trials"
-    bo = [s for s in ("tpe", "gp") if s in curves]
-    if "random" not in curves or not bo or not all(curves.values()):
-        return claims + [{"id": "4", "claim": text, "held": None, "numbers": {}, "note": "not tested: needs --sampler all"}]
-    target = curves["random"][-1]
-    reach = {s: next((k + 1 for k, v in enumerate(c) if v >= target - 1e-12), None) for s, c in curves.items()}
-    held = any(curves[s][-1] > target or (reach[s] or math.inf) < reach["random"] for s in bo)
-    numbers = {**{f"best_{s}": c[-1] for s, c in curves.items()}, **{f"trials_to_random_best_{s}": reach[s] for s in curves}}
-    lead, n_val = max(curves[s][-1] for s in bo) - target, data["validation"]
-    note = _noise(lead, math.sqrt(2 * target * (1 - target) / n_val), n_val, "validation") or f"best BO minus best random {lead:+.3f}"
-    note += (f"; one search per sampler, whose first {min(STARTUP_TRIALS, result['trials'])} trials (the ANN-derived start, "
-             "then random draws of the same seed) are the same for all samplers; stability needs repeated searches")
-    return claims + [{"id": "4", "claim": text, "held": held, "numbers": numbers, "note": note}]
-
-
 def run_vision_search(
     dataset: str, root: str | Path, config: AnalysisConfig, samplers: Sequence[str], trials: int, storage: str,
     seed: int = 0, prefix: str = "vision-search", progress: bool = True, log: Callable[[str], None] = print,
@@ -188,7 +156,7 @@ def run_vision_search(
     }))
     store = open_storage(storage)
     scores, seconds = _stored_scores(store, identity)
-    models: dict[str, VisionSNN] = {}
+    models: dict[str, VisionNetwork] = {}
 
     def fit(blocks: SkipTopology, mode: str = "snn"):
         """Train on the fit set; returns (model, validation accuracy, seconds)."""
@@ -246,6 +214,6 @@ def run_vision_search(
         "best": {**test(winner), "found_by": [s for s, r in searches.items() if r["best"]["topology"] == winner]},
         "searches": searches,
     }
-    result["claims"] = judge_search(result)
+    result["claims"] = [c.to_dict() for c in judge_search(result)]
     result["runtime_s"] = time.perf_counter() - started
     return result

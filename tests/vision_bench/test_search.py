@@ -11,7 +11,7 @@ from snn_core.errors import InputError
 from snn_core.topology import SkipTopology
 from vision_bench.cli import main
 from vision_bench.data import load_frames, write_synthetic_cifar10dvs
-from vision_bench.analysis import load_config
+from vision_bench.config import load_config
 from vision_bench.models import network_spec
 from vision_bench.search import judge_search, trunk_topology, validation_split
 
@@ -143,22 +143,22 @@ def _result(curves: dict[str, list[float]], start_test: float = 0.5, best_test: 
 
 def test_claim_4_held_when_bo_reaches_the_random_best_sooner_or_beats_it():
     sooner = judge_search(_result({"tpe": [0.5, 0.8, 0.8], "gp": [0.5, 0.6, 0.7], "random": [0.5, 0.6, 0.8]}))
-    assert sooner[1]["held"] is True and sooner[1]["numbers"]["trials_to_random_best_tpe"] == 2
-    assert sooner[1]["numbers"]["trials_to_random_best_gp"] is None
+    assert sooner[1].held is True and sooner[1].numbers["trials_to_random_best_tpe"] == 2
+    assert sooner[1].numbers["trials_to_random_best_gp"] is None
     worse = judge_search(_result({"tpe": [0.5, 0.6, 0.7], "gp": [0.5, 0.6, 0.7], "random": [0.5, 0.8, 0.8]}))
-    assert worse[1]["held"] is False and "inconclusive" not in worse[1]["note"]
+    assert worse[1].held is False and "inconclusive" not in worse[1].note
     claim3 = sooner[0]
-    assert claim3["held"] is True and claim3["numbers"]["gain"] == pytest.approx(0.4)
+    assert claim3.held is True and claim3.numbers["gain"] == pytest.approx(0.4)
     alone = judge_search(_result({"tpe": [0.5, 0.6]}))
-    assert alone[1]["held"] is None
+    assert alone[1].held is None
 
 
 def test_claim_verdicts_say_when_a_difference_is_within_noise():
     result = _result({"tpe": [0.80, 0.81], "random": [0.80, 0.80]}, start_test=0.80, best_test=0.81)
     result["data"] = {"validation": 50, "test": 50}
     claims = judge_search(result)
-    assert claims[0]["held"] is True and claims[0]["note"].startswith("inconclusive")
-    assert claims[1]["held"] is True and claims[1]["note"].startswith("inconclusive")
+    assert claims[0].held is True and claims[0].note.startswith("inconclusive")
+    assert claims[1].held is True and claims[1].note.startswith("inconclusive")
 
 
 def test_a_missing_root_exits_2_and_leaves_no_output(config, tmp_path, capsys):

@@ -15,7 +15,8 @@ from optuna.trial import FrozenTrial, TrialState
 from snn_core.atomic import atomic_path, write_text_atomic
 from snn_core.errors import InputError
 from snn_core.search import SAMPLERS
-from vision_bench.analysis import AnalysisConfig, load_config
+from vision_bench.claims import Claim, claims_table
+from vision_bench.config import AnalysisConfig, load_config
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 from vision_bench.search import VALIDATION_SHARE, NoTrialCompleted, run_vision_search
 
@@ -85,15 +86,6 @@ def samplers_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def claims_table(result: dict) -> str:
-    verdict = {True: "**held**", False: "**did not hold**", None: "not tested"}
-    lines = ["| claim | verdict | numbers | note |", "|---|---|---|---|"]
-    for c in result["claims"]:
-        numbers = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in c["numbers"].items())
-        lines.append(f"| {c['id']}: {c['claim']} | {verdict[c['held']]} | {numbers} | {c['note']} |")
-    return "\n".join(lines)
-
-
 def render_markdown(result: dict) -> str:
     data, cfg, start, best = result["data"], result["config"], result["start"], result["best"]
     model, training = cfg["model"], cfg["train"]
@@ -120,7 +112,7 @@ def render_markdown(result: dict) -> str:
         "Best validation accuracy so far, per trial:", "",
         "| trial | " + " | ".join(curves) + " |", "|---|" + "---|" * len(curves), *rows, "",
         "![best validation accuracy per trial](search_convergence.png)", "",
-        "## The paper's claims on this run", "", claims_table(result), "",
+        "## The paper's claims on this run", "", claims_table(Claim(**c) for c in result["claims"]), "",
     ])
 
 
@@ -171,6 +163,6 @@ def run(args: argparse.Namespace) -> int:
     plot_convergence(result, out / "search_convergence.png")
     write_text_atomic(out / "search.json", json.dumps(result, indent=2) + "\n")
     write_text_atomic(out / "search.md", render_markdown(result))
-    print(samplers_table(result), claims_table(result), sep="\n\n")
+    print(samplers_table(result), claims_table(Claim(**c) for c in result["claims"]), sep="\n\n")
     print(f"\nreport: {out / 'search.md'} (and search.json, search_convergence.png); runtime {result['runtime_s']:.0f} s", file=sys.stderr)
     return 0
