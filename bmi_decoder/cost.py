@@ -1,4 +1,4 @@
-"""What a fitted decoder costs per 4 ms step: NeuroBench's complexity metrics for every decoder.
+"""What a fitted decoder costs per step (one bin): NeuroBench's complexity metrics for every decoder.
 
 NeuroBench's primate-reaching track (docs/metrics.md) reports, next to R2, the footprint (bytes of
 parameters and buffers), connection sparsity (share of zero weights), activation sparsity
@@ -15,7 +15,7 @@ Each decoder measures itself in ``Decoder.cost`` while it decodes a sequence:
   :class:`~snn_core.metrics.ActivityRecorder` (:func:`network_cost`); ``nn.GRU`` is not hooked
   by it, and the GRU decoder adds its gate arithmetic with :func:`count_gru`;
 - the linear decoders (Wiener, Kalman) count their matrix-vector products with an
-  :class:`OperationCounter`, which applies the same rules to numpy arrays.
+  :class:`~snn_core.metrics.OperationCounter`, which applies the same rules to numpy arrays.
 
 Conventions shared by all decoders (stated so the numbers can be compared):
 
@@ -23,72 +23,29 @@ Conventions shared by all decoders (stated so the numbers can be compared):
   (float32 torch weights, float64 numpy arrays), including the velocity scaling that maps a
   network's output to mm/s. Streaming state (membrane potentials, GRU state, the ring buffer of
   recent bins) is not counted, as NeuroBench counts parameters and buffers, not activations.
-- Summing 4 ms bins into count windows (Wiener, Kalman, ANN inputs) is feature extraction, not a
+- Summing bins into count windows (Wiener, Kalman, ANN inputs) is feature extraction, not a
   synaptic layer, and is not counted, as in NeuroBench's ANN baseline.
 - For decoders without neurons, activation sparsity is the share of zero entries of the
   intermediate values they compute and multiply by weights (the Wiener filter's lagged counts;
   the Kalman filter's window counts and state), the counterpart of hidden-layer outputs.
-- Energy uses 45 nm figures (4.6 pJ per MAC, 0.9 pJ per AC) and ignores memory traffic.
+- Energy: :data:`snn_core.metrics.ENERGY_CAVEAT`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from snn_core.metrics import ActivityRecorder, SynapticOperations, connection_sparsity, footprint_bytes
+from snn_core.metrics import ActivityRecorder, ModelCost, OperationCounter
 
 if TYPE_CHECKING:
     from bmi_decoder.decoders import Decoder
 
 
-@dataclass(frozen=True)
-class DecoderCost:
-    """Complexity of one fitted decoder, per 4 ms step where it is a rate.
-
-    Args:
-        footprint_bytes: bytes of the arrays the decoder needs to decode.
-        connection_sparsity: share of zero weights.
-        activation_sparsity: share of zero neuron outputs (intermediate values for linear
-            decoders) over all units and steps.
-        synops: synaptic operations per step.
-    """
-
-    footprint_bytes: int
-    connection_sparsity: float
-    activation_sparsity: float
-    synops: SynapticOperations
-
-    @property
-    def energy_pj_per_step(self) -> float:
-        """Energy of the effective operations per step (45 nm; memory traffic ignored)."""
-        return self.synops.energy_pj
-
-    def with_operations(self, extra: SynapticOperations) -> DecoderCost:
-        """This cost with ``extra`` per-step operations added (layers the recorder cannot hook)."""
-        ops = self.synops
-        summed = SynapticOperations(
-            ops.dense + extra.dense, ops.effective_macs + extra.effective_macs, ops.effective_acs + extra.effective_acs
-        )
-        return replace(self, synops=summed)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain numbers for JSON reports."""
-        return {
-            "footprint_bytes": int(self.footprint_bytes),
-            "connection_sparsity": float(self.connection_sparsity),
-            "activation_sparsity": float(self.activation_sparsity),
-            "synops": {k: float(v) for k, v in self.synops.to_dict().items()},
-            "energy_pj_per_step": float(self.energy_pj_per_step),
-        }
-
-
-def decoder_cost(decoder: Decoder, X: np.ndarray) -> DecoderCost:
+def decoder_cost(decoder: Decoder, X: np.ndarray) -> ModelCost:
     """Measure a fitted decoder while it decodes ``X`` (T, F) from the reset state.
 
     Args:
@@ -101,7 +58,7 @@ def decoder_cost(decoder: Decoder, X: np.ndarray) -> DecoderCost:
     return decoder.cost(X)
 
 
-def network_cost(decoder: Decoder, X: np.ndarray, network: nn.Module, *constants: np.ndarray) -> DecoderCost:
+def network_cost(decoder: Decoder, X: np.ndarray, network: nn.Module, *constants: np.ndarray) -> ModelCost:
     """Cost of a torch decoder: ``decoder.predict(X)`` run under an ActivityRecorder on ``network``.
 
     Args:
@@ -113,73 +70,7 @@ def network_cost(decoder: Decoder, X: np.ndarray, network: nn.Module, *constants
     """
     with ActivityRecorder(network) as recorder:
         decoder.predict(X)
-    return DecoderCost(
-        footprint_bytes=footprint_bytes(network) + sum(int(c.nbytes) for c in constants),
-        connection_sparsity=connection_sparsity(network),
-        activation_sparsity=recorder.activation_sparsity(),
-        synops=recorder.synops(steps=len(X)),
-    )
-
-
-class OperationCounter:
-    """NeuroBench's operation and sparsity rules for products computed outside torch layers.
-
-    Call the counting methods once per batch of steps, then read per-step figures. As in the
-    recorder, a batch whose inputs are all 0 or 1 costs accumulates, any other costs MACs.
-    """
-
-    def __init__(self) -> None:
-        self.dense = 0
-        self.macs = 0
-        self.acs = 0
-        self.zeros = 0
-        self.values = 0
-
-    def matvec(self, inputs: np.ndarray, weight: np.ndarray) -> None:
-        """``weight @ x`` for every row ``x`` of ``inputs`` (steps, n_in); ``weight`` is (n_out, n_in).
-
-        Every non-zero input meets the non-zero weights of its column, so the effective count
-        is the dot product of the per-column counts: no (steps, n_out) product is formed.
-        """
-        inputs, weight = np.asarray(inputs), np.asarray(weight)
-        self.dense += inputs.shape[0] * weight.size
-        effective = int(np.count_nonzero(inputs, axis=0) @ np.count_nonzero(weight, axis=0))
-        if np.isin(inputs, (0, 1)).all():
-            self.acs += effective
-        else:
-            self.macs += effective
-
-    def elementwise(self, a: np.ndarray, b: np.ndarray) -> None:
-        """Element-wise products ``a * b`` (gates): multiplications, skipped where either is 0."""
-        self.dense += a.size
-        self.macs += int(np.count_nonzero((a != 0) & (b != 0)))
-
-    def activations(self, values: np.ndarray) -> None:
-        """Intermediate values that count towards activation sparsity."""
-        self.zeros += int(values.size - np.count_nonzero(values))
-        self.values += int(values.size)
-
-    def synops(self, steps: int) -> SynapticOperations:
-        """Operations per step."""
-        return SynapticOperations(self.dense / steps, self.macs / steps, self.acs / steps)
-
-    def cost(self, steps: int, stored: Iterable[np.ndarray], weights: Iterable[np.ndarray]) -> DecoderCost:
-        """The decoder's cost once all steps are counted.
-
-        Args:
-            steps: bins decoded.
-            stored: every array the decoder needs to decode (footprint).
-            weights: the matrices it multiplies inputs by (connection sparsity).
-        """
-        weights = [np.asarray(w) for w in weights]
-        n_weights = sum(w.size for w in weights)
-        zero_weights = sum(w.size - np.count_nonzero(w) for w in weights)
-        return DecoderCost(
-            footprint_bytes=sum(int(np.asarray(a).nbytes) for a in stored),
-            connection_sparsity=zero_weights / n_weights if n_weights else 0.0,
-            activation_sparsity=self.zeros / self.values if self.values else 0.0,
-            synops=self.synops(steps),
-        )
+    return recorder.model_cost(len(X), *constants)
 
 
 def count_gru(counter: OperationCounter, gru: nn.GRU, inputs: torch.Tensor, hidden: torch.Tensor) -> None:

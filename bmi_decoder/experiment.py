@@ -26,13 +26,19 @@ from bmi_decoder.cost import decoder_cost
 from bmi_decoder.decoders import DECODERS, Decoder, make_decoder
 from bmi_decoder.evaluation import correlation, r2_per_axis, rmse
 from bmi_decoder.io import read_recording
-from bmi_decoder.preprocess import PreparedSession, prepare_session
-from snn_core.config import read_toml
+from bmi_decoder.preprocess import BIN_MODES, PreparedSession, prepare_session
+from snn_core.config import Field, check_section, read_toml
 from snn_core.device import choose_device
 from snn_core.errors import InputError
 
-DATA_KEYS = ("bin_width", "mode", "lag", "fractions")
-TOP_KEYS = ("seed", "data", "decoders")
+# The [data] settings are prepare_session's arguments; the decoders' are checked by each decoder.
+DATA_SCHEMA = {
+    "bin_width": Field(float, valid=lambda w: w > 0, expected="a positive number of seconds"),
+    "mode": Field(str, valid=lambda m: m in BIN_MODES, expected=f"one of {', '.join(BIN_MODES)}"),
+    "lag": Field(float),
+    "fractions": Field(list, float, lambda f: len(f) == 3, "three shares for train, val and test"),
+}
+TOP_SCHEMA = {"seed": Field(int), "data": Field(dict), "decoders": Field(dict)}
 
 
 @dataclass(frozen=True)
@@ -71,12 +77,8 @@ def load_config(path: str | Path | None, seed: int | None = None, device: str | 
         choose_device(device, "command line", "--device")  # before any data is read
     raw = read_toml(path) if path is not None else {}
     source = str(path) if path is not None else "config"
-    for key in raw:
-        if key not in TOP_KEYS:
-            raise InputError(source, key, f"one of the top-level keys {', '.join(TOP_KEYS)}")
-    for key in raw.get("data", {}):
-        if key not in DATA_KEYS:
-            raise InputError(source, f"data.{key}", f"one of {', '.join(DATA_KEYS)}")
+    check_section(source, "", raw, TOP_SCHEMA)
+    check_section(source, "data", raw.get("data", {}), DATA_SCHEMA)
     decoders = raw.get("decoders", {})
     config = ExperimentConfig(
         seed=int(seed if seed is not None else raw.get("seed", 0)), data=dict(raw.get("data", {})), decoders=decoders,
@@ -112,6 +114,7 @@ class DecoderResult:
     correlation: float
     rmse_mm_s: float
     fit_seconds: float
+    bin_width: float
     cost: dict
     test_velocity: np.ndarray = field(repr=False)
     test_prediction: np.ndarray = field(repr=False)
@@ -148,6 +151,7 @@ def evaluate_decoder(decoder: Decoder, session: PreparedSession, name: str) -> D
         correlation=correlation(y_test, prediction),
         rmse_mm_s=rmse(y_test, prediction),
         fit_seconds=fit_seconds,
+        bin_width=session.bin_width,
         cost=decoder_cost(decoder, X_test).to_dict(),
         test_velocity=y_test,
         test_prediction=prediction,

@@ -12,17 +12,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from bmi_decoder.experiment import DecoderResult  # noqa: E402
 from snn_core.atomic import atomic_path, write_text_atomic  # noqa: E402
+from snn_core.metrics import ENERGY_CAVEAT  # noqa: E402
 
-# 10 s of test data at 4 ms per bin: long enough to show several reaches.
-TRACE_BINS = 2500
-ENERGY_CAVEAT = (
-    "Energy per step = effective MACs x 4.6 pJ + effective ACs x 0.9 pJ (45 nm, Horowitz 2014); "
-    "it ignores memory traffic, which often dominates on real hardware."
-)
+# Seconds of test data in the velocity figure: long enough to show several reaches.
+TRACE_SECONDS = 10.0
+
+
+def step_words(results: list[DecoderResult]) -> str:
+    """``"4 ms step"``: one bin of the sessions' bin width, what the costs are per."""
+    return f"{results[0].bin_width * 1e3:g} ms step"
 
 
 def markdown_table(results: list[DecoderResult]) -> str:
-    """One line per (session, decoder): accuracy and cost per 4 ms step."""
+    """One line per (session, decoder): accuracy and cost per step (one bin)."""
     lines = [
         "| session | decoder | R2 | R2 x | R2 y | footprint (KB) | dense ops | eff. MACs | eff. ACs | act. sparsity | energy (pJ/step) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -42,8 +44,9 @@ def plot_velocity_traces(results: list[DecoderResult], path: Path) -> None:
     """True vs decoded velocity over the start of the first session's test split."""
     first = [r for r in results if r.session == results[0].session]
     fig, axes = plt.subplots(2, 1, figsize=(11, 6), sharex=True)
-    n = min(TRACE_BINS, len(first[0].test_velocity))
-    seconds = [i * 0.004 for i in range(n)]
+    bin_width = first[0].bin_width
+    n = min(round(TRACE_SECONDS / bin_width), len(first[0].test_velocity))
+    seconds = [i * bin_width for i in range(n)]
     for axis, ax in enumerate(axes):
         ax.plot(seconds, first[0].test_velocity[:n, axis], color="black", lw=1.5, label="true")
         for r in first:
@@ -66,7 +69,7 @@ def plot_r2_vs_synops(results: list[DecoderResult], path: Path) -> None:
         ops = [r.cost["synops"]["effective_macs"] + r.cost["synops"]["effective_acs"] for r in rows]
         ax.scatter(ops, [r.r2 for r in rows], label=decoder, s=40)
     ax.set_xscale("log")
-    ax.set_xlabel("effective synaptic operations per 4 ms step (MACs + ACs, log)")
+    ax.set_xlabel(f"effective synaptic operations per {step_words(results)} (MACs + ACs, log)")
     ax.set_ylabel("test R2")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -87,12 +90,12 @@ def write_report(results: list[DecoderResult], out: str | Path, meta: dict) -> P
     md = [
         "# Decoding report",
         "",
-        f"Protocol: NeuroBench primate reaching (4 ms bins, chronological 50/25/25 split by reach, "
+        f"Protocol: NeuroBench primate reaching ({results[0].bin_width * 1e3:g} ms bins, chronological 50/25/25 split by reach, "
         f"R2 averaged over x and y). Command: `{meta.get('command', '')}`.",
         "",
         markdown_table(results),
         "",
-        f"Costs are per 4 ms step on the test split. {ENERGY_CAVEAT}",
+        f"Costs are per {step_words(results)} on the test split. {ENERGY_CAVEAT}",
         "",
         "![true vs decoded velocity](velocity.png)",
         "",

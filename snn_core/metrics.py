@@ -9,14 +9,22 @@ operations multiply-accumulates (MACs). Biases are not synaptic operations. Coun
 execution, i.e. per time step per sample.
 
 Energy uses 45 nm figures (Horowitz 2014, docs/metrics.md): 4.6 pJ per MAC, 0.9 pJ per AC. It ignores
-memory traffic, which often dominates on real hardware; report it with that caveat.
+memory traffic, which often dominates on real hardware; reports state :data:`ENERGY_CAVEAT`.
+
+Both frontends count with one vocabulary: an :class:`OperationCounter` tallies operations and
+activations (numpy products computed outside torch layers go to it directly), an
+:class:`ActivityRecorder` is a counter fed by hooks on a torch model, and either sums up as a
+:class:`ModelCost`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,6 +34,10 @@ from snn_core.network import ActivityProbe
 ENERGY_PJ_PER_MAC = 4.6
 ENERGY_PJ_PER_AC = 0.9
 SYNAPTIC_LAYERS = (nn.Linear, nn.Conv2d)
+ENERGY_CAVEAT = (
+    f"Energy per step = effective MACs x {ENERGY_PJ_PER_MAC} pJ + effective ACs x {ENERGY_PJ_PER_AC} pJ "
+    "(45 nm, Horowitz 2014); it ignores memory traffic, which often dominates on real hardware."
+)
 
 
 def footprint_bytes(model: nn.Module) -> int:
@@ -47,19 +59,29 @@ def is_binary(x: torch.Tensor) -> bool:
     return bool(((x == 0) | (x == 1)).all())
 
 
-def layer_operations(layer: nn.Module, inputs: torch.Tensor, dense: bool = False) -> int:
+def is_spike_count(x: torch.Tensor) -> bool:
+    """True when every entry is a non-negative integer: a sum of spike maps (ASC), for one."""
+    return bool(((x >= 0) & (x == x.round())).all())
+
+
+def layer_operations(layer: nn.Module, inputs: torch.Tensor, dense: bool = False, by_count: bool = False) -> int:
     """Synaptic operations of one linear or conv layer on a batch of inputs.
 
     Args:
         layer: an ``nn.Linear`` or ``nn.Conv2d``.
         inputs: what the layer received, (batch, in_features) or (batch, C, H, W).
         dense: count every weight and input as non-zero (NeuroBench's Dense).
+        by_count: count an input of k (a spike count) as k operations per non-zero weight, as
+            event-driven hardware adds each incoming spike, instead of binarising it.
 
     Returns:
         The summed operations over the batch.
     """
     with torch.no_grad():
-        x = torch.ones_like(inputs) if dense else (inputs != 0).to(torch.float32)
+        if dense:
+            x = torch.ones_like(inputs)
+        else:
+            x = inputs if by_count else (inputs != 0)
         w = torch.ones_like(layer.weight) if dense else (layer.weight != 0).to(torch.float32)
         x = x.to(torch.float32)
         if isinstance(layer, nn.Linear):
@@ -83,48 +105,173 @@ class SynapticOperations:
         """Energy per step from effective operations (45 nm; memory traffic ignored)."""
         return self.effective_macs * ENERGY_PJ_PER_MAC + self.effective_acs * ENERGY_PJ_PER_AC
 
+    def __add__(self, other: SynapticOperations) -> SynapticOperations:
+        return SynapticOperations(
+            self.dense + other.dense, self.effective_macs + other.effective_macs, self.effective_acs + other.effective_acs
+        )
+
     def to_dict(self) -> dict[str, float]:
         return {"dense": self.dense, "effective_macs": self.effective_macs, "effective_acs": self.effective_acs}
 
 
-class ActivityRecorder:
-    """Hooks a model to accumulate synaptic operations and neuron activity while it runs.
+@dataclass(frozen=True)
+class ModelCost:
+    """NeuroBench's complexity metrics of one model, per step (one execution) where a rate.
 
-    Use as a context manager around forward passes; afterwards call :meth:`synops`,
-    :meth:`firing_rates` and :meth:`activation_sparsity` with the number of steps executed
-    (time steps times samples) to get per-step figures, as NeuroBench averages per execution.
-
-    Neuron outputs are read at :class:`~snn_core.network.ActivityProbe` modules (the layers of
-    a :class:`~snn_core.network.SkipNetwork`) and at ``nn.ReLU`` modules (baseline ANNs).
+    Args:
+        footprint_bytes: bytes of what the model needs to run (parameters, buffers, constants).
+        connection_sparsity: share of zero weights.
+        activation_sparsity: share of zero neuron outputs (or the intermediate values a model
+            without neurons multiplies by weights) over all units and steps.
+        synops: synaptic operations per step.
     """
 
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self._handles: list = []
-        self._names = {m: n for n, m in model.named_modules()}
+    footprint_bytes: int
+    connection_sparsity: float
+    activation_sparsity: float
+    synops: SynapticOperations
+
+    @property
+    def energy_pj_per_step(self) -> float:
+        """Energy of the effective operations per step (45 nm; memory traffic ignored)."""
+        return self.synops.energy_pj
+
+    def with_operations(self, extra: SynapticOperations) -> ModelCost:
+        """This cost with ``extra`` per-step operations added (layers the recorder cannot hook)."""
+        return replace(self, synops=self.synops + extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain numbers for JSON reports."""
+        return {
+            "footprint_bytes": int(self.footprint_bytes),
+            "connection_sparsity": float(self.connection_sparsity),
+            "activation_sparsity": float(self.activation_sparsity),
+            "synops": {k: float(v) for k, v in self.synops.to_dict().items()},
+            "energy_pj_per_step": float(self.energy_pj_per_step),
+        }
+
+
+class OperationCounter:
+    """Tallies of synaptic operations and activations under NeuroBench's rules.
+
+    Feed it once per batch of steps, then read per-step figures. A batch whose inputs are all
+    0 or 1 costs accumulates, any other costs MACs. Products computed outside torch layers
+    (numpy decoders, GRU gates) are counted with :meth:`matvec` and :meth:`elementwise`.
+    """
+
+    def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
         self.dense = 0
         self.macs = 0
         self.acs = 0
+        self.zeros = 0
+        self.values = 0
+
+    def add(self, dense: int, effective: int, accumulates: bool) -> None:
+        """One batch's operations: ``dense`` in all, ``effective`` as ACs or else as MACs."""
+        self.dense += dense
+        if accumulates:
+            self.acs += effective
+        else:
+            self.macs += effective
+
+    def matvec(self, inputs: np.ndarray, weight: np.ndarray) -> None:
+        """``weight @ x`` for every row ``x`` of ``inputs`` (steps, n_in); ``weight`` is (n_out, n_in).
+
+        Every non-zero input meets the non-zero weights of its column, so the effective count
+        is the dot product of the per-column counts: no (steps, n_out) product is formed.
+        """
+        inputs, weight = np.asarray(inputs), np.asarray(weight)
+        effective = int(np.count_nonzero(inputs, axis=0) @ np.count_nonzero(weight, axis=0))
+        self.add(inputs.shape[0] * weight.size, effective, bool(np.isin(inputs, (0, 1)).all()))
+
+    def elementwise(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Element-wise products ``a * b`` (gates): multiplications, skipped where either is 0."""
+        self.add(a.size, int(np.count_nonzero((a != 0) & (b != 0))), accumulates=False)
+
+    def activations(self, values: np.ndarray) -> None:
+        """Intermediate values that count towards activation sparsity."""
+        self.zeros += int(values.size - np.count_nonzero(values))
+        self.values += int(values.size)
+
+    def synops(self, steps: int) -> SynapticOperations:
+        """Operations per step, ``steps`` being time steps times samples executed."""
+        return SynapticOperations(self.dense / steps, self.macs / steps, self.acs / steps)
+
+    def activation_sparsity(self) -> float:
+        """Share of zero values over all that were counted (NeuroBench)."""
+        return self.zeros / self.values if self.values else 0.0
+
+    def cost(self, steps: int, stored: Iterable[np.ndarray], weights: Iterable[np.ndarray]) -> ModelCost:
+        """The cost of a model computed with numpy arrays, once all its steps are counted.
+
+        Args:
+            steps: steps executed.
+            stored: every array the model needs to run (footprint).
+            weights: the matrices it multiplies inputs by (connection sparsity).
+        """
+        weights = [np.asarray(w) for w in weights]
+        n_weights = sum(w.size for w in weights)
+        zero_weights = sum(w.size - np.count_nonzero(w) for w in weights)
+        return ModelCost(
+            footprint_bytes=sum(int(np.asarray(a).nbytes) for a in stored),
+            connection_sparsity=zero_weights / n_weights if n_weights else 0.0,
+            activation_sparsity=self.activation_sparsity(),
+            synops=self.synops(steps),
+        )
+
+
+class ActivityRecorder(OperationCounter):
+    """An :class:`OperationCounter` fed by hooks on a torch model while it runs.
+
+    Use as a context manager around forward passes; afterwards call :meth:`synops`,
+    :meth:`firing_rates`, :meth:`activation_sparsity` or :meth:`model_cost` with the number of steps
+    executed (time steps times samples) to get per-step figures, as NeuroBench averages per
+    execution.
+
+    Neuron outputs are read at :class:`~snn_core.network.ActivityProbe` modules (the layers of
+    a :class:`~snn_core.network.SkipNetwork`) and at ``nn.ReLU`` modules (baseline ANNs).
+
+    Args:
+        model: the model to hook.
+        spike_count: also count in :attr:`by_count` an integer input of k as k accumulates, as
+            event-driven hardware adds each spike of a sum of spike maps (W(a + b) = Wa + Wb),
+            where NeuroBench counts any non-binary input as MACs.
+    """
+
+    def __init__(self, model: nn.Module, spike_count: bool = False) -> None:
+        self.model = model
+        self.by_count = OperationCounter() if spike_count else None
+        self._handles: list = []
+        self._names = {m: n for n, m in model.named_modules()}
+        super().__init__()
+
+    def reset(self) -> None:
+        super().reset()
+        if self.by_count is not None:
+            self.by_count.reset()
         self._active: dict[str, int] = defaultdict(int)
         self._total: dict[str, int] = defaultdict(int)
 
     def _on_synapse(self, module: nn.Module, args: tuple, _output: torch.Tensor) -> None:
         x = args[0]
-        self.dense += layer_operations(module, x, dense=True)
+        dense = layer_operations(module, x, dense=True)
         effective = layer_operations(module, x)
-        if is_binary(x):
-            self.acs += effective
-        else:
-            self.macs += effective
+        self.add(dense, effective, is_binary(x))
+        if self.by_count is not None:
+            x = x.to(torch.float32)
+            counted = is_spike_count(x)
+            self.by_count.add(dense, layer_operations(module, x, by_count=True) if counted else effective, counted)
 
     def _on_activity(self, module: nn.Module, _args: tuple, output: torch.Tensor) -> None:
-        name = self._names.get(module, "")
-        name = name.removesuffix(".probe")
-        self._active[name] += int((output != 0).sum())
+        name = self._names.get(module, "").removesuffix(".probe")
+        active = int((output != 0).sum())
+        self._active[name] += active
         self._total[name] += output.numel()
+        self.zeros += output.numel() - active
+        self.values += output.numel()
 
     def __enter__(self) -> ActivityRecorder:
         for module in self.model.modules():
@@ -139,15 +286,15 @@ class ActivityRecorder:
             handle.remove()
         self._handles.clear()
 
-    def synops(self, steps: int) -> SynapticOperations:
-        """Operations per step, ``steps`` being time steps times samples executed."""
-        return SynapticOperations(self.dense / steps, self.macs / steps, self.acs / steps)
-
     def firing_rates(self) -> dict[str, float]:
         """Per layer, the share of non-zero outputs: spikes per neuron per step for an SNN."""
         return {name: self._active[name] / self._total[name] for name in self._total}
 
-    def activation_sparsity(self) -> float:
-        """Share of zero neuron outputs over all layers, steps and samples (NeuroBench)."""
-        total = sum(self._total.values())
-        return 1.0 - sum(self._active.values()) / total if total else 0.0
+    def model_cost(self, steps: int, *constants: np.ndarray) -> ModelCost:
+        """The hooked model's cost per step; ``constants``: arrays applied outside it (footprint)."""
+        return ModelCost(
+            footprint_bytes=footprint_bytes(self.model) + sum(int(c.nbytes) for c in constants),
+            connection_sparsity=connection_sparsity(self.model),
+            activation_sparsity=self.activation_sparsity(),
+            synops=self.synops(steps),
+        )

@@ -119,7 +119,7 @@ def network_spec(config: VisionModelConfig, variant: str, topology: SkipTopology
     )
 
 
-class VisionSNN(nn.Module):
+class VisionNetwork(nn.Module):
     """A skip-connected convolutional network with a rate-readout classifier.
 
     Args:
@@ -139,9 +139,9 @@ class VisionSNN(nn.Module):
         features = self.trunk(frames).mean(dim=(-2, -1))  # global average pool: (T, batch, C)
         return self.classifier(features).mean(dim=0)
 
-    def twin(self) -> VisionSNN:
+    def twin(self) -> VisionNetwork:
         """The same definition in the other mode (fresh weights): the ANN twin of an SNN or back."""
-        return VisionSNN(self.spec, self.num_classes, "ann" if self.mode == "snn" else "snn")
+        return VisionNetwork(self.spec, self.num_classes, "ann" if self.mode == "snn" else "snn")
 
     def layer_names(self) -> list[str]:
         """Names of the neuron layers, in order, as :class:`ActivityRecorder` reports them."""
@@ -150,7 +150,7 @@ class VisionSNN(nn.Module):
 
 def build_vision_model(
     config: VisionModelConfig, variant: str, mode: str = "snn", seed: int = 0, topology: SkipTopology | None = None
-) -> VisionSNN:
+) -> VisionNetwork:
     """Build one variant of ``config`` (or ``topology``, see :func:`network_spec`) in ``mode``.
 
     Initial weights are drawn from ``seed``; the global torch generator is left as it was, so
@@ -159,4 +159,4 @@ def build_vision_model(
     spec = network_spec(config, variant, topology)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return VisionSNN(spec, config.num_classes, mode)
+        return VisionNetwork(spec, config.num_classes, mode)

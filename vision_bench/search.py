@@ -18,7 +18,6 @@ Every study is tied to the data, model and training settings and its sampler see
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,9 +32,10 @@ from snn_core import search as core_search
 from snn_core.errors import InputError, NoTrialCompleted
 from snn_core.search import STARTUP_TRIALS, StudyOutcome, best_so_far, default_storage, open_storage, resumable, run_search, shown_url
 from snn_core.topology import SkipTopology, search_space_size
-from vision_bench.analysis import AnalysisConfig
+from vision_bench.claims import Claim, judge_search
+from vision_bench.config import AnalysisConfig
 from vision_bench.data import load_frames
-from vision_bench.models import VisionSNN, build_vision_model, variant_topology
+from vision_bench.models import VisionNetwork, build_vision_model, variant_topology
 from vision_bench.train import evaluate, train
 
 VALIDATION_SHARE = 0.1
@@ -96,7 +96,7 @@ class VisionSearchResult:
     found_by: tuple[str, ...]
     searches: dict[str, SamplerSearch]
     storage: str  # URL, password masked
-    claims: tuple[dict, ...] = ()  # :func:`judge_search`
+    claims: tuple[Claim, ...] = ()  # :func:`judge_search`
     runtime_s: float = 0.0
     paths: tuple[Path, ...] = field(default=(), compare=False)
 
@@ -106,7 +106,7 @@ class VisionSearchResult:
             "trials": self.trials, "seed": self.seed, "layers_per_block": list(self.layers_per_block),
             "search_space_size": self.search_space_size, "ann_validation_accuracy": self.ann_validation_accuracy,
             "start": {"variant": self.start_variant, **vars(self.start)}, "best": {**vars(self.best), "found_by": list(self.found_by)},
-            "searches": {s: r.to_dict() for s, r in self.searches.items()}, "claims": list(self.claims),
+            "searches": {s: r.to_dict() for s, r in self.searches.items()}, "claims": [c.to_dict() for c in self.claims],
             "runtime_s": self.runtime_s, "storage": self.storage,
         }
 
@@ -173,38 +173,6 @@ def _sampler_record(study: optuna.Study, seconds: dict[str, float]) -> SamplerSe
     )
 
 
-def _noise(difference: float, se: float, n: int, split: str) -> str:
-    if abs(difference) < 2 * se:
-        return f"inconclusive: within 2 standard errors ({2 * se:.3f}) of {split}-set sampling ({n} recordings)"
-    return ""
-
-
-def judge_search(result: dict) -> list[dict]:
-    """Claims 3 and 4 on this run: ``id``, ``claim``, ``held`` (None: not tested), ``numbers``, ``note``."""
-    start, best, data = result["start"], result["best"], result["data"]
-    gain = best["test_accuracy"] - start["test_accuracy"]
-    se = math.sqrt(sum(p * (1 - p) / data["test"] for p in (best["test_accuracy"], start["test_accuracy"])))
-    claims = [{
-        "id": "3", "claim": "searching the skips adapts the ANN-derived topology to the SNN with an accuracy gain (paper: about +8%)",
-        "held": gain > 0, "numbers": {"test_accuracy_start": start["test_accuracy"], "test_accuracy_searched": best["test_accuracy"], "gain": gain},
-        "note": _noise(gain, se, data["test"], "test") or "one training seed per topology",
-    }]
-    curves = {s: r["best_so_far"] for s, r in result["searches"].items()}
-    text = "Bayesian optimisation (TPE, GP) reaches a higher best, or random search's best in fewer trials"
-    bo = [s for s in ("tpe", "gp") if s in curves]
-    if "random" not in curves or not bo or not all(curves.values()):
-        return claims + [{"id": "4", "claim": text, "held": None, "numbers": {}, "note": "not tested: needs --sampler all"}]
-    target = curves["random"][-1]
-    reach = {s: next((k + 1 for k, v in enumerate(c) if v >= target - 1e-12), None) for s, c in curves.items()}
-    held = any(curves[s][-1] > target or (reach[s] or math.inf) < reach["random"] for s in bo)
-    numbers = {**{f"best_{s}": c[-1] for s, c in curves.items()}, **{f"trials_to_random_best_{s}": reach[s] for s in curves}}
-    lead, n_val = max(curves[s][-1] for s in bo) - target, data["validation"]
-    note = _noise(lead, math.sqrt(2 * target * (1 - target) / n_val), n_val, "validation") or f"best BO minus best random {lead:+.3f}"
-    note += (f"; one search per sampler, whose first {min(STARTUP_TRIALS, result['trials'])} trials (the ANN-derived start, "
-             "then random draws of the same seed) are the same for all samplers; stability needs repeated searches")
-    return claims + [{"id": "4", "claim": text, "held": held, "numbers": numbers, "note": note}]
-
-
 def run_vision_search(
     dataset: str, root: str | Path, config: AnalysisConfig, samplers: Sequence[str], trials: int, storage: str | None = None,
     seed: int = 0, prefix: str = "vision-search", progress: bool = True, log: Callable[[str], None] = print,
@@ -265,7 +233,7 @@ def _search(dataset, root, config, samplers, trials, storage, seed, prefix, prog
     }))
     store = open_storage(storage)
     scores, seconds = _stored_scores(store, identity)
-    models: dict[str, VisionSNN] = {}
+    models: dict[str, VisionNetwork] = {}
 
     def fit(blocks: SkipTopology, mode: str = "snn"):
         """Train on the fit set; returns (model, validation accuracy, seconds)."""
@@ -323,4 +291,4 @@ def _search(dataset, root, config, samplers, trials, storage, seed, prefix, prog
         start_variant=start_variant, start=test(str(trunk_topology(start))), best=test(winner),
         found_by=tuple(s for s, r in searches.items() if r.best_topology == winner), searches=searches, storage=shown_url(storage),
     )
-    return replace(result, claims=tuple(judge_search(result.to_dict())), runtime_s=time.perf_counter() - started)
+    return replace(result, claims=judge_search(result.to_dict()), runtime_s=time.perf_counter() - started)

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from snn_core.atomic import atomic_path, write_text_atomic
+from vision_bench.claims import Claim, claims_table
 from vision_bench.search import VALIDATION_SHARE, VisionSearchResult
 
 
@@ -31,15 +32,6 @@ def samplers_table(result: dict) -> str:
         curve = r["best_so_far"]
         lines.append(f"| {sampler} | `{r['best']['topology']}` | {curve[-1]:.3f} | {curve.index(curve[-1]) + 1} "
                      f"| {r['trainings']} | {r['wall_s']:.1f} | {r['alone_s']:.1f} |")
-    return "\n".join(lines)
-
-
-def claims_table(result: dict) -> str:
-    verdict = {True: "**held**", False: "**did not hold**", None: "not tested"}
-    lines = ["| claim | verdict | numbers | note |", "|---|---|---|---|"]
-    for c in result["claims"]:
-        numbers = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in c["numbers"].items())
-        lines.append(f"| {c['id']}: {c['claim']} | {verdict[c['held']]} | {numbers} | {c['note']} |")
     return "\n".join(lines)
 
 
@@ -69,7 +61,7 @@ def render_markdown(result: dict) -> str:
         "Best validation accuracy so far, per trial:", "",
         "| trial | " + " | ".join(curves) + " |", "|---|" + "---|" * len(curves), *rows, "",
         "![best validation accuracy per trial](search_convergence.png)", "",
-        "## The paper's claims on this run", "", claims_table(result), "",
+        "## The paper's claims on this run", "", claims_table(Claim(**c) for c in result["claims"]), "",
     ])
 
 

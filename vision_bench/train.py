@@ -1,7 +1,7 @@
 """Training by surrogate-gradient BPTT, with checkpoints that survive an interruption.
 
 The loss is cross-entropy on the time-averaged output (the rate readout of
-:class:`~vision_bench.models.VisionSNN`); gradients flow back through the T steps, and through
+:class:`~vision_bench.models.VisionNetwork`); gradients flow back through the T steps, and through
 each spike by the LIF neuron's arctan surrogate (snnTorch's default; Neftci et al. 2019). The
 learning rate follows a cosine schedule over the epochs (Loshchilov and Hutter 2017). On CUDA
 the forward pass runs under float16 autocast with a gradient scaler.
@@ -30,7 +30,7 @@ from tqdm import tqdm
 from snn_core.atomic import atomic_path, write_text_atomic
 from snn_core.device import DEVICE_NAMES, choose_device, is_device_name
 from snn_core.errors import InputError
-from vision_bench.models import VisionSNN
+from vision_bench.models import VisionNetwork
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -99,7 +99,7 @@ def time_major(frames: torch.Tensor, device: torch.device) -> torch.Tensor:
     return frames.to(device, torch.float32, non_blocking=True).transpose(0, 1)
 
 
-def evaluate(model: VisionSNN, data: Dataset, batch_size: int = 64, device: torch.device | None = None) -> float:
+def evaluate(model: VisionNetwork, data: Dataset, batch_size: int = 64, device: torch.device | None = None) -> float:
     """Accuracy of ``model`` on ``data`` (items ``(frames (T, C, H, W), label)``), in eval mode."""
     device = device or next(model.parameters()).device
     model.eval()
@@ -112,14 +112,14 @@ def evaluate(model: VisionSNN, data: Dataset, batch_size: int = 64, device: torc
     return correct / total
 
 
-def _optimizer(model: VisionSNN, config: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(model: VisionNetwork, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
 
 
 def _train_epoch(
-    model: VisionSNN,
+    model: VisionNetwork,
     loader: DataLoader,
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
@@ -164,7 +164,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
 
 
 def train(
-    model: VisionSNN,
+    model: VisionNetwork,
     train_data: Dataset,
     test_data: Dataset,
     config: TrainConfig,

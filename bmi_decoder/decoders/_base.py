@@ -25,7 +25,7 @@ from snn_core.errors import InputError
 if TYPE_CHECKING:
     from sklearn.utils import Tags
 
-    from bmi_decoder.cost import DecoderCost
+    from snn_core.metrics import ModelCost
 
 # Share of the training bins held out (the last ones, chronologically, like the NeuroBench split)
 # when fit is given no validation set: early stopping and ridge choice need unseen data.
@@ -115,7 +115,7 @@ class Decoder(abc.ABC):
         """Take one bin (F,), return the velocity (2,) decoded at that bin."""
 
     @abc.abstractmethod
-    def cost(self, X: np.ndarray) -> DecoderCost:
+    def cost(self, X: np.ndarray) -> ModelCost:
         """NeuroBench's complexity metrics, measured while decoding ``X`` (T, F) from the reset
         state: footprint, sparsities and synaptic operations per step (see :mod:`bmi_decoder.cost`)."""
 

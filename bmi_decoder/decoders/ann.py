@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from bmi_decoder.cost import DecoderCost, network_cost
+from bmi_decoder.cost import network_cost
 from bmi_decoder.evaluation import r2_score
+from snn_core.metrics import ModelCost
 from snn_core.streaming import cpu_float64
 
 from ._base import (
@@ -219,7 +220,7 @@ class ANNDecoder(Decoder):
                 out[rows] = self.network_(torch.from_numpy(phi.astype(np.float32)).to(device)).cpu().numpy()
         return self.label_scaler_.decode(out)
 
-    def cost(self, X: np.ndarray) -> DecoderCost:
+    def cost(self, X: np.ndarray) -> ModelCost:
         """Recorded on the network: its linear layers read normalised counts and ReLU outputs
         (MACs); activation sparsity over the ReLU outputs."""
         check_fitted(self, "network_")

@@ -18,8 +18,9 @@ import torch
 from scipy.special import expit
 from torch import nn
 
-from bmi_decoder.cost import DecoderCost, OperationCounter, count_gru, network_cost
+from bmi_decoder.cost import count_gru, network_cost
 from bmi_decoder.evaluation import r2_score
+from snn_core.metrics import ModelCost, OperationCounter
 from snn_core.network import ActivityProbe
 from snn_core.streaming import cpu_float64
 
@@ -211,7 +212,7 @@ class GRUDecoder(Decoder):
             out = self.network_(inputs[None])[0][0].cpu().numpy()
         return self.label_scaler_.decode(out)
 
-    def cost(self, X: np.ndarray) -> DecoderCost:
+    def cost(self, X: np.ndarray) -> ModelCost:
         """The readout is recorded on the network; ``nn.GRU`` is not hooked by the recorder, so
         its weights and gates are counted from what it read and returned (:func:`count_gru`).
         Activation sparsity over the GRU outputs (tanh-based: almost never exactly 0)."""

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.linalg import solve_discrete_are
 from scipy.signal import lfilter
 
-from bmi_decoder.cost import DecoderCost, OperationCounter
+from snn_core.metrics import ModelCost, OperationCounter
 
 from ._base import Decoder, check_bin, check_fitted, check_sequence, is_real, require, require_int
 from ._history import SpikeHistory, lagged_count_chunks
@@ -118,7 +118,7 @@ class KalmanDecoder(Decoder):
         drive = (_observations(X, self.bins_per_window) - self.observation_mean_) @ self.gain_.T
         return linear_recursion(self.transition_, drive) + self.velocity_mean_
 
-    def cost(self, X: np.ndarray) -> DecoderCost:
+    def cost(self, X: np.ndarray) -> ModelCost:
         """Per step ``x = transition_ x + gain_ (z - m)``: both matrix-vector products counted
         (MACs unless the input is 0/1). ``gain_ m`` is a constant, i.e. a bias, so the gain's
         effective operations count the non-zero window counts ``z``. Footprint: the float64

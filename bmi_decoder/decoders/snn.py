@@ -23,10 +23,11 @@ import torch
 from scipy.linalg.blas import dgemv
 from torch import nn
 
-from bmi_decoder.cost import DecoderCost, network_cost
+from bmi_decoder.cost import network_cost
 from bmi_decoder.evaluation import r2_score
 from snn_core.errors import InputError
 from snn_core.kernels import lif_multi_step, pick_backend
+from snn_core.metrics import ModelCost
 from snn_core.network import NetworkSpec, SkipLayer, SkipNetwork
 from snn_core.streaming import DenseStepper, cpu_float64
 from snn_core.surrogate import ATan
@@ -284,7 +285,7 @@ class SNNDecoder(Decoder):
             out = self.network_(inputs[:, None])[:, 0]
         return self.label_scaler_.decode(out.cpu().numpy())
 
-    def cost(self, X: np.ndarray) -> DecoderCost:
+    def cost(self, X: np.ndarray) -> ModelCost:
         """Recorded on the network: layers fed 0/1 bins or spikes (the readout too) cost ACs, a
         layer fed an addition-type skip sum costs MACs; activation sparsity over LIF spikes."""
         check_fitted(self, "network_")

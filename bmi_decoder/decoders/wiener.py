@@ -14,8 +14,8 @@ from typing import Self
 
 import numpy as np
 
-from bmi_decoder.cost import DecoderCost, OperationCounter
 from bmi_decoder.evaluation import r2_score
+from snn_core.metrics import ModelCost, OperationCounter
 
 from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
 from ._history import SpikeHistory, lagged_count_chunks
@@ -103,7 +103,7 @@ class WienerDecoder(Decoder):
             out[rows] = phi @ self.coef_ + self.intercept_
         return out
 
-    def cost(self, X: np.ndarray) -> DecoderCost:
+    def cost(self, X: np.ndarray) -> ModelCost:
         """One linear map per step from the lagged counts (MACs: counts are not 0/1 unless
         ``bins_per_lag`` is 1); the intercept is a bias. Footprint: ``coef_`` and ``intercept_``,
         float64. Activation sparsity: share of zero lagged counts."""

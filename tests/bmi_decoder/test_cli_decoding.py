@@ -82,6 +82,28 @@ def test_evaluate_bad_input_exits_2_with_one_line(session_file, tmp_path, capsys
     assert len(err.splitlines()) == 1 and fragment in err
 
 
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[data]\nbin_width = "0.004"\n', "data.bin_width: expected a finite number, not '0.004'"),
+        ('seed = "abc"\n', "seed: expected an integer, not 'abc'"),
+        ("[data]\nlag = nan\n", "data.lag: expected a finite number, not nan"),
+        ("[data]\nfractions = [0.5, 0.5]\n", "data.fractions: expected three shares"),
+        ('[data]\nmode = "and"\n', "data.mode: expected one of or, count, sorted"),
+        ("seed = 1.5\n", "seed: expected an integer"),
+        ("data = 4\n", "data: expected a table"),
+    ],
+)
+def test_evaluate_mistyped_config_exits_2_before_reading_data(tmp_path, capsys, text, fragment):
+    config = tmp_path / "typed.toml"
+    config.write_text(text)
+    # the recording does not exist: the config must be refused before any data is read
+    assert main(["evaluate", str(tmp_path / "absent.mat"), "--config", str(config), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{config}: {fragment}" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_evaluate_unreadable_file_exits_2(tmp_path, capsys):
     bad = tmp_path / "broken.mat"
     bad.write_bytes(b"not an HDF5 file at all")

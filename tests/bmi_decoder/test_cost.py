@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from bmi_decoder.cost import DecoderCost, OperationCounter, decoder_cost
+from bmi_decoder.cost import decoder_cost
 from bmi_decoder.decoders import DECODERS, Decoder, GRUDecoder, KalmanDecoder, SNNDecoder, WienerDecoder
-from snn_core.metrics import ActivityRecorder, SynapticOperations, footprint_bytes
+from snn_core.metrics import ActivityRecorder, ModelCost, OperationCounter, SynapticOperations, footprint_bytes
 
 # 4 bins of 3 channels; with 2-bin windows the counts per bin are
 # [1,0,0], [2,0,1], [1,0,1], [1,1,0]: 5 of 12 zero, not all 0/1 (so MACs).
@@ -138,7 +138,7 @@ def test_every_decoder_reports_its_cost(name: str, spikes: tuple) -> None:
     X, y = spikes
     decoder = quiet(DECODERS[name]()).fit(X[:400], y[:400], X[400:500], y[400:500])
     cost = decoder_cost(decoder, X[500:])
-    assert isinstance(cost, DecoderCost)
+    assert isinstance(cost, ModelCost)
     assert cost.footprint_bytes > 0
     assert 0.0 <= cost.connection_sparsity <= 1.0 and 0.0 <= cost.activation_sparsity <= 1.0
     ops = cost.synops

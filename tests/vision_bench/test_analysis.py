@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -6,7 +7,10 @@ import torch
 from torch import nn
 
 from snn_core.errors import InputError
-from vision_bench.analysis import SpikeCountRecorder, judge_claims, layer_label, load_config
+from snn_core.metrics import ActivityRecorder, ModelCost, SynapticOperations
+from vision_bench.analysis import Activity, ModelResult, VariantResult, layer_label
+from vision_bench.claims import judge_claims
+from vision_bench.config import load_config
 from vision_bench.cli import main
 from vision_bench.cli._arguments import with_device
 from vision_bench.cli.demo import ensure_synthetic_set
@@ -60,7 +64,7 @@ def test_analyze_writes_the_report_with_claim_verdicts(sim_root, tmp_path, capsy
         assert row["ann"]["synops"]["effective_acs"] == 0  # ReLU outputs are not spikes: all MACs
     # the SNN's blocks run on spikes: accumulates, no multiplies (no-skip variant)
     assert report["variants"]["none"]["snn"]["synops"]["effective_acs"] > 0
-    assert [c["id"] for c in report["claims"]] == ["1a", "1b", "1c", "2", "2b", "3"]
+    assert [c["id"] for c in report["claims"]] == ["1a", "1b", "1c", "1d", "2", "2b"]
     assert all(isinstance(c["held"], bool) and c["numbers"] for c in report["claims"])
     markdown = (out / "report.md").read_text()
     assert "held" in markdown and "memory traffic" in markdown and "firing_rates.png" in markdown
@@ -86,6 +90,12 @@ def test_analyze_writes_the_report_with_claim_verdicts(sim_root, tmp_path, capsy
         ("[model]\nfamily = 'vgg'\n", "[model]"),
         ("[analysis]\nvariants = ['none', 'dense']\n", "analysis.variants"),
         ("[train\n", "syntax"),
+        ("[train]\nepochs = 2.5\n", "train.epochs: expected an integer"),
+        ("[train]\nseed = 'abc'\n", "train.seed: expected an integer"),
+        ("[model]\nbeta = nan\n", "model.beta: expected a finite number"),
+        ("[analysis]\nvariants = 5\n", "analysis.variants: expected an array of strings"),
+        ("[data]\nsize = '48'\n", "data.size: expected an integer"),
+        ("train = 3\n", "train: expected a table"),
     ],
 )
 def test_bad_config_exits_2_with_one_line(tmp_path, capsys, text, field):
@@ -131,14 +141,16 @@ def test_config_defaults_and_values(tmp_path):
     assert config.variants == ("none", "dsc", "asc", "mixed") and config.data.split_scheme is None
 
 
+def _model(accuracy, rate=0.0, energy=0.0, energy_count=0.0):
+    # energies as MACs alone: 4.6 pJ each
+    activity = Activity({}, rate, ModelCost(0, 0.0, 0.0, SynapticOperations(0, energy / 4.6, 0)),
+                        SynapticOperations(0, energy_count / 4.6, 0))
+    return ModelResult(accuracy, activity, 0.0, 0.0, "cpu")
+
+
 def _rows(rate, acc, ann_acc, energy, energy_count=None):
     return {
-        v: {
-            "snn": {"mean_firing_rate": rate[v], "accuracy": acc[v], "energy_pj_per_step": energy[v],
-                    "energy_pj_per_step_spike_count": (energy_count or energy)[v]},
-            "ann": {"accuracy": ann_acc[v]},
-            "drop": ann_acc[v] - acc[v],
-        }
+        v: VariantResult("", _model(acc[v], rate[v], energy[v], (energy_count or energy)[v]), _model(ann_acc[v]))
         for v in rate
     }
 
@@ -151,40 +163,41 @@ def test_claims_follow_the_numbers():
         energy={"none": 10.0, "dsc": 12.0, "asc": 20.0},
         energy_count={"none": 10.0, "dsc": 12.0, "asc": 11.0},
     )
-    held = {c["id"]: c["held"] for c in judge_claims(rows, n_test=1000)}
-    assert held == {"1a": True, "1b": True, "1c": True, "2": True, "2b": False, "3": True}
+    held = {c.id: c.held for c in judge_claims(rows, n_test=1000)}
+    assert held == {"1a": True, "1b": True, "1c": True, "1d": True, "2": True, "2b": False}
 
-    rows["dsc"]["snn"]["mean_firing_rate"] = 0.05  # DSC now lowers the rate
-    rows["dsc"]["drop"] = 0.4  # and widens the drop
-    claims = {c["id"]: c for c in judge_claims(rows, n_test=1000)}
-    assert not claims["1a"]["held"] and claims["1b"]["held"] and not claims["3"]["held"]
-    assert claims["3"]["numbers"]["drop_dsc"] == 0.4
+    dsc = rows["dsc"].snn
+    # DSC now lowers the rate and widens the drop to 0.4
+    rows["dsc"] = VariantResult("", replace(dsc, activity=replace(dsc.activity, mean_firing_rate=0.05)), _model(dsc.accuracy + 0.4))
+    claims = {c.id: c for c in judge_claims(rows, n_test=1000)}
+    assert not claims["1a"].held and claims["1b"].held and not claims["1d"].held
+    assert claims["1d"].numbers["drop_dsc"] == pytest.approx(0.4)
 
 
 def test_small_test_sets_mark_accuracy_verdicts_inconclusive():
     rows = _rows({"none": 0.1, "dsc": 0.1, "asc": 0.1}, {"none": 0.5, "dsc": 0.60, "asc": 0.62},
                  {"none": 0.9, "dsc": 0.9, "asc": 0.9}, {"none": 1.0, "dsc": 1.0, "asc": 1.0})
-    claims = {c["id"]: c for c in judge_claims(rows, n_test=50)}
-    assert claims["1c"]["held"] and "inconclusive" in claims["1c"]["note"]
-    assert judge_claims(rows, n_test=100_000)[2]["note"] == ""
+    claims = {c.id: c for c in judge_claims(rows, n_test=50)}
+    assert claims["1c"].held and "inconclusive" in claims["1c"].note
+    assert judge_claims(rows, n_test=100_000)[2].note == ""
 
 
 def test_claims_needing_a_missing_variant_are_not_tested():
     rows = _rows({"none": 0.1, "asc": 0.2}, {"none": 0.5, "asc": 0.6}, {"none": 0.9, "asc": 0.9}, {"none": 1.0, "asc": 2.0})
-    assert all(c["held"] is None and "not tested" in c["note"] for c in judge_claims(rows, n_test=10))
+    assert all(c.held is None and "not tested" in c.note for c in judge_claims(rows, n_test=10))
 
 
 def test_spike_count_recorder_counts_summed_spikes_as_accumulates():
     conv = nn.Conv2d(1, 1, 1, bias=False)
     spikes = (torch.rand(4, 1, 5, 5) < 0.5).float()
-    with SpikeCountRecorder(conv) as recorder:
+    with ActivityRecorder(conv, spike_count=True) as recorder:
         conv(2 * spikes)  # an ASC sum where both inputs spiked
     n = int(spikes.sum())
     assert recorder.macs == n and recorder.acs == 0  # NeuroBench: non-binary input -> MACs
-    assert recorder.count_acs == 2 * n and recorder.count_macs == 0
-    with SpikeCountRecorder(conv) as recorder:
+    assert recorder.by_count.acs == 2 * n and recorder.by_count.macs == 0
+    with ActivityRecorder(conv, spike_count=True) as recorder:
         conv(spikes * 0.5)
-    assert recorder.count_macs == n and recorder.count_acs == 0
+    assert recorder.by_count.macs == n and recorder.by_count.acs == 0
 
 
 def test_layer_labels():

@@ -3,7 +3,7 @@ import torch
 
 from snn_core.network import NetworkSpec
 from snn_core.topology import ASC, DSC, SkipTopology
-from vision_bench.models import FAMILIES, VARIANTS, VisionModelConfig, VisionSNN, build_vision_model, network_spec, variant_topology
+from vision_bench.models import FAMILIES, VARIANTS, VisionModelConfig, VisionNetwork, build_vision_model, network_spec, variant_topology
 
 TINY = dict(num_classes=5, stem_width=4, widths=(6, 8), depth=3)
 
@@ -65,7 +65,7 @@ def test_weights_depend_only_on_the_seed():
 def test_the_spec_alone_rebuilds_the_model():
     model = build_vision_model(VisionModelConfig(**TINY), "mixed", "snn", seed=1)
     spec = NetworkSpec.from_dict(model.spec.to_dict())
-    rebuilt = VisionSNN(spec, 5, "snn")
+    rebuilt = VisionNetwork(spec, 5, "snn")
     rebuilt.load_state_dict(model.state_dict())
     frames = torch.rand(2, 1, 2, 8, 8)
     model.eval(), rebuilt.eval()

@@ -11,7 +11,7 @@ from snn_core.errors import InputError
 from snn_core.topology import SkipTopology
 from vision_bench.cli import main
 from vision_bench.data import load_frames, write_synthetic_cifar10dvs
-from vision_bench.analysis import load_config
+from vision_bench.config import load_config
 from vision_bench.models import network_spec
 from vision_bench.search import judge_search, trunk_topology, validation_split
 
@@ -143,22 +143,22 @@ def _result(curves: dict[str, list[float]], start_test: float = 0.5, best_test: 
 
 def test_claim_4_held_when_bo_reaches_the_random_best_sooner_or_beats_it():
     sooner = judge_search(_result({"tpe": [0.5, 0.8, 0.8], "gp": [0.5, 0.6, 0.7], "random": [0.5, 0.6, 0.8]}))
-    assert sooner[1]["held"] is True and sooner[1]["numbers"]["trials_to_random_best_tpe"] == 2
-    assert sooner[1]["numbers"]["trials_to_random_best_gp"] is None
+    assert sooner[1].held is True and sooner[1].numbers["trials_to_random_best_tpe"] == 2
+    assert sooner[1].numbers["trials_to_random_best_gp"] is None
     worse = judge_search(_result({"tpe": [0.5, 0.6, 0.7], "gp": [0.5, 0.6, 0.7], "random": [0.5, 0.8, 0.8]}))
-    assert worse[1]["held"] is False and "inconclusive" not in worse[1]["note"]
+    assert worse[1].held is False and "inconclusive" not in worse[1].note
     claim3 = sooner[0]
-    assert claim3["held"] is True and claim3["numbers"]["gain"] == pytest.approx(0.4)
+    assert claim3.held is True and claim3.numbers["gain"] == pytest.approx(0.4)
     alone = judge_search(_result({"tpe": [0.5, 0.6]}))
-    assert alone[1]["held"] is None
+    assert alone[1].held is None
 
 
 def test_claim_verdicts_say_when_a_difference_is_within_noise():
     result = _result({"tpe": [0.80, 0.81], "random": [0.80, 0.80]}, start_test=0.80, best_test=0.81)
     result["data"] = {"validation": 50, "test": 50}
     claims = judge_search(result)
-    assert claims[0]["held"] is True and claims[0]["note"].startswith("inconclusive")
-    assert claims[1]["held"] is True and claims[1]["note"].startswith("inconclusive")
+    assert claims[0].held is True and claims[0].note.startswith("inconclusive")
+    assert claims[1].held is True and claims[1].note.startswith("inconclusive")
 
 
 def test_a_missing_root_exits_2_and_leaves_no_output(config, tmp_path, capsys):
@@ -178,7 +178,7 @@ def test_run_vision_search_returns_a_result_and_binds_through_the_core(sim_root,
     result = run_vision_search("synthetic", sim_root, load_config(config), ["random"], 1, progress=False, log=lambda line: None, out=out)
     assert isinstance(result, VisionSearchResult) and isinstance(result.searches["random"], SamplerSearch)
     assert isinstance(result.start, ScoredTopology) and result.best.topology.startswith("1-_")
-    assert result.found_by == ("random",) and [c["id"] for c in result.claims] == ["3", "4"]
+    assert result.found_by == ("random",) and [c.id for c in result.claims] == ["3", "4"]
     assert result.storage == core_search.default_storage(out)
     assert [p.name for p in result.paths] == ["search.json", "search.md", "search_convergence.png"]
     assert json.loads((out / "search.json").read_text()) == json.loads(json.dumps(result.to_dict()))

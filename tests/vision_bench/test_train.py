@@ -7,7 +7,7 @@ from torch.utils.data import TensorDataset
 from snn_core.errors import InputError
 from snn_core.network import NetworkSpec
 from vision_bench import train as train_module
-from vision_bench.models import VisionModelConfig, VisionSNN, build_vision_model
+from vision_bench.models import VisionModelConfig, VisionNetwork, build_vision_model
 from vision_bench.train import TrainConfig, evaluate, load_checkpoint, train
 
 
@@ -84,7 +84,7 @@ def test_checkpoint_rebuilds_the_model_and_refuses_other_settings(tmp_path):
     config = TrainConfig(epochs=1, batch_size=30)
     train(model, TRAIN, TEST, config, checkpoint, progress=False, log=None, data_id="set-a")
     state = load_checkpoint(checkpoint)
-    rebuilt = VisionSNN(NetworkSpec.from_dict(state["spec"]), state["num_classes"], state["mode"])
+    rebuilt = VisionNetwork(NetworkSpec.from_dict(state["spec"]), state["num_classes"], state["mode"])
     rebuilt.load_state_dict(state["model"])
     assert rebuilt.mode == "ann" and evaluate(rebuilt, TEST) == evaluate(model, TEST)
     assert state["config"]["epochs"] == 1

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from snn_core.device import DEVICE_HELP, choose_device
-from vision_bench.analysis import AnalysisConfig
+from vision_bench.config import AnalysisConfig
 from vision_bench.data import DATASETS
 
 

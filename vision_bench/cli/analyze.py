@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vision_bench.analysis import AnalysisConfig, claims_table, load_config, results_table, run_analysis
+from vision_bench.analysis import AnalysisReport, run_analysis
+from vision_bench.claims import claims_table
+from vision_bench.config import AnalysisConfig, load_config
+from vision_bench.report import results_table
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 
 DESCRIPTION = """\
@@ -14,9 +17,10 @@ with numbers: train the no-skip, DSC (densenet-like concatenation), ASC (additio
 variants of one convolutional SNN, each also as its ANN twin (same wiring, ReLU), and measure
 SNN and ANN test accuracy, the ANN-to-SNN drop, per-layer firing rates, synaptic operations
 per step (dense, effective MACs, effective ACs; NeuroBench definitions) and energy per step
-(45 nm, memory traffic ignored). The report states for each claim whether it held:
+(45 nm, memory traffic ignored). The report states for each of the paper's claims 1 and 2
+whether it held (claims 3 and 4 are the topology search's: see `vision-bench search --help`):
   1a both skip types raise the firing rate   1b ASC more than DSC   1c ASC more accurate
-  2  DSC more energy-efficient               3  skips shrink the ANN-to-SNN drop
+  1d skips shrink the ANN-to-SNN drop        2  DSC more energy-efficient (2b: spikes counted)
 
 Writes OUT/report.json, OUT/report.md and OUT/firing_rates.png (atomically), one checkpoint per
 model in OUT/checkpoints/ and per-epoch JSON-lines logs in OUT/logs/. Running the same command
@@ -33,7 +37,7 @@ Configuration (TOML, every key optional; an unknown key is an error):
 
 EPILOG = """\
 exit status: 0 report written; 2 bad input (missing root, wrong layout, unreadable recording,
-bad configuration key or value), with one line naming the file and the field.
+bad configuration key, value or type), with one line naming the file and the field.
 
 examples:
   vision-bench analyze --dataset synthetic --root datasets/synthetic_dvs --config configs/vision_demo.toml
@@ -55,12 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def print_summary(report: dict, out_dir: Path) -> None:
+def print_summary(report: AnalysisReport, out_dir: Path) -> None:
     """Print the results and the claim verdicts, and where the report went."""
     print(results_table(report))
     print()
-    print(claims_table(report))
-    print(f"\nreport: {out_dir / 'report.md'} (and report.json, firing_rates.png); runtime {report['runtime_s']:.0f} s")
+    print(claims_table(report.claims))
+    print(f"\nreport: {out_dir / 'report.md'} (and report.json, firing_rates.png); runtime {report.runtime_s:.0f} s")
 
 
 def run(args: argparse.Namespace) -> int:

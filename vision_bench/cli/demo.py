@@ -9,9 +9,10 @@ from pathlib import Path
 import torch
 
 from snn_core.errors import InputError
-from vision_bench.analysis import load_config, run_analysis
+from vision_bench.analysis import run_analysis
 from vision_bench.cli._arguments import add_device_argument, with_device
 from vision_bench.cli.analyze import print_summary
+from vision_bench.config import load_config
 from vision_bench.data import write_synthetic_cifar10dvs
 from vision_bench.data.datasets import CIFAR10DVS_FOLDER, SYNTHETIC_MANIFEST
 

@@ -11,10 +11,11 @@ import torch
 
 from snn_core.errors import InputError
 from snn_core.search import SAMPLERS, check_options, trial_printer
-from vision_bench.analysis import AnalysisConfig, load_config
+from vision_bench.config import AnalysisConfig, load_config
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 from vision_bench.search import VALIDATION_SHARE, run_vision_search
-from vision_bench.search_report import claims_table, samplers_table
+from vision_bench.claims import claims_table
+from vision_bench.search_report import samplers_table
 
 DESCRIPTION = f"""\
 Search the skip connections of the vision SNN's blocks (position, type DSC or ASC, and number:
@@ -77,6 +78,6 @@ def run(args: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr, flush=True), out=args.out or Path("runs") / f"search-{args.dataset}",
         callbacks=[trial_printer("validation acc", label=lambda study: f"{study.study_name.rsplit('-', 1)[-1]:6s} ")],
     )
-    print(samplers_table(result.to_dict()), claims_table(result.to_dict()), sep="\n\n")
+    print(samplers_table(result.to_dict()), claims_table(result.claims), sep="\n\n")
     print(f"\nreport: {result.paths[1]} (and search.json, search_convergence.png); runtime {result.runtime_s:.0f} s", file=sys.stderr)
     return 0

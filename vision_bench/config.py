@@ -1,0 +1,89 @@
+"""Typed configuration of the vision benchmark: the sections of its TOML files, checked when read.
+
+A file has the sections ``[data]``, ``[model]``, ``[train]`` and ``[analysis]``, every key
+optional. An unknown section or key, or a value of the wrong type, is an error, not a silently
+ignored typo (:func:`snn_core.config.check_section`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from snn_core.config import Field, Schema, check_section, read_toml
+from snn_core.errors import InputError
+from vision_bench.models import VARIANTS, VisionModelConfig
+from vision_bench.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How recordings become frames (see :func:`vision_bench.data.load_frames`)."""
+
+    time_bins: int = 10
+    size: int = 48
+    split_scheme: str | None = None
+    cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Everything an analysis run needs besides the data set and the output folder.
+
+    Args:
+        data: frame settings.
+        model: the model shape (``num_classes`` is taken from the data).
+        train: training settings, shared by every variant and mode.
+        variants: the variants to train, from :data:`~vision_bench.models.VARIANTS`.
+        activity_samples: test samples on which firing rates and operations are measured.
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: VisionModelConfig = field(default_factory=VisionModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    variants: tuple[str, ...] = VARIANTS
+    activity_samples: int = 200
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _distinct_variants(names: list[str]) -> bool:
+    return bool(names) and len(set(names)) == len(names) and set(names) <= set(VARIANTS)
+
+
+SCHEMA: dict[str, Schema] = {
+    "data": {"time_bins": Field(int), "size": Field(int), "split_scheme": Field(str), "cache_dir": Field(str)},
+    "model": {"family": Field(str), "stem_width": Field(int), "widths": Field(list, int), "depth": Field(int),
+              "beta": Field(float), "threshold": Field(float), "kernel_size": Field(int), "pool": Field(int)},
+    "train": {"epochs": Field(int), "batch_size": Field(int), "lr": Field(float), "optimizer": Field(str),
+              "weight_decay": Field(float), "seed": Field(int), "device": Field(str)},
+    "analysis": {
+        "variants": Field(list, str, _distinct_variants, f"distinct names from {', '.join(VARIANTS)}"),
+        "activity_samples": Field(int, valid=lambda n: n >= 1, expected="a positive number of samples"),
+    },
+}
+
+
+def load_config(path: str | Path) -> AnalysisConfig:
+    """Read an analysis configuration; every key is optional, unknown keys are refused.
+
+    Raises:
+        InputError: unreadable file, invalid TOML, an unknown section or key, a wrong type or
+            an invalid value, naming the key.
+    """
+    path = Path(path)
+    raw = read_toml(path)
+    for section in raw:
+        if section not in SCHEMA:
+            raise InputError(path, section, f"one of the sections [{'], ['.join(SCHEMA)}]")
+    sections = {section: check_section(path, section, table, SCHEMA[section]) for section, table in raw.items()}
+    analysis = dict(sections.get("analysis", {}))
+    variants = tuple(analysis.pop("variants", VARIANTS))
+    parts = {}
+    for section, kind in (("data", DataConfig), ("model", VisionModelConfig), ("train", TrainConfig)):
+        try:
+            parts[section] = kind(**sections.get(section, {}))
+        except ValueError as err:  # the dataclasses' own checks of values (an unknown family, ...)
+            raise InputError(path, f"[{section}]", f"valid settings ({err})") from err
+    return AnalysisConfig(**parts, variants=variants, **analysis)
