@@ -1,6 +1,6 @@
 """The paper's claims, one numbering for the analysis and the search, judged on a run's numbers.
 
-Benmeziane et al. (2023) claim (DATA.md):
+Benmeziane et al. (2023) claim (docs/data.md):
 
 1. skips raise a layer's firing rate, addition-type (ASC) more than densenet-like
    concatenation (DSC) (1a, 1b); ASC is more accurate than DSC (1c); and skips shrink the

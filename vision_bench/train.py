@@ -6,30 +6,32 @@ each spike by the LIF neuron's arctan surrogate (snnTorch's default; Neftci et a
 learning rate follows a cosine schedule over the epochs (Loshchilov and Hutter 2017). On CUDA
 the forward pass runs under float16 autocast with a gradient scaler.
 
-After every epoch the model, optimiser, scheduler, scaler and history are saved atomically in
-one checkpoint that also holds the :class:`NetworkSpec` and the configuration, so that the same
-call after an interruption resumes at the next epoch, and the model can be rebuilt from the file
-alone. Each epoch's batch order is drawn from ``(seed, epoch)``, so a resumed run ends with the
-same weights as an uninterrupted one.
+The loop is :func:`snn_core.training.train`, shared with the BMI decoders. After every epoch the
+model, optimiser, scheduler, scaler and history are saved atomically in one checkpoint that also
+holds the :class:`NetworkSpec` and the configuration, so that the same call after an interruption
+resumes at the next epoch, and the model can be rebuilt from the file alone. The checkpoint holds
+only tensors and plain values and is read with ``weights_only=True``, so it cannot run code. Each
+epoch's batch order is drawn from ``(seed, epoch)``, so a resumed run ends with the same weights
+as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
-from snn_core.atomic import atomic_path, write_text_atomic
+from snn_core.atomic import write_text_atomic
 from snn_core.device import DEVICE_NAMES, choose_device, is_device_name
 from snn_core.errors import InputError
+from snn_core.training import train as fit
 from vision_bench.models import VisionNetwork
 
 OPTIMIZERS = ("adam", "sgd")
@@ -118,33 +120,10 @@ def _optimizer(model: VisionNetwork, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
 
 
-def _train_epoch(
-    model: VisionNetwork,
-    loader: DataLoader,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    device: torch.device,
-    bar: tqdm,
-) -> tuple[float, float]:
-    """One pass over ``loader``; returns (mean loss, training accuracy)."""
-    model.train()
-    loss_sum = correct = total = 0.0
-    for frames, labels in loader:
-        labels = labels.to(device)
-        with torch.autocast(device.type, enabled=device.type == "cuda"):
-            logits = model(time_major(frames, device))
-            loss = F.cross_entropy(logits.float(), labels)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        batch_loss = loss.item()
-        loss_sum += batch_loss * len(labels)
-        correct += int((logits.detach().argmax(dim=1) == labels).sum())
-        total += len(labels)
-        bar.update(len(labels))
-        bar.set_postfix(loss=f"{batch_loss:.3f}")
-    return loss_sum / total, correct / total
+def _epoch_loader(data: Dataset, batch_size: int, rng: np.random.Generator, device: torch.device) -> DataLoader:
+    """One epoch's shuffled loader; its order is a function of the epoch's generator alone."""
+    order = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    return DataLoader(data, batch_size=batch_size, shuffle=True, generator=order, pin_memory=device.type == "cuda")
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict:
@@ -166,7 +145,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
 def train(
     model: VisionNetwork,
     train_data: Dataset,
-    test_data: Dataset,
+    val_data: Dataset,
     config: TrainConfig,
     checkpoint: str | Path | None = None,
     log_path: str | Path | None = None,
@@ -175,16 +154,20 @@ def train(
     name: str = "train",
     data_id: str = "",
 ) -> TrainResult:
-    """Train ``model`` in place, resuming from ``checkpoint`` when it exists.
+    """Train ``model`` in place for ``config.epochs`` epochs, resuming from ``checkpoint`` when it
+    exists; the loop is :func:`snn_core.training.train`. Every epoch runs (no early stopping) and
+    the model ends with the last epoch's weights.
 
     Args:
         model: the network; it is moved to the chosen device.
-        train_data, test_data: items ``(frames (T, C, H, W) float32, label int)``.
+        train_data, val_data: items ``(frames (T, C, H, W) float32, label int)``; ``val_data`` is
+            scored after every epoch (recorded as ``test_accuracy``, the name reports and logs use).
         config: the training settings; a checkpoint written under other settings, or for a
             different network, is refused rather than silently mixed.
-        checkpoint: file saved after every epoch and resumed from (None: no checkpoint).
+        checkpoint: file saved after every epoch and resumed from (None: no checkpoint). One that
+            cannot be read is set aside as ``*.corrupt`` with a warning and training starts afresh.
         log_path: JSON-lines file of the per-epoch records, rewritten atomically every epoch.
-        progress: show a tqdm bar per epoch.
+        progress: show a tqdm bar over epochs.
         log: receives the one-line summary of every epoch (None: silent).
         name: label of the progress bar and log lines.
         data_id: names the training data (e.g. the frame caches' keys); a checkpoint made on
@@ -192,61 +175,55 @@ def train(
 
     Returns:
         The per-epoch history (including epochs read from the checkpoint).
+
+    Raises:
+        InputError: ``checkpoint`` holds another model's, configuration's or data's training.
     """
     device = choose_device(config.device, "train.device")
     model.to(device)
-    optimizer = _optimizer(model, config)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
     identity = {
         "spec": model.spec.to_dict(), "mode": model.mode, "num_classes": model.num_classes,
         "config": _settings(asdict(config)), "data_id": data_id,
     }
-    result = TrainResult()
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint, device)
-        saved = {key: state.get(key) for key in identity}
-        saved["config"] = _settings(saved["config"] or {})  # checkpoints written before the device was left out
-        if saved != identity:
-            raise InputError(checkpoint, "spec/config", "a checkpoint of this same model, data and training configuration (delete it to start over)")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        result.history, result.resumed_from = list(state["history"]), int(state["epoch"])
-    samples = seconds = 0.0
-    for epoch in range(result.resumed_from + 1, config.epochs + 1):
-        order = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-        loader = DataLoader(train_data, batch_size=config.batch_size, shuffle=True, generator=order, pin_memory=device.type == "cuda")
-        lr = optimizer.param_groups[0]["lr"]
-        start = time.perf_counter()
-        with tqdm(total=len(train_data), desc=f"{name} {epoch}/{config.epochs}", unit="sample", disable=not progress, leave=False) as bar:
-            loss, train_accuracy = _train_epoch(model, loader, optimizer, scaler, device, bar)
-        elapsed = time.perf_counter() - start
-        scheduler.step()
-        samples, seconds = samples + len(train_data), seconds + elapsed
-        record = {
-            "epoch": epoch,
-            "loss": loss,
-            "train_accuracy": train_accuracy,
-            "test_accuracy": evaluate(model, test_data, config.batch_size, device),
-            "lr": lr,
-            "samples_per_s": len(train_data) / elapsed,
-            "seconds": elapsed,
-            "device": device.type,
+    counts = {"loss": 0.0, "correct": 0, "total": 0}
+
+    def batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        counts.update(loss=0.0, correct=0, total=0)
+        for frames, labels in _epoch_loader(train_data, config.batch_size, rng, device):
+            yield time_major(frames, device), labels.to(device)
+
+    def loss_fn(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        frames, labels = batch
+        logits = model(frames)
+        loss = F.cross_entropy(logits.float(), labels)
+        # per-sample sums (the last batch may be short); .item() syncs, once per batch as before
+        counts["loss"] += loss.item() * len(labels)
+        counts["correct"] += int((logits.detach().argmax(dim=1) == labels).sum())
+        counts["total"] += len(labels)
+        return loss
+
+    def epoch_stats(record: dict) -> dict:
+        return {
+            "loss": counts["loss"] / counts["total"], "train_accuracy": counts["correct"] / counts["total"],
+            "test_accuracy": record["score"], "samples_per_s": counts["total"] / record["seconds"], "device": device.type,
         }
-        result.history.append(record)
-        if checkpoint is not None:
-            state = {**identity, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "history": result.history}
-            with atomic_path(checkpoint) as tmp:
-                torch.save(state, tmp)
+
+    def on_epoch(history: list[dict]) -> None:
+        record = history[-1]
         if log_path is not None:
-            write_text_atomic(log_path, "".join(json.dumps(r) + "\n" for r in result.history))
+            write_text_atomic(log_path, "".join(json.dumps(r) + "\n" for r in history))
         if log is not None:
             log(
-                f"{name} epoch {epoch}/{config.epochs}: loss {loss:.4f}, train acc {train_accuracy:.3f}, "
-                f"test acc {record['test_accuracy']:.3f}, lr {lr:.2e}, {record['samples_per_s']:.1f} samples/s on {device.type}"
+                f"{name} epoch {record['epoch']}/{config.epochs}: loss {record['loss']:.4f}, train acc {record['train_accuracy']:.3f}, "
+                f"test acc {record['test_accuracy']:.3f}, lr {record['lr']:.2e}, {record['samples_per_s']:.1f} samples/s on {device.type}"
             )
-    result.samples_per_s = samples / seconds if seconds else None
-    return result
+
+    fitted = fit(
+        model, _optimizer(model, config), batches, loss_fn, lambda: evaluate(model, val_data, config.batch_size, device),
+        max_epochs=config.epochs, seed=config.seed, patience=None, keep_best=False, precision=torch.float16,
+        checkpoint=checkpoint, identity=identity, extra=identity, strict=True,
+        epoch_stats=epoch_stats, on_epoch=on_epoch, progress=progress, desc=name,
+    )
+    ran = fitted.history[fitted.resumed_from :]
+    seconds = sum(r["seconds"] for r in ran)
+    return TrainResult(fitted.history, fitted.resumed_from, len(train_data) * len(ran) / seconds if seconds else None)

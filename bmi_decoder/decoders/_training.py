@@ -1,4 +1,5 @@
-"""What the torch decoders share: device, seeding, label scaling, and Adam with early stopping on R2.
+"""What the torch decoders share: device, seeding, label scaling, and Adam with early stopping on R2
+(the loop itself is :func:`snn_core.training.train`, shared with vision_bench).
 
 Early stopping follows the NeuroBench protocol's use of the validation split: after each epoch
 the network decodes the validation segment from the reset state, exactly as it will decode the
@@ -13,18 +14,14 @@ depends on autocast.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from snn_core.atomic import atomic_path
 from snn_core.device import choose_device
+from snn_core.training import data_digest, seeded_torch, train  # seeded_torch: for the decoders
 
 from ._base import Decoder, is_real, require, require_int
 
@@ -47,19 +44,6 @@ def training_device(decoder: Decoder) -> torch.device:
 def network_device(network: torch.nn.Module) -> torch.device:
     """The device ``network``'s parameters live on, where its inputs must go."""
     return next(network.parameters()).device
-
-
-@contextmanager
-def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
-    """Run torch code with its global generators seeded, leaving the caller's generators alone.
-
-    Weight initialisation draws from the CPU generator, dropout from the generator of the device
-    it runs on; forking both makes a fit deterministic given ``seed`` without side effects on
-    other code.
-    """
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        yield
 
 
 def check_training_params(decoder: Decoder) -> None:
@@ -92,17 +76,16 @@ def train_early_stopping(
     validation_r2: Callable[[], float],
     decoder: Decoder,
     mixed_precision: bool = False,
+    data: Sequence[np.ndarray | None] = (),
 ) -> list[float]:
     """Train ``network`` with Adam until validation R2 stops improving; keep the best weights.
 
-    The learning rate follows a cosine schedule over ``max_epochs`` (Loshchilov & Hutter 2017):
-    late epochs take small steps, which steadies the validation R2 that early stopping reads.
-    When ``decoder.progress_file`` is set, the whole training state is saved there (atomically)
-    after every epoch, and a fit interrupted by a crash or Ctrl-C resumes from the last epoch
-    saved, with the same result as an uninterrupted fit: each epoch draws its batches from a
-    generator seeded by (seed, epoch), and torch's generator states are saved too. The progress
-    file is read onto the device the network is on, so a fit interrupted on a GPU can resume on
-    the CPU, and the other way round (the device is not part of the fit's fingerprint).
+    The loop is :func:`snn_core.training.train` (cosine schedule over ``max_epochs``, batches
+    seeded by (seed, epoch), early stopping with ``patience``). When ``decoder.progress_file`` is
+    set, the training state is saved there after every epoch and a fit interrupted by a crash or
+    Ctrl-C resumes from it with the same result as an uninterrupted fit, on any device. The file
+    is tied to the decoder's parameters (all but :data:`NOT_FINGERPRINTED`) and a digest of
+    ``data``: progress of another fit is not resumed (one warning on stderr).
 
     Args:
         network: the module to train, in place, on the device it is on.
@@ -113,63 +96,32 @@ def train_early_stopping(
         decoder: supplies ``lr``, ``max_epochs``, ``patience``, ``seed``, ``progress`` and
             ``progress_file``.
         mixed_precision: on CUDA, run the forward pass and loss under bfloat16 autocast.
+        data: the arrays the fit learns from (training and validation inputs and labels),
+            digested into the progress file's identity.
 
     Returns:
         validation R2 after each epoch run.
     """
-    device = network_device(network)
-    use_autocast = mixed_precision and device.type == "cuda"
-    optimiser = torch.optim.Adam(network.parameters(), lr=decoder.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=decoder.max_epochs)
-    state = {"epoch": 0, "best_r2": -np.inf, "best": copy.deepcopy(network.state_dict()), "waited": 0, "history": []}
-    progress_file = Path(decoder.progress_file) if decoder.progress_file else None
-    fingerprint = repr(sorted((k, v) for k, v in decoder.get_params().items() if k not in NOT_FINGERPRINTED))
-    if progress_file is not None and progress_file.exists():
-        saved = torch.load(progress_file, map_location=device, weights_only=False)
-        if saved.get("fingerprint") == fingerprint:
-            state = saved["state"]
-            network.load_state_dict(saved["network"])
-            optimiser.load_state_dict(saved["optimiser"])
-            schedule.load_state_dict(saved["schedule"])
-            torch.set_rng_state(saved["torch_rng"].cpu())
-            if device.type == "cuda" and saved.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), device)
-    epochs = tqdm(
-        range(state["epoch"], decoder.max_epochs), desc=f"fit {decoder.name}", unit="epoch",
-        disable=not decoder.progress, initial=state["epoch"], total=decoder.max_epochs,
+    identity = None
+    if decoder.progress_file:  # the digest is only needed to key a progress file
+        params = {k: v for k, v in decoder.get_params().items() if k not in NOT_FINGERPRINTED}
+        identity = {"decoder": decoder.name, "params": params, "data": data_digest(*data)}
+    result = train(
+        network,
+        torch.optim.Adam(network.parameters(), lr=decoder.lr),
+        epoch_batches,
+        lambda batch: loss_fn(network(batch[0]), batch[1]),
+        validation_r2,
+        max_epochs=decoder.max_epochs,
+        seed=decoder.seed,
+        patience=decoder.patience,
+        precision=torch.bfloat16 if mixed_precision else None,
+        checkpoint=decoder.progress_file or None,
+        identity=identity,
+        progress=bool(decoder.progress),
+        desc=f"fit {decoder.name}",
     )
-    for epoch in epochs:
-        if state["waited"] >= decoder.patience:
-            break
-        network.train()
-        for inputs, targets in epoch_batches(np.random.default_rng([decoder.seed, epoch])):
-            optimiser.zero_grad()
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_autocast):
-                loss = loss_fn(network(inputs), targets)
-            loss.backward()
-            optimiser.step()
-        schedule.step()
-        network.eval()
-        with torch.no_grad():
-            r2 = validation_r2()
-        state["history"].append(r2)
-        epochs.set_postfix(val_r2=f"{r2:.3f}")
-        if r2 > state["best_r2"]:
-            state.update(best_r2=r2, best=copy.deepcopy(network.state_dict()), waited=0)
-        else:
-            state["waited"] += 1
-        state["epoch"] = epoch + 1
-        if progress_file is not None:
-            saved = {
-                "fingerprint": fingerprint, "state": state, "network": network.state_dict(),
-                "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(), "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            }
-            with atomic_path(progress_file) as tmp:
-                torch.save(saved, tmp)
-    network.load_state_dict(state["best"])
-    network.eval()
-    return state["history"]
+    return [record["score"] for record in result.history]
 
 
 def current_stepper(decoder: Decoder, build: Callable[[torch.nn.Module, LabelScaler], Any]) -> Any:

@@ -205,6 +205,7 @@ class ANNDecoder(Decoder):
                 lambda: r2_score(y_val, self.predict(X_val)),
                 self,
                 mixed_precision=True,
+                data=(X, y, X_val, y_val),
             )
         self.history_ = SpikeHistory(X.shape[1], self.n_lags, self.bins_per_lag)
         return self

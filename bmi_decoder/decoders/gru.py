@@ -199,7 +199,8 @@ class GRUDecoder(Decoder):
             # built on the CPU, as on every machine, so that a seed gives the same initial weights
             self.network_ = GRUNetwork(X.shape[1], self.hidden).to(device)
             self.validation_r2_ = train_early_stopping(
-                self.network_, epoch_batches, loss, lambda: r2_score(y_val, self.predict(X_val)), self
+                self.network_, epoch_batches, loss, lambda: r2_score(y_val, self.predict(X_val)), self,
+                data=(X, y, X_val, y_val),
             )
         return self
 

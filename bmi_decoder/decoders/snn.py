@@ -272,7 +272,8 @@ class SNNDecoder(Decoder):
                         layer.synapse.weight.mul_(self.weight_gain)
             self.network_.to(device)
             self.validation_r2_ = train_early_stopping(
-                self.network_, epoch_batches, loss_fn, lambda: r2_score(y_val, self.predict(X_val)), self
+                self.network_, epoch_batches, loss_fn, lambda: r2_score(y_val, self.predict(X_val)), self,
+                data=(X, y, X_val, y_val),
             )
         return self
 

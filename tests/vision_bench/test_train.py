@@ -51,7 +51,7 @@ def test_resume_after_an_interruption_ends_with_the_same_weights(tmp_path, monke
     train(straight, TRAIN, TEST, config, progress=False, log=None)
 
     checkpoint = tmp_path / "model.pt"
-    real_epoch, calls = train_module._train_epoch, []
+    real_epoch, calls = train_module._epoch_loader, []
 
     def interrupted_epoch(*args, **kwargs):
         calls.append(1)
@@ -59,10 +59,10 @@ def test_resume_after_an_interruption_ends_with_the_same_weights(tmp_path, monke
             raise KeyboardInterrupt  # the user presses Ctrl-C during epoch 2
         return real_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "_train_epoch", interrupted_epoch)
+    monkeypatch.setattr(train_module, "_epoch_loader", interrupted_epoch)
     with pytest.raises(KeyboardInterrupt):
         train(build_vision_model(CONFIG, "mixed", seed=0), TRAIN, TEST, config, checkpoint, progress=False, log=None)
-    monkeypatch.setattr(train_module, "_train_epoch", real_epoch)
+    monkeypatch.setattr(train_module, "_epoch_loader", real_epoch)
     saved = load_checkpoint(checkpoint)
     assert saved["epoch"] == 1 and len(saved["history"]) == 1
 

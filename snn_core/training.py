@@ -1,0 +1,307 @@
+"""One training loop for every trainable model: the BMI decoders and the vision networks.
+
+What it gives every caller:
+
+- **Determinism.** Each epoch draws its batch order from a NumPy generator seeded by
+  ``(seed, epoch)``, so a resumed run sees exactly the batches an uninterrupted one would; torch's
+  generator states are saved with the progress and restored on resume (dropout), inside
+  :func:`torch.random.fork_rng` so that the caller's generators are left alone.
+- **A cosine learning-rate schedule** over ``max_epochs`` (Loshchilov & Hutter 2017): late epochs
+  take small steps, which steadies the validation score that early stopping reads.
+- **Early stopping** on a validation score (higher is better) with ``patience``, keeping the best
+  weights; or, with ``patience=None`` and ``keep_best=False``, every epoch and the last weights.
+- **Mixed precision** on CUDA only: bfloat16 autocast needs no gradient scaler (it has float32's
+  exponent range), float16 autocast gets a :class:`torch.amp.GradScaler`.
+- **Atomic, resumable checkpoints that cannot run code.** The progress file holds only tensors,
+  state dicts and plain numbers, strings, lists and dicts, and is read with
+  ``torch.load(weights_only=True)``: a pickle planted at its path is refused, never executed. It is
+  keyed by an *identity* (a JSON-able dict: the model's settings and a digest of its data); a file
+  of another identity is not resumed, and a corrupt or foreign file is renamed ``*.corrupt`` with a
+  one-line warning instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from snn_core.atomic import atomic_path
+from snn_core.errors import InputError
+
+# Bumped when the layout of a progress file changes: files of another format are set aside.
+FORMAT = "snn_core.training/1"
+_STATE_KEYS = frozenset({
+    "format", "identity", "epoch", "model", "optimizer", "scheduler", "scaler", "history",
+    "best_score", "waited", "best", "torch_rng", "cuda_rng",
+})
+
+Batch = Any
+EpochBatches = Callable[[np.random.Generator], Iterable[Batch]]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        history: one record per epoch, from the first (records read from a progress file
+            included): ``epoch`` (1-based), ``loss`` (mean over batches), ``score`` (validation),
+            ``lr``, ``seconds`` (training time of the epoch) and what ``epoch_stats`` added.
+        resumed_from: the epochs the progress file held when this call started (0: a fresh run).
+        best_score: the best validation score seen.
+    """
+
+    history: list[dict] = field(default_factory=list)
+    resumed_from: int = 0
+    best_score: float = -math.inf
+
+
+@dataclass
+class _State:
+    """Everything about a run that is not the model, optimiser, schedule or scaler."""
+
+    epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+    best_score: float = -math.inf
+    waited: int = 0
+    best: dict | None = None
+
+
+@contextmanager
+def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
+    """Run torch code with its global generators seeded, leaving the caller's generators alone.
+
+    Weight initialisation draws from the CPU generator, dropout from the generator of the device
+    it runs on; forking both makes a run deterministic given ``seed`` without side effects.
+    """
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
+def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
+    """The generator of one epoch's batch order (``epoch`` 0-based): a function of both alone,
+    so that an epoch run after a resume draws what it would have drawn without the interruption."""
+    return np.random.default_rng([seed, epoch])
+
+
+def data_digest(*arrays: np.ndarray | torch.Tensor | None) -> str:
+    """sha256 of arrays' dtypes, shapes and bytes: names training data in a run's identity.
+
+    Computed once per run; a few tens of MB hash in well under a second.
+    """
+    digest = hashlib.sha256()
+    for array in arrays:
+        if array is None:
+            digest.update(b"none;")
+            continue
+        if isinstance(array, torch.Tensor):
+            array = array.detach().cpu().numpy()
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def identity_key(identity: dict) -> str:
+    """The canonical text of an identity: key order and tuple-vs-list do not matter."""
+    return json.dumps(identity, sort_keys=True, default=repr)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (progress bars and reports own stdout)."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def set_aside(path: Path, reason: str) -> Path:
+    """Rename an unusable progress file to ``*.corrupt`` (kept for inspection, out of the way)."""
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    warn(f"{path}: unusable progress file ({reason}); moved to {aside.name}, training starts afresh")
+    return aside
+
+
+def read_progress(path: Path, device: torch.device) -> dict | None:
+    """The progress saved at ``path``, or None when there is none or it was set aside.
+
+    ``weights_only=True`` restricts unpickling to tensors and plain containers, so a file crafted
+    to run code raises instead of running it.
+    """
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # truncation, a foreign pickle and a refused global raise different types
+        first_line = (str(err).strip().splitlines() or [""])[0][:160]
+        set_aside(path, f"{type(err).__name__}: {first_line}")
+        return None
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT or not _STATE_KEYS <= saved.keys():
+        set_aside(path, f"not a {FORMAT} progress file")
+        return None
+    return saved
+
+
+def _restore(saved: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+             schedule: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
+             device: torch.device) -> _State:
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    schedule.load_state_dict(saved["scheduler"])
+    scaler.load_state_dict(saved["scaler"])
+    # generator states must be CPU ByteTensors; map_location may have moved them
+    torch.set_rng_state(saved["torch_rng"].cpu())
+    if device.type == "cuda" and saved["cuda_rng"] is not None:
+        torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), device)
+    return _State(int(saved["epoch"]), list(saved["history"]), float(saved["best_score"]), int(saved["waited"]), saved["best"])
+
+
+def _save(path: Path, key: str, state: _State, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+          schedule: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
+          device: torch.device, extra: dict) -> None:
+    saved = {
+        **extra, "format": FORMAT, "identity": key, "epoch": state.epoch, "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(), "scaler": scaler.state_dict(),
+        "history": state.history, "best_score": state.best_score, "waited": state.waited, "best": state.best,
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+    }
+    with atomic_path(path) as tmp:  # a crash mid-write leaves the previous epoch's file intact
+        torch.save(saved, tmp)
+
+
+def _run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               batches: Iterable[Batch], loss_fn: Callable[[Batch], torch.Tensor],
+               device: torch.device, precision: torch.dtype | None) -> float:
+    """One pass of optimiser steps; returns the mean batch loss."""
+    model.train()
+    total, count = torch.zeros((), device=device), 0
+    for batch in batches:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=precision, enabled=precision is not None):
+            loss = loss_fn(batch)
+        # a disabled scaler passes the loss and the step straight through
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total, count = total + loss.detach().float(), count + 1  # summed on device: no sync per batch
+    return float(total) / max(count, 1)
+
+
+def train(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    epoch_batches: EpochBatches,
+    loss_fn: Callable[[Batch], torch.Tensor],
+    validate: Callable[[], float],
+    *,
+    max_epochs: int,
+    seed: int,
+    patience: int | None = None,
+    keep_best: bool = True,
+    precision: torch.dtype | None = None,
+    checkpoint: str | Path | None = None,
+    identity: dict | None = None,
+    extra: dict | None = None,
+    strict: bool = False,
+    epoch_stats: Callable[[dict], dict] | None = None,
+    on_epoch: Callable[[list[dict]], None] | None = None,
+    progress: bool = False,
+    desc: str = "train",
+) -> TrainResult:
+    """Train ``model`` in place on the device it is on, resuming from ``checkpoint`` if it holds
+    progress of the same ``identity``.
+
+    Args:
+        model: the module to train; its parameters' device is where batches must be.
+        optimizer: over ``model``'s parameters, at its initial learning rate.
+        epoch_batches: called once per epoch with that epoch's generator (:func:`epoch_rng`);
+            yields the epoch's batches.
+        loss_fn: a batch's loss (it runs ``model``), computed under autocast when enabled.
+        validate: the validation score (higher is better) of the model as it stands; run in eval
+            mode under ``torch.no_grad``.
+        max_epochs: epochs in all, also the length of the cosine schedule.
+        seed: seeds each epoch's batch order with the epoch.
+        patience: stop after this many epochs without a better score (None: run every epoch).
+        keep_best: end with the weights of the best score (else the last weights).
+        precision: ``torch.bfloat16`` or ``torch.float16`` to train under autocast on CUDA
+            (float16 with a gradient scaler); ignored on other devices. None: float32.
+        checkpoint: progress file saved atomically after every epoch (None: none).
+        identity: JSON-able description of what is trained (settings, data digest); progress of
+            another identity is not resumed.
+        extra: JSON-able entries saved beside the progress (e.g. what rebuilds the model).
+        strict: refuse progress of another identity (InputError) instead of starting afresh
+            with a warning, for checkpoints that are also the trained model's only copy.
+        epoch_stats: given an epoch's record (before it is saved), returns entries to add to it.
+        on_epoch: called with the history after every epoch, once saved (the latest record last).
+        progress: show a tqdm bar over epochs.
+        desc: label of the bar.
+
+    Returns:
+        The history, the epoch resumed from and the best score.
+
+    Raises:
+        InputError: with ``strict``, the checkpoint holds progress of another identity.
+    """
+    device = next(model.parameters()).device
+    precision = precision if device.type == "cuda" else None
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
+    path = Path(checkpoint) if checkpoint is not None else None
+    key = identity_key(identity or {})
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        # the weights before training are the "best" until an epoch scores (NaN never does)
+        state = _State(best=copy.deepcopy(model.state_dict()) if keep_best else None)
+        saved = read_progress(path, device) if path is not None else None
+        if saved is not None and saved["identity"] == key:
+            state = _restore(saved, model, optimizer, schedule, scaler, device)
+        elif saved is not None and strict:
+            raise InputError(path, "spec/config", "a checkpoint of this same model, data and training configuration (delete it to start over)")
+        elif saved is not None:
+            warn(f"{path}: progress of other settings or data, not resumed; training starts afresh and overwrites it")
+        resumed_from = state.epoch
+        with tqdm(total=max_epochs, initial=state.epoch, desc=desc, unit="epoch", disable=not progress) as bar:
+            for epoch in range(state.epoch, max_epochs):
+                if patience is not None and state.waited >= patience:
+                    break
+                lr = optimizer.param_groups[0]["lr"]
+                start = time.perf_counter()
+                loss = _run_epoch(model, optimizer, scaler, epoch_batches(epoch_rng(seed, epoch)), loss_fn, device, precision)
+                seconds = time.perf_counter() - start
+                schedule.step()
+                model.eval()
+                with torch.no_grad():
+                    score = float(validate())
+                record = {"epoch": epoch + 1, "loss": loss, "score": score, "lr": lr, "seconds": seconds}
+                if epoch_stats is not None:
+                    record.update(epoch_stats(record))
+                state.history.append(record)
+                if score > state.best_score:
+                    state.best_score, state.waited = score, 0
+                    state.best = copy.deepcopy(model.state_dict()) if keep_best else None
+                else:
+                    state.waited += 1
+                state.epoch = epoch + 1
+                if path is not None:
+                    _save(path, key, state, model, optimizer, schedule, scaler, device, extra or {})
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3f}", score=f"{score:.3f}")
+                if on_epoch is not None:
+                    on_epoch(state.history)
+    if keep_best and state.best is not None:
+        model.load_state_dict(state.best)
+    model.eval()
+    return TrainResult(state.history, resumed_from, state.best_score)
