@@ -77,7 +77,9 @@ def main() -> None:
     torch.manual_seed(0)
     sj = spikingjelly_run(device)
     print(f"device {device}, torch threads {torch.get_num_threads()}, forward+backward ms (median of {args.repeats})")
-    print(f"{'shape (T, batch, neurons)':32} {'snn_core':>9} {'snnTorch':>9} {'SpikingJelly':>13} {'vs snnTorch':>12} {'vs SpikingJelly':>16}")
+    print(
+        f"{'shape (T, batch, neurons)':32} {'snn_core':>9} {'snnTorch':>9} {'SpikingJelly':>13} {'vs snnTorch':>12} {'vs SpikingJelly':>16}"
+    )
     for name, shape in SHAPES.items():
         current = (torch.randn(*shape) * 0.6 + 0.2).to(device)
         ours = seconds_per_pass(LIF(beta=0.9).to(device), current, args.repeats)

@@ -108,8 +108,10 @@ def main() -> None:
     np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5 * float(np.std(y_train)))
     np.testing.assert_allclose(ours, decoder.predict(X), rtol=0, atol=1e-6 * float(np.std(y_train)))
 
-    print(f"{len(X)} bins of {session.bin_width * 1e3:g} ms, {X.shape[1]} channels, topology {decoder.topology}, "
-          f"torch threads {torch.get_num_threads()}, median over {args.repeats} runs")
+    print(
+        f"{len(X)} bins of {session.bin_width * 1e3:g} ms, {X.shape[1]} channels, topology {decoder.topology}, "
+        f"torch threads {torch.get_num_threads()}, median over {args.repeats} runs"
+    )
     print(f"{'loop':22s} {'median us':>10s} {'p95 us':>10s} {'p99 us':>10s}")
     summary = {name: [statistics.median(values) for values in zip(*stats)] for name, stats in runs.items()}
     for name, (median, p95, p99) in summary.items():

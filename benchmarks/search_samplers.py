@@ -74,20 +74,28 @@ def main() -> None:
     start = time.perf_counter()
     scores = landscape(session_file, settings, args.out / "landscape.json")
     ranked = sorted(scores, key=scores.get, reverse=True)
-    print(f"landscape: {len(scores)} topologies in {time.perf_counter() - start:.0f} s; best {ranked[0]} "
-          f"{scores[ranked[0]]:.3f}, median {np.median(list(scores.values())):.3f}, worst {ranked[-1]} {scores[ranked[-1]]:.3f}")
+    print(
+        f"landscape: {len(scores)} topologies in {time.perf_counter() - start:.0f} s; best {ranked[0]} "
+        f"{scores[ranked[0]]:.3f}, median {np.median(list(scores.values())):.3f}, worst {ranked[-1]} {scores[ranked[-1]]:.3f}"
+    )
 
     curves: dict[str, np.ndarray] = {}
     for sampler in SAMPLERS:
         start = time.perf_counter()
         runs = [
-            best_so_far(run_search(lambda t: scores[str(t)], [len(args.hidden)], sampler, args.trials, seed, study_name=f"{sampler}-{seed}"))
+            best_so_far(
+                run_search(
+                    lambda t: scores[str(t)], [len(args.hidden)], sampler, args.trials, seed, study_name=f"{sampler}-{seed}"
+                )
+            )
             for seed in range(args.search_seeds)
         ]
         curves[sampler] = np.array(runs)
         found = [int(np.argmax(np.isclose(r, scores[ranked[0]]))) + 1 for r in runs if np.isclose(r[-1], scores[ranked[0]])]
-        print(f"{sampler:6s}: best topology found in {len(found)} of {args.search_seeds} searches"
-              f"{f', after {np.mean(found):.1f} trials on average' if found else ''} ({time.perf_counter() - start:.0f} s of sampling)")
+        print(
+            f"{sampler:6s}: best topology found in {len(found)} of {args.search_seeds} searches"
+            f"{f', after {np.mean(found):.1f} trials on average' if found else ''} ({time.perf_counter() - start:.0f} s of sampling)"
+        )
 
     print(f"\nmean (min) best validation R2 after each trial, over {args.search_seeds} search seeds")
     print("trial  " + "  ".join(f"{s:>15s}" for s in SAMPLERS))
@@ -104,8 +112,12 @@ def main() -> None:
     fig.tight_layout()
     with atomic_path(args.out / "search_samplers.png") as tmp:
         fig.savefig(tmp, dpi=120)
-    result = {"settings": settings, "trials": args.trials, "landscape": scores,
-              "best_so_far": {s: c.tolist() for s, c in curves.items()}}
+    result = {
+        "settings": settings,
+        "trials": args.trials,
+        "landscape": scores,
+        "best_so_far": {s: c.tolist() for s, c in curves.items()},
+    }
     write_text_atomic(args.out / "search_samplers.json", json.dumps(result, indent=1) + "\n")
 
 

@@ -81,8 +81,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--vision-batches", type=int, default=3)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="device of the vision models (the BMI decoders use their own default)")
+    parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="device of the vision models (the BMI decoders use their own default)",
+    )
     args = parser.parse_args()
     print(f"torch threads {torch.get_num_threads()}")
 

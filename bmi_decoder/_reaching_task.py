@@ -76,9 +76,7 @@ def simulate_reaching(te: np.ndarray, rng: np.random.Generator) -> ReachingTask:
     missed = np.linalg.norm(landing - goal, axis=1) > TARGET_RADIUS_MM
     landing = np.where(missed[:, None], landing, final)
     pause = np.where(missed, 0.1 + rng.gamma(2.0, 0.05, n), 0.0)
-    correction_s = np.where(
-        missed, (0.2 + 0.004 * np.linalg.norm(final - landing, axis=1)) * rng.lognormal(0.0, 0.15, n), 1e-6
-    )
+    correction_s = np.where(missed, (0.2 + 0.004 * np.linalg.norm(final - landing, axis=1)) * rng.lognormal(0.0, 0.15, n), 1e-6)
     hold = rng.uniform(0.2, 0.45, n)
     length = reaction + primary_s + pause + correction_s + hold
     onsets = te[0] + np.concatenate(([0.0], np.cumsum(length)[:-1]))

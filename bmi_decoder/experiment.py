@@ -81,7 +81,9 @@ def load_config(path: str | Path | None, seed: int | None = None, device: str | 
     check_section(source, "data", raw.get("data", {}), DATA_SCHEMA)
     decoders = raw.get("decoders", {})
     config = ExperimentConfig(
-        seed=int(seed if seed is not None else raw.get("seed", 0)), data=dict(raw.get("data", {})), decoders=decoders,
+        seed=int(seed if seed is not None else raw.get("seed", 0)),
+        data=dict(raw.get("data", {})),
+        decoders=decoders,
         device=device,
     )
     for name in decoders:

@@ -141,9 +141,12 @@ def _download(url: str, part: Path, label: str, progress: bool) -> str:
             length = response.headers.get("Content-Length")
             total = int(length) if length else None
             offset, digest, mode = 0, hashlib.md5(), "wb"
-        with part.open(mode) as out, tqdm(
-            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=not progress
-        ) as bar:
+        with (
+            part.open(mode) as out,
+            tqdm(
+                total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=not progress
+            ) as bar,
+        ):
             while chunk := response.read(_CHUNK):
                 out.write(chunk)
                 digest.update(chunk)

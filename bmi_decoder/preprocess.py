@@ -148,9 +148,7 @@ def prepare_session(
     k = _samples_per_bin(rec, bin_width)
     shift = int(round(lag / bin_width))
     if abs(shift * bin_width - lag) > 1e-6 * bin_width or abs(shift) >= features.shape[0]:
-        raise InputError(
-            _source(rec), "lag", f"a multiple of bin_width {bin_width:g} s shorter than the session, got {lag!r}"
-        )
+        raise InputError(_source(rec), "lag", f"a multiple of bin_width {bin_width:g} s shorter than the session, got {lag!r}")
     # The label of bin j is the kinematic state at its last sample, the time the bin is stamped with.
     label_sample = np.arange(features.shape[0]) * k + k - 1
     vel = velocity(rec.cursor_pos, rec.t)[label_sample].astype(np.float32)
@@ -176,4 +174,3 @@ def prepare_session(
         bin_width=float(bin_width),
         lag=float(lag),
     )
-

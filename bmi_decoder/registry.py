@@ -123,9 +123,18 @@ def _entry(path: Path, name: str, fields: Any) -> DatasetEntry:
         if isinstance(channels, bool) or channels not in _CHANNEL_COUNTS:
             raise InputError(path, f"{name}.channels", f"96 or 192 (got {channels!r})")
     elif monkey is not None or channels is not None:
-        raise InputError(path, f"{name}.{'monkey' if monkey is not None else 'channels'}", "no value: only reaching sessions have one")
+        raise InputError(
+            path, f"{name}.{'monkey' if monkey is not None else 'channels'}", "no value: only reaching sessions have one"
+        )
 
     return DatasetEntry(
-        name=name, kind=kind, url=url, md5=md5, file=file, citation=fields["citation"],
-        size_mb=None if size_mb is None else float(size_mb), monkey=monkey, channels=channels,
+        name=name,
+        kind=kind,
+        url=url,
+        md5=md5,
+        file=file,
+        citation=fields["citation"],
+        size_mb=None if size_mb is None else float(size_mb),
+        monkey=monkey,
+        channels=channels,
     )

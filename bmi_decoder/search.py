@@ -32,8 +32,8 @@ from bmi_decoder.experiment import ExperimentConfig
 from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import PreparedSession, prepare_session
 from bmi_decoder.recording import Recording
-from snn_core.atomic import write_text_atomic
 from snn_core import search as core_search
+from snn_core.atomic import write_text_atomic
 from snn_core.errors import InputError, NoTrialCompleted
 from snn_core.search import StudyOutcome, best_so_far, default_storage, open_storage, resumable, run_search, shown_url
 from snn_core.topology import SkipTopology, search_space_size
@@ -86,12 +86,23 @@ class SearchResult(StudyOutcome):
     def to_dict(self) -> dict:
         """The JSON report (``search.json``)."""
         return {
-            "session": self.session, "session_sha256": self.session_sha256, "study": self.study, "storage": self.storage,
-            "sampler": self.sampler, "seed": self.seed, "layers": len(self.hidden), "hidden": list(self.hidden),
+            "session": self.session,
+            "session_sha256": self.session_sha256,
+            "study": self.study,
+            "storage": self.storage,
+            "sampler": self.sampler,
+            "seed": self.seed,
+            "layers": len(self.hidden),
+            "hidden": list(self.hidden),
             "search_space_size": self.search_space_size,
             "trials": [vars(t) for t in self.trials],
             "best_so_far": list(self.best_so_far),
-            "best": {"trial": self.best_trial, "topology": self.best_topology, "validation_r2": self.validation_r2, "test_r2": self.test_r2},
+            "best": {
+                "trial": self.best_trial,
+                "topology": self.best_topology,
+                "validation_r2": self.validation_r2,
+                "test_r2": self.test_r2,
+            },
         }
 
 
@@ -156,8 +167,19 @@ def search_topology(
         SearchInterrupted: on Ctrl-C; rerunning the same call resumes.
     """
     with resumable():
-        return _search(recording, config or ExperimentConfig(), sampler, trials, layers, storage, study, Path(out),
-                       config_source, log, callbacks)
+        return _search(
+            recording,
+            config or ExperimentConfig(),
+            sampler,
+            trials,
+            layers,
+            storage,
+            study,
+            Path(out),
+            config_source,
+            log,
+            callbacks,
+        )
 
 
 def _search(recording, config, sampler, trials, layers, storage, study_name, out, config_source, log, callbacks) -> SearchResult:
@@ -171,7 +193,12 @@ def _search(recording, config, sampler, trials, layers, storage, study_name, out
     session = prepare_session(recording, **config.data)
     digest = session_sha256(session)
     snn_params = {k: v for k, v in config.decoder("snn").get_params().items() if k not in SEARCH_SET}
-    identity = {"session": Path(name).name, "session_sha256": digest, "data": config.data, "snn": {**snn_params, "hidden": list(widths)}}
+    identity = {
+        "session": Path(name).name,
+        "session_sha256": digest,
+        "data": config.data,
+        "snn": {**snn_params, "hidden": list(widths)},
+    }
     settings = {"objective": identity}
     core_search.bind_study(store, study_name, settings)  # refused before the first line is logged
     X_val, y_val = session.split("val")
@@ -190,10 +217,13 @@ def _search(recording, config, sampler, trials, layers, storage, study_name, out
 
     size = search_space_size([len(widths)])
     if log is not None:
-        log(f"searching {size:,} topologies of a {len(widths)}-layer block (widths {list(widths)}) with {sampler}, "
-            f"{trials} trials, storage {shown_url(url)}")
-    found = run_search(objective, [len(widths)], sampler, trials, config.seed, store, study_name, callbacks=callbacks,
-                       settings=settings)
+        log(
+            f"searching {size:,} topologies of a {len(widths)}-layer block (widths {list(widths)}) with {sampler}, "
+            f"{trials} trials, storage {shown_url(url)}"
+        )
+    found = run_search(
+        objective, [len(widths)], sampler, trials, config.seed, store, study_name, callbacks=callbacks, settings=settings
+    )
     if not found.get_trials(states=(TrialState.COMPLETE,)):
         raise NoTrialCompleted(f"no trial of study {study_name!r} completed (training diverged?)")
     winner = found.best_trial.user_attrs["topology"]
@@ -202,11 +232,22 @@ def _search(recording, config, sampler, trials, layers, storage, study_name, out
     test_r2 = r2_score(y_test, decoder.predict(X_test))
     report, checkpoint = out / "search.json", out / "best.pt"
     result = SearchResult(
-        session=name, session_sha256=digest, study=study_name, storage=shown_url(url), sampler=sampler, seed=config.seed,
-        hidden=tuple(widths), search_space_size=size,
+        session=name,
+        session_sha256=digest,
+        study=study_name,
+        storage=shown_url(url),
+        sampler=sampler,
+        seed=config.seed,
+        hidden=tuple(widths),
+        search_space_size=size,
         trials=tuple(SearchTrial(t.number, t.user_attrs.get("topology"), t.state.name.lower(), t.value) for t in found.trials),
-        best_so_far=tuple(best_so_far(found)), best_trial=found.best_trial.number, best_topology=winner,
-        validation_r2=found.best_value, test_r2=test_r2, paths=(report, checkpoint), decoder=decoder,
+        best_so_far=tuple(best_so_far(found)),
+        best_trial=found.best_trial.number,
+        best_topology=winner,
+        validation_r2=found.best_value,
+        test_r2=test_r2,
+        paths=(report, checkpoint),
+        decoder=decoder,
     )
     save_decoder(decoder, checkpoint, {"session": name, "data": config.data, "seed": config.seed})
     write_text_atomic(report, json.dumps(result.to_dict(), indent=2) + "\n")

@@ -137,8 +137,13 @@ def _drift(n_samples: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _spike_trains(
-    te: np.ndarray, n_bins: int, features: np.ndarray, unit_rate: np.ndarray, weights: np.ndarray,
-    lag: np.ndarray, rng: np.random.Generator,
+    te: np.ndarray,
+    n_bins: int,
+    features: np.ndarray,
+    unit_rate: np.ndarray,
+    weights: np.ndarray,
+    lag: np.ndarray,
+    rng: np.random.Generator,
 ) -> SpikeEvents:
     """Poisson spikes per unit with a rate constant over each 4 ms step of ``te[:n_bins]``.
 
@@ -218,9 +223,9 @@ def simulate_session(
     t = te[window]
     inside = (spikes.times >= t[0]) & (spikes.times <= t[-1])
     kept, outside = _select(spikes, inside), _select(spikes, ~inside)
-    unit_counts = np.bincount(
-        kept.channels * units_per_channel + kept.units, minlength=channels * units_per_channel
-    ).reshape(channels, units_per_channel)
+    unit_counts = np.bincount(kept.channels * units_per_channel + kept.units, minlength=channels * units_per_channel).reshape(
+        channels, units_per_channel
+    )
     recording = Recording(
         spike_times=kept.times,
         spike_channels=kept.channels,

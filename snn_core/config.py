@@ -56,8 +56,11 @@ Schema = Mapping[str, Field]
 
 # One value of each type, and several, in words.
 _TYPE_WORDS = {
-    int: ("an integer", "integers"), float: ("a finite number", "finite numbers"), str: ("a string", "strings"),
-    bool: ("true or false", "booleans"), dict: ("a table", "tables"),
+    int: ("an integer", "integers"),
+    float: ("a finite number", "finite numbers"),
+    str: ("a string", "strings"),
+    bool: ("true or false", "booleans"),
+    dict: ("a table", "tables"),
 }
 
 

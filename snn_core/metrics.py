@@ -49,7 +49,9 @@ def footprint_bytes(model: nn.Module) -> int:
 def connection_sparsity(model: nn.Module) -> float:
     """Share of zero weights over all synaptic layers (biases and norms excluded)."""
     weights = [m.weight for m in model.modules() if isinstance(m, SYNAPTIC_LAYERS)]
-    weights += [p for m in model.modules() if isinstance(m, nn.RNNBase) for n, p in m.named_parameters() if n.startswith("weight")]
+    weights += [
+        p for m in model.modules() if isinstance(m, nn.RNNBase) for n, p in m.named_parameters() if n.startswith("weight")
+    ]
     total = sum(w.numel() for w in weights)
     return float(sum(int((w == 0).sum()) for w in weights) / total) if total else 0.0
 

@@ -64,7 +64,9 @@ class NetworkSpec:
         object.__setattr__(self, "widths", tuple(tuple(int(w) for w in b) for b in self.widths))
         sizes = SkipTopology.from_string(self.topology).layers_per_block
         if sizes != tuple(len(b) for b in self.widths):
-            raise ValueError(f"topology {self.topology!r} has blocks of {sizes} layers, widths give {tuple(len(b) for b in self.widths)}")
+            raise ValueError(
+                f"topology {self.topology!r} has blocks of {sizes} layers, widths give {tuple(len(b) for b in self.widths)}"
+            )
         if self.recurrent and self.kind != "dense":
             raise ValueError("recurrent weights are only defined for dense layers")
 

@@ -49,9 +49,24 @@ from snn_core.errors import InputError, NoTrialCompleted
 from snn_core.topology import ASC, DSC, NONE, SkipTopology
 
 __all__ = [  # NoTrialCompleted lives in snn_core.errors; searches raise it, so it is offered here too
-    "SAMPLERS", "STARTUP_TRIALS", "TRIAL_FAILURES", "NoTrialCompleted", "SearchInterrupted", "StudyOutcome", "best_so_far", "bind_study",
-    "check_options", "default_storage", "make_sampler", "open_storage", "resumable", "run_search", "shown_url",
-    "storage_label", "suggest_topology", "trial_printer",
+    "SAMPLERS",
+    "STARTUP_TRIALS",
+    "TRIAL_FAILURES",
+    "NoTrialCompleted",
+    "SearchInterrupted",
+    "StudyOutcome",
+    "best_so_far",
+    "bind_study",
+    "check_options",
+    "default_storage",
+    "make_sampler",
+    "open_storage",
+    "resumable",
+    "run_search",
+    "shown_url",
+    "storage_label",
+    "suggest_topology",
+    "trial_printer",
 ]
 
 SAMPLERS = ("tpe", "gp", "random")
@@ -144,7 +159,9 @@ def storage_label(storage: str | optuna.storages.BaseStorage | None) -> str:
 
 
 def trial_printer(
-    metric: str, label: Callable[[optuna.Study], str] = lambda study: "", file: TextIO | None = None,
+    metric: str,
+    label: Callable[[optuna.Study], str] = lambda study: "",
+    file: TextIO | None = None,
 ) -> Callable[[optuna.Study, FrozenTrial], None]:
     """A :func:`run_search` callback printing one line per finished trial.
 
@@ -210,7 +227,9 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError) as err:
         reason = str(err).splitlines()[0]
-        raise InputError(shown_url(url), "storage", f"an Optuna RDB URL that opens, e.g. sqlite:///search.db ({reason})") from None
+        raise InputError(
+            shown_url(url), "storage", f"an Optuna RDB URL that opens, e.g. sqlite:///search.db ({reason})"
+        ) from None
 
 
 def _differing(key: str, stored: Any, wanted: Any) -> str:
@@ -221,7 +240,10 @@ def _differing(key: str, stored: Any, wanted: Any) -> str:
 
 
 def bind_study(
-    storage: optuna.storages.BaseStorage | None, study_name: str, settings: Mapping[str, Any], direction: str = "maximize",
+    storage: optuna.storages.BaseStorage | None,
+    study_name: str,
+    settings: Mapping[str, Any],
+    direction: str = "maximize",
 ) -> optuna.Study:
     """Open (creating if needed) a study tied to ``settings``: the one identity check of every search.
 
@@ -308,7 +330,9 @@ def run_search(
         with resumable():
             try:
                 study.optimize(
-                    trial_objective, n_trials=n_trials - done, catch=TRIAL_FAILURES,
+                    trial_objective,
+                    n_trials=n_trials - done,
+                    catch=TRIAL_FAILURES,
                     # with several workers on one study, all stop once it holds n_trials completed trials
                     callbacks=[*callbacks, optuna.study.MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))],
                 )

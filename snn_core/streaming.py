@@ -122,7 +122,10 @@ class DenseStepper:
         s_starts = np.cumsum([0, *(w.shape[1] for w in weights_t)])
         self._weights = np.concatenate([w.ravel() for w in weights_t]).astype(dtype)
         self._table = np.array(
-            [[w_starts[k], lo, hi - lo, write, weights_t[k].shape[1], s_starts[k]] for k, (_, lo, hi, write, _, _) in enumerate(plans)],
+            [
+                [w_starts[k], lo, hi - lo, write, weights_t[k].shape[1], s_starts[k]]
+                for k, (_, lo, hi, write, _, _) in enumerate(plans)
+            ],
             dtype=np.int64,
         )
         self._betas = np.array([beta for *_, beta, _ in plans], dtype=dtype)
@@ -165,7 +168,9 @@ class DenseStepper:
         weight[:, columns(base + k)] += chain
         for i in asc:
             key = f"{i}_{k}"
-            weight[:, columns(base + i)] += chain @ cpu_float64(block.projections[key].weight) if key in block.projections else chain
+            weight[:, columns(base + i)] += (
+                chain @ cpu_float64(block.projections[key].weight) if key in block.projections else chain
+            )
         start = size(base + k)
         for i in dsc:
             weight[:, columns(base + i)] += synapse[:, start : start + size(base + i)]

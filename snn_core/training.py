@@ -44,10 +44,23 @@ from snn_core.errors import InputError
 
 # Bumped when the layout of a progress file changes: files of another format are set aside.
 FORMAT = "snn_core.training/1"
-_STATE_KEYS = frozenset({
-    "format", "identity", "epoch", "model", "optimizer", "scheduler", "scaler", "history",
-    "best_score", "waited", "best", "torch_rng", "cuda_rng",
-})
+_STATE_KEYS = frozenset(
+    {
+        "format",
+        "identity",
+        "epoch",
+        "model",
+        "optimizer",
+        "scheduler",
+        "scaler",
+        "history",
+        "best_score",
+        "waited",
+        "best",
+        "torch_rng",
+        "cuda_rng",
+    }
+)
 
 Batch = Any
 EpochBatches = Callable[[np.random.Generator], Iterable[Batch]]
@@ -155,9 +168,14 @@ def read_progress(path: Path, device: torch.device) -> dict | None:
     return saved
 
 
-def _restore(saved: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-             schedule: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
-             device: torch.device) -> _State:
+def _restore(
+    saved: dict,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+) -> _State:
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     schedule.load_state_dict(saved["scheduler"])
@@ -169,13 +187,30 @@ def _restore(saved: dict, model: torch.nn.Module, optimizer: torch.optim.Optimiz
     return _State(int(saved["epoch"]), list(saved["history"]), float(saved["best_score"]), int(saved["waited"]), saved["best"])
 
 
-def _save(path: Path, key: str, state: _State, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-          schedule: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
-          device: torch.device, extra: dict) -> None:
+def _save(
+    path: Path,
+    key: str,
+    state: _State,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+    extra: dict,
+) -> None:
     saved = {
-        **extra, "format": FORMAT, "identity": key, "epoch": state.epoch, "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(), "scaler": scaler.state_dict(),
-        "history": state.history, "best_score": state.best_score, "waited": state.waited, "best": state.best,
+        **extra,
+        "format": FORMAT,
+        "identity": key,
+        "epoch": state.epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": schedule.state_dict(),
+        "scaler": scaler.state_dict(),
+        "history": state.history,
+        "best_score": state.best_score,
+        "waited": state.waited,
+        "best": state.best,
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
     }
@@ -183,9 +218,15 @@ def _save(path: Path, key: str, state: _State, model: torch.nn.Module, optimizer
         torch.save(saved, tmp)
 
 
-def _run_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-               batches: Iterable[Batch], loss_fn: Callable[[Batch], torch.Tensor],
-               device: torch.device, precision: torch.dtype | None) -> float:
+def _run_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    batches: Iterable[Batch],
+    loss_fn: Callable[[Batch], torch.Tensor],
+    device: torch.device,
+    precision: torch.dtype | None,
+) -> float:
     """One pass of optimiser steps; returns the mean batch loss."""
     model.train()
     total, count = torch.zeros((), device=device), 0
@@ -269,7 +310,9 @@ def train(
         if saved is not None and saved["identity"] == key:
             state = _restore(saved, model, optimizer, schedule, scaler, device)
         elif saved is not None and strict:
-            raise InputError(path, "spec/config", "a checkpoint of this same model, data and training configuration (delete it to start over)")
+            raise InputError(
+                path, "spec/config", "a checkpoint of this same model, data and training configuration (delete it to start over)"
+            )
         elif saved is not None:
             warn(f"{path}: progress of other settings or data, not resumed; training starts afresh and overwrites it")
         resumed_from = state.epoch

@@ -114,8 +114,12 @@ class AnalysisReport:
         return {
             "dataset": self.dataset,
             "root": self.root,
-            "data": {"train": self.train_size, "test": self.test_size, "classes": list(self.classes),
-                     "frame_shape": list(self.frame_shape)},
+            "data": {
+                "train": self.train_size,
+                "test": self.test_size,
+                "classes": list(self.classes),
+                "frame_shape": list(self.frame_shape),
+            },
             "config": self.config.to_dict(),
             "variants": {v: r.to_dict() for v, r in self.variants.items()},
             "claims": [c.to_dict() for c in self.claims],
@@ -190,8 +194,18 @@ def run_analysis(
         for mode in ("snn", "ann"):
             model = build_vision_model(model_config, variant, mode, seed=config.train.seed)
             name = f"{variant}-{mode}"
-            result = train(model, train_set, test_set, config.train, out_dir / "checkpoints" / f"{name}.pt",
-                           out_dir / "logs" / f"{name}.jsonl", progress, log, name, data_id)
+            result = train(
+                model,
+                train_set,
+                test_set,
+                config.train,
+                out_dir / "checkpoints" / f"{name}.pt",
+                out_dir / "logs" / f"{name}.jsonl",
+                progress,
+                log,
+                name,
+                data_id,
+            )
             results[mode] = ModelResult(
                 accuracy=result.test_accuracy,
                 activity=measure_activity(model, test_set, config.activity_samples, config.train.seed, config.train.batch_size),
@@ -201,9 +215,16 @@ def run_analysis(
             )
         variants[variant] = VariantResult(model.spec.topology, results["snn"], results["ann"])
     report = AnalysisReport(
-        dataset=dataset, root=str(root), train_size=len(train_set), test_size=len(test_set),
-        classes=tuple(train_set.classes), frame_shape=tuple(train_set.frame_shape), config=config,
-        variants=variants, claims=judge_claims(variants, len(test_set)), runtime_s=time.perf_counter() - start,
+        dataset=dataset,
+        root=str(root),
+        train_size=len(train_set),
+        test_size=len(test_set),
+        classes=tuple(train_set.classes),
+        frame_shape=tuple(train_set.frame_shape),
+        config=config,
+        variants=variants,
+        claims=judge_claims(variants, len(test_set)),
+        runtime_s=time.perf_counter() - start,
     )
     write_report(report, out_dir)
     return report

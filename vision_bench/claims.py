@@ -101,7 +101,11 @@ def judge_claims(variants: Mapping[str, VariantResult], n_test: int) -> tuple[Cl
 
     def asc_more_accurate():
         asc, dsc = snn["asc"].accuracy, snn["dsc"].accuracy
-        return asc > dsc, {"snn_accuracy_asc": asc, "snn_accuracy_dsc": dsc}, noise_note(asc - dsc, accuracy_se(asc, dsc, n=n_test), n_test)
+        return (
+            asc > dsc,
+            {"snn_accuracy_asc": asc, "snn_accuracy_dsc": dsc},
+            noise_note(asc - dsc, accuracy_se(asc, dsc, n=n_test), n_test),
+        )
 
     def drop_shrinks():
         drops = {v: r.drop for v, r in variants.items()}
@@ -117,16 +121,36 @@ def judge_claims(variants: Mapping[str, VariantResult], n_test: int) -> tuple[Cl
         def judge():
             dsc, asc = (snn[v].activity.energy_pj_per_step(spike_count) for v in ("dsc", "asc"))
             return dsc < asc, {f"{key}_dsc": dsc, f"{key}_asc": asc}, ""
+
         return judge
 
     return (
-        claim("1a", "both skip types raise the firing rate (SNN mean over the skip blocks' layers)", ("none", "dsc", "asc"), rates_raised),
+        claim(
+            "1a",
+            "both skip types raise the firing rate (SNN mean over the skip blocks' layers)",
+            ("none", "dsc", "asc"),
+            rates_raised,
+        ),
         claim("1b", "ASC raises the firing rate more than DSC", ("dsc", "asc"), asc_raises_more),
         claim("1c", "ASC is more accurate than DSC (SNN test accuracy)", ("dsc", "asc"), asc_more_accurate),
-        claim("1d", "skip connections shrink the ANN-to-SNN accuracy drop (every skip variant vs none)", ("none", "dsc", "asc"), drop_shrinks),
-        claim("2", "DSC is more energy-efficient than ASC (NeuroBench operation counts)", ("dsc", "asc"), dsc_cheaper(spike_count=False)),
-        claim("2b", "DSC is more energy-efficient than ASC (each input spike counted as accumulates)", ("dsc", "asc"),
-              dsc_cheaper(spike_count=True)),
+        claim(
+            "1d",
+            "skip connections shrink the ANN-to-SNN accuracy drop (every skip variant vs none)",
+            ("none", "dsc", "asc"),
+            drop_shrinks,
+        ),
+        claim(
+            "2",
+            "DSC is more energy-efficient than ASC (NeuroBench operation counts)",
+            ("dsc", "asc"),
+            dsc_cheaper(spike_count=False),
+        ),
+        claim(
+            "2b",
+            "DSC is more energy-efficient than ASC (each input spike counted as accumulates)",
+            ("dsc", "asc"),
+            dsc_cheaper(spike_count=True),
+        ),
     )
 
 
@@ -135,11 +159,15 @@ def judge_search(result: dict) -> tuple[Claim, ...]:
     start, best, data = result["start"], result["best"], result["data"]
     gain = best["test_accuracy"] - start["test_accuracy"]
     se = accuracy_se(best["test_accuracy"], start["test_accuracy"], n=data["test"])
-    claims = (Claim(
-        "3", "searching the skips adapts the ANN-derived topology to the SNN with an accuracy gain (paper: about +8%)", gain > 0,
-        {"test_accuracy_start": start["test_accuracy"], "test_accuracy_searched": best["test_accuracy"], "gain": gain},
-        noise_note(gain, se, data["test"]) or "one training seed per topology",
-    ),)
+    claims = (
+        Claim(
+            "3",
+            "searching the skips adapts the ANN-derived topology to the SNN with an accuracy gain (paper: about +8%)",
+            gain > 0,
+            {"test_accuracy_start": start["test_accuracy"], "test_accuracy_searched": best["test_accuracy"], "gain": gain},
+            noise_note(gain, se, data["test"]) or "one training seed per topology",
+        ),
+    )
     curves = {s: r["best_so_far"] for s, r in result["searches"].items()}
     text = "Bayesian optimisation (TPE, GP) reaches a higher best, or random search's best in fewer trials"
     bo = [s for s in ("tpe", "gp") if s in curves]
@@ -151,6 +179,8 @@ def judge_search(result: dict) -> tuple[Claim, ...]:
     numbers = {**{f"best_{s}": c[-1] for s, c in curves.items()}, **{f"trials_to_random_best_{s}": reach[s] for s in curves}}
     lead, n_val = max(curves[s][-1] for s in bo) - target, data["validation"]
     note = noise_note(lead, accuracy_se(target, target, n=n_val), n_val, "validation") or f"best BO minus best random {lead:+.3f}"
-    note += (f"; one search per sampler, whose first {min(STARTUP_TRIALS, result['trials'])} trials (the ANN-derived start, "
-             "then random draws of the same seed) are the same for all samplers; stability needs repeated searches")
+    note += (
+        f"; one search per sampler, whose first {min(STARTUP_TRIALS, result['trials'])} trials (the ANN-derived start, "
+        "then random draws of the same seed) are the same for all samplers; stability needs repeated searches"
+    )
     return (*claims, Claim("4", text, held, numbers, note))

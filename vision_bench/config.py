@@ -54,10 +54,25 @@ def _distinct_variants(names: list[str]) -> bool:
 
 SCHEMA: dict[str, Schema] = {
     "data": {"time_bins": Field(int), "size": Field(int), "split_scheme": Field(str), "cache_dir": Field(str)},
-    "model": {"family": Field(str), "stem_width": Field(int), "widths": Field(list, int), "depth": Field(int),
-              "beta": Field(float), "threshold": Field(float), "kernel_size": Field(int), "pool": Field(int)},
-    "train": {"epochs": Field(int), "batch_size": Field(int), "lr": Field(float), "optimizer": Field(str),
-              "weight_decay": Field(float), "seed": Field(int), "device": Field(str)},
+    "model": {
+        "family": Field(str),
+        "stem_width": Field(int),
+        "widths": Field(list, int),
+        "depth": Field(int),
+        "beta": Field(float),
+        "threshold": Field(float),
+        "kernel_size": Field(int),
+        "pool": Field(int),
+    },
+    "train": {
+        "epochs": Field(int),
+        "batch_size": Field(int),
+        "lr": Field(float),
+        "optimizer": Field(str),
+        "weight_decay": Field(float),
+        "seed": Field(int),
+        "device": Field(str),
+    },
     "analysis": {
         "variants": Field(list, str, _distinct_variants, f"distinct names from {', '.join(VARIANTS)}"),
         "activity_samples": Field(int, valid=lambda n: n >= 1, expected="a positive number of samples"),

@@ -67,7 +67,9 @@ class VisionModelConfig:
         # A span-2 shortcut needs three layers; a densenet-like skip needs two.
         least = 3 if self.family == "resnet" else 2
         if self.depth < least:
-            raise ValueError(f"depth must be at least {least} layers per {self.family} block for a skip to exist, got {self.depth}")
+            raise ValueError(
+                f"depth must be at least {least} layers per {self.family} block for a skip to exist, got {self.depth}"
+            )
         if self.num_classes < 2 or self.in_channels < 1:
             raise ValueError("num_classes must be at least 2 and in_channels at least 1")
 

@@ -56,40 +56,42 @@ def render_markdown(report: AnalysisReport) -> str:
         f"| {layer} | " + " | ".join(f"{report.variants[v].snn.activity.firing_rates[layer]:.4f}" for v in variants) + " |"
         for layer in layers
     ]
-    return "\n".join([
-        f"# Skip connections in SNNs: analysis on {report.dataset}",
-        "",
-        f"Data: {report.train_size} training and {report.test_size} test recordings from `{report.root}`, frames "
-        f"{' x '.join(map(str, report.frame_shape))} (T, polarity, H, W). Model: {model.family}-like, stem "
-        f"{model.stem_width} channels, blocks {list(model.widths)} x {model.depth} layers. Training: "
-        f"{training.epochs} epochs, {training.optimizer} lr {training.lr}, batch {training.batch_size}, "
-        f"seed {training.seed}. Runtime {report.runtime_s:.0f} s.",
-        "",
-        "## Results",
-        "",
-        "Accuracy: test set, last epoch (no model selection on the test set). Drop: ANN twin minus SNN. "
-        "Firing rate: mean over the skip blocks' layers. Operations and energy: per time step and sample.",
-        "",
-        results_table(report),
-        "",
-        "## The paper's claims on this run",
-        "",
-        claims_table(report.claims),
-        "",
-        "## Per-layer firing rate (SNN, spikes per neuron per step)",
-        "",
-        "| layer | " + " | ".join(variants) + " |",
-        "|---|" + "---|" * len(variants),
-        *rate_rows,
-        "",
-        "![per-layer firing rate by variant](firing_rates.png)",
-        "",
-        "## Caveats",
-        "",
-        f"- {ENERGY_CAVEAT} {COUNTING_NOTE}",
-        "- One training seed per model: accuracy differences of a few points are within seed-to-seed variation.",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# Skip connections in SNNs: analysis on {report.dataset}",
+            "",
+            f"Data: {report.train_size} training and {report.test_size} test recordings from `{report.root}`, frames "
+            f"{' x '.join(map(str, report.frame_shape))} (T, polarity, H, W). Model: {model.family}-like, stem "
+            f"{model.stem_width} channels, blocks {list(model.widths)} x {model.depth} layers. Training: "
+            f"{training.epochs} epochs, {training.optimizer} lr {training.lr}, batch {training.batch_size}, "
+            f"seed {training.seed}. Runtime {report.runtime_s:.0f} s.",
+            "",
+            "## Results",
+            "",
+            "Accuracy: test set, last epoch (no model selection on the test set). Drop: ANN twin minus SNN. "
+            "Firing rate: mean over the skip blocks' layers. Operations and energy: per time step and sample.",
+            "",
+            results_table(report),
+            "",
+            "## The paper's claims on this run",
+            "",
+            claims_table(report.claims),
+            "",
+            "## Per-layer firing rate (SNN, spikes per neuron per step)",
+            "",
+            "| layer | " + " | ".join(variants) + " |",
+            "|---|" + "---|" * len(variants),
+            *rate_rows,
+            "",
+            "![per-layer firing rate by variant](firing_rates.png)",
+            "",
+            "## Caveats",
+            "",
+            f"- {ENERGY_CAVEAT} {COUNTING_NOTE}",
+            "- One training seed per model: accuracy differences of a few points are within seed-to-seed variation.",
+            "",
+        ]
+    )
 
 
 def plot_firing_rates(report: AnalysisReport, path: str | Path) -> None:

@@ -30,7 +30,15 @@ from torch.utils.data import Subset
 
 from snn_core import search as core_search
 from snn_core.errors import InputError, NoTrialCompleted
-from snn_core.search import STARTUP_TRIALS, StudyOutcome, best_so_far, default_storage, open_storage, resumable, run_search, shown_url
+from snn_core.search import (
+    StudyOutcome,
+    best_so_far,
+    default_storage,
+    open_storage,
+    resumable,
+    run_search,
+    shown_url,
+)
 from snn_core.topology import SkipTopology, search_space_size
 from vision_bench.claims import Claim, judge_search
 from vision_bench.config import AnalysisConfig
@@ -42,8 +50,17 @@ VALIDATION_SHARE = 0.1
 STEM = "1-"  # the stem is a block of one layer: nothing to search there
 
 
-__all__ = ["VALIDATION_SHARE", "NoTrialCompleted", "SamplerSearch", "ScoredTopology", "VisionSearchResult", "judge_search",
-           "run_vision_search", "trunk_topology", "validation_split"]
+__all__ = [
+    "VALIDATION_SHARE",
+    "NoTrialCompleted",
+    "SamplerSearch",
+    "ScoredTopology",
+    "VisionSearchResult",
+    "judge_search",
+    "run_vision_search",
+    "trunk_topology",
+    "validation_split",
+]
 
 
 @dataclass(frozen=True)
@@ -70,9 +87,17 @@ class SamplerSearch(StudyOutcome):
 
     def to_dict(self) -> dict:
         return {
-            "study": self.study, "trials": list(self.trials), "best_so_far": list(self.best_so_far),
-            "best": {"trial": self.best_trial, "topology": self.best_topology, "validation_accuracy": self.best_validation_accuracy},
-            "wall_s": self.wall_s, "trainings": self.trainings, "alone_s": self.alone_s,
+            "study": self.study,
+            "trials": list(self.trials),
+            "best_so_far": list(self.best_so_far),
+            "best": {
+                "trial": self.best_trial,
+                "topology": self.best_topology,
+                "validation_accuracy": self.best_validation_accuracy,
+            },
+            "wall_s": self.wall_s,
+            "trainings": self.trainings,
+            "alone_s": self.alone_s,
         }
 
 
@@ -102,12 +127,22 @@ class VisionSearchResult:
 
     def to_dict(self) -> dict:
         return {
-            "dataset": self.dataset, "root": self.root, "data": self.data, "config": self.config, "samplers": list(self.samplers),
-            "trials": self.trials, "seed": self.seed, "layers_per_block": list(self.layers_per_block),
-            "search_space_size": self.search_space_size, "ann_validation_accuracy": self.ann_validation_accuracy,
-            "start": {"variant": self.start_variant, **vars(self.start)}, "best": {**vars(self.best), "found_by": list(self.found_by)},
-            "searches": {s: r.to_dict() for s, r in self.searches.items()}, "claims": [c.to_dict() for c in self.claims],
-            "runtime_s": self.runtime_s, "storage": self.storage,
+            "dataset": self.dataset,
+            "root": self.root,
+            "data": self.data,
+            "config": self.config,
+            "samplers": list(self.samplers),
+            "trials": self.trials,
+            "seed": self.seed,
+            "layers_per_block": list(self.layers_per_block),
+            "search_space_size": self.search_space_size,
+            "ann_validation_accuracy": self.ann_validation_accuracy,
+            "start": {"variant": self.start_variant, **vars(self.start)},
+            "best": {**vars(self.best), "found_by": list(self.found_by)},
+            "searches": {s: r.to_dict() for s, r in self.searches.items()},
+            "claims": [c.to_dict() for c in self.claims],
+            "runtime_s": self.runtime_s,
+            "storage": self.storage,
         }
 
 
@@ -158,8 +193,13 @@ def _sampler_record(study: optuna.Study, seconds: dict[str, float]) -> SamplerSe
     if not complete:
         raise NoTrialCompleted(f"no trial of study {study.study_name!r} completed")
     trials = [
-        {"number": t.number, "topology": f"{STEM}_{t.user_attrs['topology']}" if "topology" in t.user_attrs else None,
-         "state": t.state.name.lower(), "validation_accuracy": t.value, "seconds": t.duration.total_seconds() if t.duration else None}
+        {
+            "number": t.number,
+            "topology": f"{STEM}_{t.user_attrs['topology']}" if "topology" in t.user_attrs else None,
+            "state": t.state.name.lower(),
+            "validation_accuracy": t.value,
+            "seconds": t.duration.total_seconds() if t.duration else None,
+        }
         for t in study.trials
     ]
     wall = sum(t["seconds"] or 0.0 for t in trials)
@@ -167,16 +207,31 @@ def _sampler_record(study: optuna.Study, seconds: dict[str, float]) -> SamplerSe
     distinct = {t.user_attrs["topology"] for t in complete}
     best = study.best_trial
     return SamplerSearch(
-        study=study.study_name, trials=tuple(trials), best_so_far=tuple(best_so_far(study)), best_trial=best.number,
-        best_topology=trials[best.number]["topology"], best_validation_accuracy=best.value, wall_s=wall, trainings=len(own),
+        study=study.study_name,
+        trials=tuple(trials),
+        best_so_far=tuple(best_so_far(study)),
+        best_trial=best.number,
+        best_topology=trials[best.number]["topology"],
+        best_validation_accuracy=best.value,
+        wall_s=wall,
+        trainings=len(own),
         alone_s=wall - sum(own.values()) + sum(seconds.get(t, 0.0) for t in distinct),
     )
 
 
 def run_vision_search(
-    dataset: str, root: str | Path, config: AnalysisConfig, samplers: Sequence[str], trials: int, storage: str | None = None,
-    seed: int = 0, prefix: str = "vision-search", progress: bool = True, log: Callable[[str], None] = print,
-    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (), out: str | Path | None = None,
+    dataset: str,
+    root: str | Path,
+    config: AnalysisConfig,
+    samplers: Sequence[str],
+    trials: int,
+    storage: str | None = None,
+    seed: int = 0,
+    prefix: str = "vision-search",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
+    out: str | Path | None = None,
 ) -> VisionSearchResult:
     """Search the skip topology with each sampler, then test the start and the best topology.
 
@@ -208,7 +263,9 @@ def run_vision_search(
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
     with resumable():
-        result = _search(dataset, root, config, samplers, trials, storage or default_storage(out), seed, prefix, progress, log, callbacks)
+        result = _search(
+            dataset, root, config, samplers, trials, storage or default_storage(out), seed, prefix, progress, log, callbacks
+        )
     if out is not None:
         from vision_bench.search_report import write_report
 
@@ -219,18 +276,28 @@ def run_vision_search(
 def _search(dataset, root, config, samplers, trials, storage, seed, prefix, progress, log, callbacks) -> VisionSearchResult:
     started = time.perf_counter()
     data = config.data
-    train_set, test_set = (load_frames(dataset, root, split, data.time_bins, data.size, data.split_scheme, data.cache_dir, progress)
-                           for split in ("train", "test"))
+    train_set, test_set = (
+        load_frames(dataset, root, split, data.time_bins, data.size, data.split_scheme, data.cache_dir, progress)
+        for split in ("train", "test")
+    )
     fit_idx, val_idx = validation_split(train_set.labels)
     fit_set, val_set = Subset(train_set, fit_idx.tolist()), Subset(train_set, val_idx.tolist())
     model_config = replace(config.model, num_classes=train_set.n_classes)
     layers = [model_config.depth] * len(model_config.widths)
     # The device is left out: workers with and without a GPU share one study's scores.
     training = {k: v for k, v in config.to_dict()["train"].items() if k != "device"}
-    identity = json.loads(json.dumps({
-        "dataset": dataset, "frames": f"{train_set.cache_file.stem}+{test_set.cache_file.stem}", "validation_share": VALIDATION_SHARE,
-        "data": config.to_dict()["data"], "model": model_config.to_dict(), "train": training,
-    }))
+    identity = json.loads(
+        json.dumps(
+            {
+                "dataset": dataset,
+                "frames": f"{train_set.cache_file.stem}+{test_set.cache_file.stem}",
+                "validation_share": VALIDATION_SHARE,
+                "data": config.to_dict()["data"],
+                "model": model_config.to_dict(),
+                "train": training,
+            }
+        )
+    )
     store = open_storage(storage)
     scores, seconds = _stored_scores(store, identity)
     models: dict[str, VisionNetwork] = {}
@@ -250,7 +317,9 @@ def _search(dataset, root, config, samplers, trials, storage, seed, prefix, prog
     for variant in config.variants:  # resumable: each twin's score is stored as soon as it is known
         if variant not in ann_study.user_attrs.get("ann_validation_accuracy", {}):
             _, accuracy, _ = fit(variant_blocks(variant), "ann")
-            ann_study.set_user_attr("ann_validation_accuracy", {**ann_study.user_attrs.get("ann_validation_accuracy", {}), variant: accuracy})
+            ann_study.set_user_attr(
+                "ann_validation_accuracy", {**ann_study.user_attrs.get("ann_validation_accuracy", {}), variant: accuracy}
+            )
             log(f"ANN twin {variant}: validation accuracy {accuracy:.3f}")
     ann = ann_study.user_attrs["ann_validation_accuracy"]
     start_variant = max(config.variants, key=lambda v: (ann[v], -config.variants.index(v)))  # ties: listed first
@@ -282,13 +351,27 @@ def _search(dataset, root, config, samplers, trials, storage, seed, prefix, prog
 
     winner = max(searches.values(), key=lambda r: r.best_validation_accuracy).best_topology
     result = VisionSearchResult(
-        dataset=dataset, root=str(root),
-        data={"fit": len(fit_idx), "validation": len(val_idx), "test": len(test_set), "classes": list(train_set.classes),
-              "frame_shape": list(train_set.frame_shape)},
+        dataset=dataset,
+        root=str(root),
+        data={
+            "fit": len(fit_idx),
+            "validation": len(val_idx),
+            "test": len(test_set),
+            "classes": list(train_set.classes),
+            "frame_shape": list(train_set.frame_shape),
+        },
         config={k: v for k, v in config.to_dict().items() if k in ("data", "model", "train")},
-        samplers=tuple(samplers), trials=trials, seed=seed, layers_per_block=tuple(layers), search_space_size=search_space_size(layers),
+        samplers=tuple(samplers),
+        trials=trials,
+        seed=seed,
+        layers_per_block=tuple(layers),
+        search_space_size=search_space_size(layers),
         ann_validation_accuracy={v: ann[v] for v in config.variants},
-        start_variant=start_variant, start=test(str(trunk_topology(start))), best=test(winner),
-        found_by=tuple(s for s, r in searches.items() if r.best_topology == winner), searches=searches, storage=shown_url(storage),
+        start_variant=start_variant,
+        start=test(str(trunk_topology(start))),
+        best=test(winner),
+        found_by=tuple(s for s, r in searches.items() if r.best_topology == winner),
+        searches=searches,
+        storage=shown_url(storage),
     )
     return replace(result, claims=judge_search(result.to_dict()), runtime_s=time.perf_counter() - started)

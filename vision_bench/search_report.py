@@ -27,11 +27,16 @@ def write_report(result: VisionSearchResult, out: Path) -> tuple[Path, ...]:
 
 def samplers_table(result: dict) -> str:
     """Per sampler (Markdown): best topology and accuracy, trials to reach it, times."""
-    lines = ["| sampler | best topology | best val acc | at trial | trainings | wall time (s) | alone (s) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| sampler | best topology | best val acc | at trial | trainings | wall time (s) | alone (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for sampler, r in result["searches"].items():
         curve = r["best_so_far"]
-        lines.append(f"| {sampler} | `{r['best']['topology']}` | {curve[-1]:.3f} | {curve.index(curve[-1]) + 1} "
-                     f"| {r['trainings']} | {r['wall_s']:.1f} | {r['alone_s']:.1f} |")
+        lines.append(
+            f"| {sampler} | `{r['best']['topology']}` | {curve[-1]:.3f} | {curve.index(curve[-1]) + 1} "
+            f"| {r['trainings']} | {r['wall_s']:.1f} | {r['alone_s']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -39,30 +44,53 @@ def render_markdown(result: dict) -> str:
     data, cfg, start, best = result["data"], result["config"], result["start"], result["best"]
     model, training = cfg["model"], cfg["train"]
     curves = result["searches"]
-    rows = [f"| {k + 1} | " + " | ".join(f"{r['best_so_far'][k]:.3f}" if k < len(r["best_so_far"]) else "" for r in curves.values()) + " |"
-            for k in range(max(len(r["best_so_far"]) for r in curves.values()))]
+    rows = [
+        f"| {k + 1} | "
+        + " | ".join(f"{r['best_so_far'][k]:.3f}" if k < len(r["best_so_far"]) else "" for r in curves.values())
+        + " |"
+        for k in range(max(len(r["best_so_far"]) for r in curves.values()))
+    ]
     ann = ", ".join(f"{v} {a:.3f}" for v, a in result["ann_validation_accuracy"].items())
-    return "\n".join([
-        f"# Skip-topology search on {result['dataset']}", "",
-        f"Data: {data['fit']} fit, {data['validation']} validation (the last {VALIDATION_SHARE:.0%} of each training class) and "
-        f"{data['test']} test recordings, frames {' x '.join(map(str, data['frame_shape']))}. Model: {model['family']}-like, blocks "
-        f"{result['layers_per_block']} layers ({result['search_space_size']:,} topologies). Training: {training['epochs']} epochs, "
-        f"{training['optimizer']} lr {training['lr']}, seed {training['seed']}. {result['trials']} trials per sampler, "
-        f"sampler seed {result['seed']}. Runtime of this command {result['runtime_s']:.0f} s.", "",
-        "## Start and best topology", "",
-        f"ANN twins, validation accuracy: {ann}. ANN-derived start: `{start['variant']}`.", "",
-        "| topology | what | val acc | test acc |", "|---|---|---|---|",
-        f"| `{start['topology']}` | ANN-derived start ({start['variant']}) | {start['validation_accuracy']:.3f} | {start['test_accuracy']:.3f} |",
-        f"| `{best['topology']}` | best found ({', '.join(best['found_by'])}) | {best['validation_accuracy']:.3f} | {best['test_accuracy']:.3f} |", "",
-        "## Samplers", "",
-        "Wall time: the study's trials as run, where a topology already trained by another study is reused; alone: "
-        "what the study would have taken training every topology itself.", "",
-        samplers_table(result), "",
-        "Best validation accuracy so far, per trial:", "",
-        "| trial | " + " | ".join(curves) + " |", "|---|" + "---|" * len(curves), *rows, "",
-        "![best validation accuracy per trial](search_convergence.png)", "",
-        "## The paper's claims on this run", "", claims_table(Claim(**c) for c in result["claims"]), "",
-    ])
+    return "\n".join(
+        [
+            f"# Skip-topology search on {result['dataset']}",
+            "",
+            f"Data: {data['fit']} fit, {data['validation']} validation (the last {VALIDATION_SHARE:.0%} of each training class) and "
+            f"{data['test']} test recordings, frames {' x '.join(map(str, data['frame_shape']))}. Model: {model['family']}-like, blocks "
+            f"{result['layers_per_block']} layers ({result['search_space_size']:,} topologies). Training: {training['epochs']} epochs, "
+            f"{training['optimizer']} lr {training['lr']}, seed {training['seed']}. {result['trials']} trials per sampler, "
+            f"sampler seed {result['seed']}. Runtime of this command {result['runtime_s']:.0f} s.",
+            "",
+            "## Start and best topology",
+            "",
+            f"ANN twins, validation accuracy: {ann}. ANN-derived start: `{start['variant']}`.",
+            "",
+            "| topology | what | val acc | test acc |",
+            "|---|---|---|---|",
+            f"| `{start['topology']}` | ANN-derived start ({start['variant']}) | {start['validation_accuracy']:.3f} | {start['test_accuracy']:.3f} |",
+            f"| `{best['topology']}` | best found ({', '.join(best['found_by'])}) | {best['validation_accuracy']:.3f} | {best['test_accuracy']:.3f} |",
+            "",
+            "## Samplers",
+            "",
+            "Wall time: the study's trials as run, where a topology already trained by another study is reused; alone: "
+            "what the study would have taken training every topology itself.",
+            "",
+            samplers_table(result),
+            "",
+            "Best validation accuracy so far, per trial:",
+            "",
+            "| trial | " + " | ".join(curves) + " |",
+            "|---|" + "---|" * len(curves),
+            *rows,
+            "",
+            "![best validation accuracy per trial](search_convergence.png)",
+            "",
+            "## The paper's claims on this run",
+            "",
+            claims_table(Claim(**c) for c in result["claims"]),
+            "",
+        ]
+    )
 
 
 def plot_convergence(result: dict, path: Path) -> None:
@@ -75,7 +103,9 @@ def plot_convergence(result: dict, path: Path) -> None:
     ax = figure.add_subplot()
     styles = [("o", "-", 9), ("s", "--", 6), ("^", ":", 4)]  # curves often coincide: keep each visible
     for (sampler, r), (marker, line, size) in zip(result["searches"].items(), styles):
-        ax.plot(range(1, len(r["best_so_far"]) + 1), r["best_so_far"], marker=marker, linestyle=line, markersize=size, label=sampler)
+        ax.plot(
+            range(1, len(r["best_so_far"]) + 1), r["best_so_far"], marker=marker, linestyle=line, markersize=size, label=sampler
+        )
     ax.axhline(result["start"]["validation_accuracy"], color="grey", linestyle=":", label="ANN-derived start")
     ax.set(xlabel="trial", ylabel="best validation accuracy so far", title=f"skip-topology search, {result['dataset']}")
     ax.grid(alpha=0.3)

@@ -182,8 +182,11 @@ def train(
     device = choose_device(config.device, "train.device")
     model.to(device)
     identity = {
-        "spec": model.spec.to_dict(), "mode": model.mode, "num_classes": model.num_classes,
-        "config": _settings(asdict(config)), "data_id": data_id,
+        "spec": model.spec.to_dict(),
+        "mode": model.mode,
+        "num_classes": model.num_classes,
+        "config": _settings(asdict(config)),
+        "data_id": data_id,
     }
     counts = {"loss": 0.0, "correct": 0, "total": 0}
 
@@ -204,8 +207,11 @@ def train(
 
     def epoch_stats(record: dict) -> dict:
         return {
-            "loss": counts["loss"] / counts["total"], "train_accuracy": counts["correct"] / counts["total"],
-            "test_accuracy": record["score"], "samples_per_s": counts["total"] / record["seconds"], "device": device.type,
+            "loss": counts["loss"] / counts["total"],
+            "train_accuracy": counts["correct"] / counts["total"],
+            "test_accuracy": record["score"],
+            "samples_per_s": counts["total"] / record["seconds"],
+            "device": device.type,
         }
 
     def on_epoch(history: list[dict]) -> None:
@@ -219,10 +225,24 @@ def train(
             )
 
     fitted = fit(
-        model, _optimizer(model, config), batches, loss_fn, lambda: evaluate(model, val_data, config.batch_size, device),
-        max_epochs=config.epochs, seed=config.seed, patience=None, keep_best=False, precision=torch.float16,
-        checkpoint=checkpoint, identity=identity, extra=identity, strict=True,
-        epoch_stats=epoch_stats, on_epoch=on_epoch, progress=progress, desc=name,
+        model,
+        _optimizer(model, config),
+        batches,
+        loss_fn,
+        lambda: evaluate(model, val_data, config.batch_size, device),
+        max_epochs=config.epochs,
+        seed=config.seed,
+        patience=None,
+        keep_best=False,
+        precision=torch.float16,
+        checkpoint=checkpoint,
+        identity=identity,
+        extra=identity,
+        strict=True,
+        epoch_stats=epoch_stats,
+        on_epoch=on_epoch,
+        progress=progress,
+        desc=name,
     )
     ran = fitted.history[fitted.resumed_from :]
     seconds = sum(r["seconds"] for r in ran)

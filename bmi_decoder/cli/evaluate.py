@@ -30,9 +30,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> N
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "evaluate", help="score decoders on sessions and write a report", description=DESCRIPTION
-    )
+    parser = subparsers.add_parser("evaluate", help="score decoders on sessions and write a report", description=DESCRIPTION)
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="recording files (.mat or .nwb)")
     add_common_arguments(parser, "runs/evaluate")
     parser.set_defaults(func=run)

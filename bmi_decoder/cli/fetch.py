@@ -39,11 +39,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="registry names, e.g. indy_20160630_01 (see --list)")
     parser.add_argument(
-        "--root", type=Path, default=None, metavar="DIR",
+        "--root",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="download folder (default: the repository's datasets/ folder, or ./datasets outside a checkout)",
     )
     parser.add_argument(
-        "--base-url", default=None, metavar="URL",
+        "--base-url",
+        default=None,
+        metavar="URL",
         help="mirror folder that serves each file under its own name: URL/<file name>",
     )
     parser.add_argument("--list", action="store_true", help="list the registry's data sets and exit")

@@ -35,8 +35,11 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "search", help="search the SNN decoder's skip topology (Optuna)", description=DESCRIPTION,
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "search",
+        help="search the SNN decoder's skip topology (Optuna)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="recording file (.mat or .nwb)")
     parser.add_argument("--sampler", default="tpe", help=f"one of {', '.join(SAMPLERS)} (default tpe; random is the baseline)")
@@ -47,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
     parser.add_argument("--seed", type=int, help="seed of the sampler and of every fit (overrides the config's)")
     add_device_argument(parser)
-    parser.add_argument("--out", type=Path, default=Path("runs/search"), metavar="DIR", help="output folder (default runs/search)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs/search"), metavar="DIR", help="output folder (default runs/search)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -57,9 +62,17 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("command line", "--layers", f"at least 2 (one layer has no skip to search), got {args.layers}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial, printed below
     result = search_topology(
-        args.file, load_config(args.config, args.seed, args.device), sampler=args.sampler, trials=args.trials,
-        layers=args.layers, storage=args.storage, study=args.study, out=args.out, config_source=str(args.config),
-        log=lambda line: print(line, file=sys.stderr, flush=True), callbacks=[trial_printer("validation R2")],
+        args.file,
+        load_config(args.config, args.seed, args.device),
+        sampler=args.sampler,
+        trials=args.trials,
+        layers=args.layers,
+        storage=args.storage,
+        study=args.study,
+        out=args.out,
+        config_source=str(args.config),
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+        callbacks=[trial_printer("validation R2")],
     )
     print(f"best topology {result.best_topology}: validation R2 {result.validation_r2:.3f}, test R2 {result.test_r2:.3f}")
     print(f"report: {result.paths[0]}, decoder: {result.paths[1]}", file=sys.stderr)

@@ -36,11 +36,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--channels", type=int, choices=(96, 192), default=96, help="96 (M1 array) or 192 (M1 + S1) channels")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
-        "--units-per-channel", type=int, choices=(3, 5), default=3,
+        "--units-per-channel",
+        type=int,
+        choices=(3, 5),
+        default=3,
         help="unit slots per channel in the file, hash unit 0 included (both occur on Zenodo; default 3)",
     )
     parser.add_argument(
-        "--finger-columns", type=int, choices=(3, 6), default=3,
+        "--finger-columns",
+        type=int,
+        choices=(3, 6),
+        default=3,
         help="finger_pos columns: 3 (position) or 6 (with orientation); both occur on Zenodo (default 3)",
     )
     parser.set_defaults(func=run)
@@ -51,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.seconds >= 1.0:
         raise InputError("command line", "--seconds", f"at least 1 second, got {args.seconds}")
     session = simulate_session(
-        seconds=args.seconds, channels=args.channels, seed=args.seed,
-        finger_columns=args.finger_columns, units_per_channel=args.units_per_channel,
+        seconds=args.seconds,
+        channels=args.channels,
+        seed=args.seed,
+        finger_columns=args.finger_columns,
+        units_per_channel=args.units_per_channel,
     )
     write_recording(session.recording, args.out, outside_spikes=session.outside_spikes)
     rec = session.recording

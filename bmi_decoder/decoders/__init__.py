@@ -18,9 +18,7 @@ from .kalman import KalmanDecoder
 from .snn import SNNDecoder
 from .wiener import WienerDecoder
 
-DECODERS: dict[str, type[Decoder]] = {
-    cls.name: cls for cls in (SNNDecoder, KalmanDecoder, WienerDecoder, ANNDecoder, GRUDecoder)
-}
+DECODERS: dict[str, type[Decoder]] = {cls.name: cls for cls in (SNNDecoder, KalmanDecoder, WienerDecoder, ANNDecoder, GRUDecoder)}
 
 
 def make_decoder(name: str, /, source: str = "--decoders", **params: Any) -> Decoder:

@@ -21,10 +21,9 @@ import numpy as np
 import torch
 
 from snn_core.device import choose_device
-from snn_core.training import data_digest, seeded_torch, train  # seeded_torch: for the decoders
+from snn_core.training import data_digest, train
 
 from ._base import Decoder, is_real, require, require_int
-
 
 # Parameters that do not change what a fit computes (the device only its rounding), so a
 # progress file saved under other values of them is resumed.

@@ -21,6 +21,7 @@ from bmi_decoder.cost import network_cost
 from bmi_decoder.evaluation import r2_score
 from snn_core.metrics import ModelCost
 from snn_core.streaming import cpu_float64
+from snn_core.training import seeded_torch
 
 from ._base import (
     Decoder,
@@ -39,7 +40,6 @@ from ._training import (
     check_training_params,
     current_stepper,
     network_device,
-    seeded_torch,
     train_early_stopping,
     training_device,
 )

@@ -23,6 +23,7 @@ from bmi_decoder.evaluation import r2_score
 from snn_core.metrics import ModelCost, OperationCounter
 from snn_core.network import ActivityProbe
 from snn_core.streaming import cpu_float64
+from snn_core.training import seeded_torch
 
 from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
 from ._training import (
@@ -30,7 +31,6 @@ from ._training import (
     check_training_params,
     current_stepper,
     network_device,
-    seeded_torch,
     train_early_stopping,
     training_device,
 )
@@ -199,7 +199,11 @@ class GRUDecoder(Decoder):
             # built on the CPU, as on every machine, so that a seed gives the same initial weights
             self.network_ = GRUNetwork(X.shape[1], self.hidden).to(device)
             self.validation_r2_ = train_early_stopping(
-                self.network_, epoch_batches, loss, lambda: r2_score(y_val, self.predict(X_val)), self,
+                self.network_,
+                epoch_batches,
+                loss,
+                lambda: r2_score(y_val, self.predict(X_val)),
+                self,
                 data=(X, y, X_val, y_val),
             )
         return self
@@ -219,9 +223,7 @@ class GRUDecoder(Decoder):
         Activation sparsity over the GRU outputs (tanh-based: almost never exactly 0)."""
         check_fitted(self, "network_")
         counter = OperationCounter()
-        handle = self.network_.gru.register_forward_hook(
-            lambda gru, args, output: count_gru(counter, gru, args[0], output[0])
-        )
+        handle = self.network_.gru.register_forward_hook(lambda gru, args, output: count_gru(counter, gru, args[0], output[0]))
         try:
             cost = network_cost(self, X, self.network_, self.label_scaler_.mean, self.label_scaler_.scale)
         finally:

@@ -32,6 +32,7 @@ from snn_core.network import NetworkSpec, SkipLayer, SkipNetwork
 from snn_core.streaming import DenseStepper, cpu_float64
 from snn_core.surrogate import ATan
 from snn_core.topology import SkipTopology
+from snn_core.training import seeded_torch
 
 from ._base import Decoder, check_bin_fast, check_fitted, check_sequence, require, require_int, train_validation
 from ._training import (
@@ -39,11 +40,9 @@ from ._training import (
     check_training_params,
     current_stepper,
     network_device,
-    seeded_torch,
     train_early_stopping,
     training_device,
 )
-
 
 # The readout never spikes, so its surrogate never sees a finite input: ATan's derivative at
 # mem - inf is exactly 0.
@@ -228,8 +227,13 @@ class SNNDecoder(Decoder):
         topology = self.topology if self.topology is not None else str(SkipTopology.empty([len(self.hidden)]))
         try:
             return NetworkSpec(
-                "dense", n_features, (tuple(self.hidden),), topology,
-                recurrent=bool(self.recurrent), beta=float(self.beta), learn_beta=bool(self.learn_beta),
+                "dense",
+                n_features,
+                (tuple(self.hidden),),
+                topology,
+                recurrent=bool(self.recurrent),
+                beta=float(self.beta),
+                learn_beta=bool(self.learn_beta),
             )
         except ValueError as err:
             raise InputError(f"{self.name} decoder", "topology", f"a topology for {len(self.hidden)} layers ({err})") from None
@@ -272,7 +276,11 @@ class SNNDecoder(Decoder):
                         layer.synapse.weight.mul_(self.weight_gain)
             self.network_.to(device)
             self.validation_r2_ = train_early_stopping(
-                self.network_, epoch_batches, loss_fn, lambda: r2_score(y_val, self.predict(X_val)), self,
+                self.network_,
+                epoch_batches,
+                loss_fn,
+                lambda: r2_score(y_val, self.predict(X_val)),
+                self,
                 data=(X, y, X_val, y_val),
             )
         return self

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -91,7 +91,10 @@ def write_nwb(recording: Recording, path: str | Path, *, outside_spikes: SpikeEv
         # Neither the .mat files nor a simulation record age or sex: "U" is NWB's unknown sex and
         # "P0D/" the open age range ("0 days or older") that NWB offers for an unknown age.
         subject=Subject(
-            subject_id=_subject_id(recording), species="Macaca mulatta", sex="U", age="P0D/",
+            subject_id=_subject_id(recording),
+            species="Macaca mulatta",
+            sex="U",
+            age="P0D/",
             description="Rhesus macaque with Utah arrays in sensorimotor cortex (or its simulation).",
         ),
         keywords=["motor cortex", "brain-machine interface", "reaching", "Utah array", "spike trains"],
@@ -102,25 +105,42 @@ def write_nwb(recording: Recording, path: str | Path, *, outside_spikes: SpikeEv
     clock = _clock(recording.t)
     position = Position(name="Position")
     position.create_spatial_series(
-        name="cursor_pos", data=recording.cursor_pos, reference_frame="workspace coordinates of the source file",
-        conversion=MM, description="Cursor position (mm in the source).", **clock,
+        name="cursor_pos",
+        data=recording.cursor_pos,
+        reference_frame="workspace coordinates of the source file",
+        conversion=MM,
+        description="Cursor position (mm in the source).",
+        **clock,
     )
     position.create_spatial_series(
-        name="target_pos", data=recording.target_pos, reference_frame="workspace coordinates of the source file",
-        conversion=MM, description="Target position; constant during a reach (mm in the source).", **clock,
+        name="target_pos",
+        data=recording.target_pos,
+        reference_frame="workspace coordinates of the source file",
+        conversion=MM,
+        description="Target position; constant during a reach (mm in the source).",
+        **clock,
     )
     position.create_spatial_series(
-        name="finger_pos", data=recording.finger_pos[:, :3], reference_frame="hand-tracker coordinates (z, -x, -y) of the source file",
-        conversion=CM, description="Working fingertip position (cm in the source).", **clock,
+        name="finger_pos",
+        data=recording.finger_pos[:, :3],
+        reference_frame="hand-tracker coordinates (z, -x, -y) of the source file",
+        conversion=CM,
+        description="Working fingertip position (cm in the source).",
+        **clock,
     )
     behaviour.add(position)
     if recording.finger_pos.shape[1] == 6:
         # SpatialSeries holds at most 3 columns; the 6-column sessions add fingertip orientation,
         # whose unit the Zenodo record does not state, so none is claimed here either.
-        behaviour.add(TimeSeries(
-            name="finger_orientation", data=recording.finger_pos[:, 3:], unit="as in the source file",
-            description="Fingertip azimuth, elevation, roll as in the source file's finger_pos columns 4-6.", **clock,
-        ))
+        behaviour.add(
+            TimeSeries(
+                name="finger_orientation",
+                data=recording.finger_pos[:, 3:],
+                unit="as in the source file",
+                description="Fingertip azimuth, elevation, roll as in the source file's finger_pos columns 4-6.",
+                **clock,
+            )
+        )
     with atomic_path(path) as tmp:
         with NWBHDF5IO(str(tmp), "w") as io:
             io.write(nwbfile)
@@ -134,37 +154,45 @@ def _add_electrodes(nwbfile: NWBFile, chan_names: tuple[str, ...]) -> None:
         area = name.split()[0] if name.split() else "unknown"
         if area not in groups:
             groups[area] = nwbfile.create_electrode_group(
-                name=f"{area} array", description=f"Utah array in {area}", location=AREAS.get(area, area), device=device,
+                name=f"{area} array",
+                description=f"Utah array in {area}",
+                location=AREAS.get(area, area),
+                device=device,
             )
         nwbfile.add_electrode(group=groups[area], location=groups[area].location, channel_name=name)
 
 
-def _units_table(
-    spikes: SpikeEvents, n_channels: int, units_per_channel: int, electrodes: DynamicTable
-) -> Units:
+def _units_table(spikes: SpikeEvents, n_channels: int, units_per_channel: int, electrodes: DynamicTable) -> Units:
     """One row per (channel, unit) slot, built from whole columns (add_unit per row is ~20x slower)."""
     slots = n_channels * units_per_channel
     key = spikes.channels * units_per_channel + spikes.units
     order = np.lexsort((spikes.times, key))
     ends = np.searchsorted(key[order], np.arange(1, slots + 1))
     spike_times = VectorData(
-        name="spike_times", description="spike times in seconds",
+        name="spike_times",
+        description="spike times in seconds",
         data=H5DataIO(np.ascontiguousarray(spikes.times[order]), compression="gzip"),
     )
     electrode = DynamicTableRegion(
-        name="electrodes", description="the channel of each unit",
-        data=np.repeat(np.arange(n_channels), units_per_channel), table=electrodes,
+        name="electrodes",
+        description="the channel of each unit",
+        data=np.repeat(np.arange(n_channels), units_per_channel),
+        table=electrodes,
     )
     unit_number = VectorData(
-        name="unit_number", description="unit within the channel; 0 is the unsorted hash unit",
+        name="unit_number",
+        description="unit within the channel; 0 is the unsorted hash unit",
         data=np.tile(np.arange(units_per_channel), n_channels),
     )
     return Units(
-        name="units", description="spikes of every (channel, unit) cell of the source, empty cells included",
+        name="units",
+        description="spikes of every (channel, unit) cell of the source, empty cells included",
         id=ElementIdentifiers(name="id", data=np.arange(slots)),
         columns=[
-            spike_times, VectorIndex(name="spike_times_index", data=ends, target=spike_times),
-            electrode, VectorIndex(name="electrodes_index", data=np.arange(1, slots + 1), target=electrode),
+            spike_times,
+            VectorIndex(name="spike_times_index", data=ends, target=spike_times),
+            electrode,
+            VectorIndex(name="electrodes_index", data=np.arange(1, slots + 1), target=electrode),
             unit_number,
         ],
         # The Blackrock system behind these recordings samples at 30 kHz: spike times resolve 1/30 ms.
@@ -297,8 +325,8 @@ def _session_start(recording: Recording) -> datetime:
     # Zenodo names carry the date (indy_20160630_01); otherwise use the time of writing.
     match = re.search(r"(20\d{2})(\d{2})(\d{2})", recording.provenance.get("source", ""))
     if match:
-        return datetime(*map(int, match.groups()), tzinfo=timezone.utc)
-    return datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime(*map(int, match.groups()), tzinfo=UTC)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _subject_id(recording: Recording) -> str:

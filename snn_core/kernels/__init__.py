@@ -72,8 +72,15 @@ class _FusedLIF(torch.autograd.Function):
         grad_spk = torch.zeros_like(flat_x) if grad_spk is None else grad_spk.float().reshape(flat).contiguous()
         grad_mem = None if grad_mem is None else grad_mem.float().reshape(flat).contiguous()
         grad_x, grad_mem0, grad_beta = ctx.kernels.lif_backward(
-            grad_spk, grad_mem, flat_x, flat_mem0, flat_beta, ctx.threshold,
-            ctx.surrogate.code, ctx.surrogate.param, ctx.needs_input_grad[2],
+            grad_spk,
+            grad_mem,
+            flat_x,
+            flat_mem0,
+            flat_beta,
+            ctx.threshold,
+            ctx.surrogate.code,
+            ctx.surrogate.param,
+            ctx.needs_input_grad[2],
         )
         if grad_beta is not None:
             # clamp(0, 1) passes the gradient only inside [0, 1], as torch's clamp does

@@ -70,7 +70,9 @@ def _forward(x, mem0, beta, threshold, block, spk, mem, keep_mem):  # pragma: no
 
 
 @numba.njit(parallel=True, cache=True)
-def _backward(grad_spk, grad_mem, has_grad_mem, x, mem0, beta, threshold, code, param, block, grad_x, grad_mem0, grad_beta):  # pragma: no cover
+def _backward(
+    grad_spk, grad_mem, has_grad_mem, x, mem0, beta, threshold, code, param, block, grad_x, grad_mem0, grad_beta
+):  # pragma: no cover
     steps, n = x.shape
     per_neuron = beta.shape[0] > 1
     for b in numba.prange((n + block - 1) // block):
@@ -113,7 +115,9 @@ def lif_forward(
     _threads()
     spk = torch.empty_like(x)
     mem = torch.empty_like(x) if return_mem else spk[:0]
-    _forward(x.numpy(), mem0.numpy(), beta.numpy(), np.float32(threshold), block_size(x.shape[0]), spk.numpy(), mem.numpy(), return_mem)
+    _forward(
+        x.numpy(), mem0.numpy(), beta.numpy(), np.float32(threshold), block_size(x.shape[0]), spk.numpy(), mem.numpy(), return_mem
+    )
     return spk, (mem if return_mem else None)
 
 
@@ -134,8 +138,18 @@ def lif_backward(
     grad_x, grad_mem0, grad_beta = torch.empty_like(x), torch.empty_like(mem0), torch.empty_like(mem0)
     has_grad_mem = grad_mem is not None
     _backward(
-        grad_spk.numpy(), (grad_mem if has_grad_mem else grad_spk).numpy(), has_grad_mem, x.numpy(), mem0.numpy(),
-        beta.numpy(), np.float32(threshold), surrogate_code, np.float32(surrogate_param), block_size(x.shape[0]),
-        grad_x.numpy(), grad_mem0.numpy(), grad_beta.numpy(),
+        grad_spk.numpy(),
+        (grad_mem if has_grad_mem else grad_spk).numpy(),
+        has_grad_mem,
+        x.numpy(),
+        mem0.numpy(),
+        beta.numpy(),
+        np.float32(threshold),
+        surrogate_code,
+        np.float32(surrogate_param),
+        block_size(x.shape[0]),
+        grad_x.numpy(),
+        grad_mem0.numpy(),
+        grad_beta.numpy(),
     )
     return grad_x, grad_mem0, grad_beta if beta_grad else None

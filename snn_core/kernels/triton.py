@@ -100,9 +100,7 @@ def _lif_backward_kernel(
     d = tl.full([BLOCK], 0.0, tl.float32)
     grad_beta = tl.full([BLOCK], 0.0, tl.float32)
     for _ in range(T):
-        d_spk = tl.load(grad_spk_ptr + offs, mask=mask, other=0.0) * _surrogate_grad(
-            mem - threshold, surrogate_param, SURROGATE
-        )
+        d_spk = tl.load(grad_spk_ptr + offs, mask=mask, other=0.0) * _surrogate_grad(mem - threshold, surrogate_param, SURROGATE)
         if HAS_GRAD_MEM:
             d = (tl.load(grad_mem_ptr + offs, mask=mask, other=0.0) + d_spk) + beta * d
         else:

@@ -14,8 +14,17 @@ from bmi_decoder.kinematics import reach_starts
 from bmi_decoder.recording import Recording
 from bmi_decoder.simulate import simulate_session
 
-INFO_KEYS = ["channels", "units", "sorted_units", "duration_s", "samples", "reaches",
-             "spikes_in_window", "spikes_outside_window", "finger_columns"]
+INFO_KEYS = [
+    "channels",
+    "units",
+    "sorted_units",
+    "duration_s",
+    "samples",
+    "reaches",
+    "spikes_in_window",
+    "spikes_outside_window",
+    "finger_columns",
+]
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +155,12 @@ def test_no_spikes_at_all(tmp_path, capsys):
     session = simulate_session(seconds=5, seed=1)
     rec = session.recording
     silent = Recording(
-        **{**{f: getattr(rec, f) for f in rec.__dataclass_fields__},
-           "spike_times": np.zeros(0), "spike_channels": np.zeros(0, int), "spike_units": np.zeros(0, int)}
+        **{
+            **{f: getattr(rec, f) for f in rec.__dataclass_fields__},
+            "spike_times": np.zeros(0),
+            "spike_channels": np.zeros(0, int),
+            "spike_units": np.zeros(0, int),
+        }
     )
     path = tmp_path / "silent.mat"
     write_mat(silent, path)

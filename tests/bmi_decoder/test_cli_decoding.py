@@ -16,8 +16,16 @@ from bmi_decoder.preprocess import prepare_session
 from bmi_decoder.replay import replay
 
 REPORT_KEYS = {
-    "session", "decoder", "r2", "r2_x", "r2_y", "footprint_bytes", "connection_sparsity",
-    "activation_sparsity", "synops", "energy_pj_per_step",
+    "session",
+    "decoder",
+    "r2",
+    "r2_x",
+    "r2_y",
+    "footprint_bytes",
+    "connection_sparsity",
+    "activation_sparsity",
+    "synops",
+    "energy_pj_per_step",
 }
 TINY_CONFIG = """
 seed = 3
@@ -76,7 +84,10 @@ def test_evaluate_writes_report_with_the_contract_keys(session_file, config_file
 def test_evaluate_bad_input_exits_2_with_one_line(session_file, tmp_path, capsys, args, fragment):
     (tmp_path / "typo.toml").write_text("[decoders.snn]\nhiden = [8]\n")
     (tmp_path / "bad.toml").write_text("[data]\nbin = 0.004\n")
-    args = [a.replace("CONFIG_WITH_TYPO", str(tmp_path / "typo.toml")).replace("CONFIG_WITH_BAD_KEY", str(tmp_path / "bad.toml")) for a in args]
+    args = [
+        a.replace("CONFIG_WITH_TYPO", str(tmp_path / "typo.toml")).replace("CONFIG_WITH_BAD_KEY", str(tmp_path / "bad.toml"))
+        for a in args
+    ]
     assert main(["evaluate", session_file, *args, "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and fragment in err
@@ -152,7 +163,11 @@ def test_device_help_says_what_auto_means(command, capsys):
 def test_device_flag_sets_every_trainable_decoder(tmp_path):
     config = load_config(None, device="cpu")
     assert {name: config.decoder(name).get_params().get("device") for name in DECODERS} == {
-        "snn": "cpu", "ann": "cpu", "gru": "cpu", "kalman": None, "wiener": None,
+        "snn": "cpu",
+        "ann": "cpu",
+        "gru": "cpu",
+        "kalman": None,
+        "wiener": None,
     }
     assert load_config(None).decoder("snn").device == "auto"
 

@@ -21,8 +21,8 @@ from sklearn.model_selection import GridSearchCV
 
 from bmi_decoder.checkpoint import load_decoder, save_decoder
 from bmi_decoder.decoders import DECODERS, Decoder, clone, make_decoder
-from bmi_decoder.decoders._training import network_device
 from bmi_decoder.decoders._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
+from bmi_decoder.decoders._training import network_device
 from bmi_decoder.decoders.kalman import KalmanDecoder, linear_recursion
 from bmi_decoder.evaluation import r2_score
 from snn_core.device import loading_device

@@ -37,9 +37,7 @@ def test_r2_equals_neurobench_accumulated_over_batches() -> None:
     rng = np.random.default_rng(0)
     y_true = rng.normal(0, 80, (500, 2)) + [10.0, -5.0]
     y_pred = y_true + rng.normal(0, 50, (500, 2))
-    batches = [
-        (torch.tensor(y_pred[a:b]), torch.tensor(y_true[a:b])) for a, b in ((0, 100), (100, 350), (350, 500))
-    ]
+    batches = [(torch.tensor(y_pred[a:b]), torch.tensor(y_true[a:b])) for a, b in ((0, 100), (100, 350), (350, 500))]
     assert r2_score(y_true, y_pred) == pytest.approx(neurobench_r2(batches), rel=1e-12)
     assert r2_score(Y_TRUE, Y_PRED) == pytest.approx(neurobench_r2([(torch.tensor(Y_PRED), torch.tensor(Y_TRUE))]))
 

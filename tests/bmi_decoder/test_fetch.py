@@ -88,8 +88,14 @@ def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _entry(server: _FileServer, md5: str = MD5) -> DatasetEntry:
     return DatasetEntry(
-        name="indy_test", kind="reaching-session", url=f"{server.base}/files/indy_test.mat", md5=md5,
-        file="indy_test.mat", citation="test", monkey="Indy", channels=96,
+        name="indy_test",
+        kind="reaching-session",
+        url=f"{server.base}/files/indy_test.mat",
+        md5=md5,
+        file="indy_test.mat",
+        citation="test",
+        monkey="Indy",
+        channels=96,
     )
 
 
@@ -177,8 +183,16 @@ def _closed_port() -> int:
 
 
 def test_unreachable_server_is_a_download_error(tmp_path: Path) -> None:
-    entry = DatasetEntry("indy_test", "reaching-session", f"http://127.0.0.1:{_closed_port()}/indy_test.mat", MD5,
-                         "indy_test.mat", "test", monkey="Indy", channels=96)
+    entry = DatasetEntry(
+        "indy_test",
+        "reaching-session",
+        f"http://127.0.0.1:{_closed_port()}/indy_test.mat",
+        MD5,
+        "indy_test.mat",
+        "test",
+        monkey="Indy",
+        channels=96,
+    )
     with pytest.raises(DownloadError, match="run again to resume"):
         fetch(entry, tmp_path, progress=False)
 

@@ -62,8 +62,13 @@ def test_file_has_the_matlab_v73_layout(tmp_path):
         assert f.userblock_size == 512
         shapes = {name: f[name].shape for name in ("t", "cursor_pos", "target_pos", "finger_pos", "chan_names", "spikes", "wf")}
         assert shapes == {
-            "t": (1, k), "cursor_pos": (2, k), "target_pos": (2, k), "finger_pos": (6, k),
-            "chan_names": (1, 4), "spikes": (3, 4), "wf": (3, 4),
+            "t": (1, k),
+            "cursor_pos": (2, k),
+            "target_pos": (2, k),
+            "finger_pos": (6, k),
+            "chan_names": (1, 4),
+            "spikes": (3, 4),
+            "wf": (3, 4),
         }
         assert f["t"].attrs["MATLAB_class"] == b"double"
         assert f["spikes"].attrs["MATLAB_class"] == b"cell"
@@ -123,7 +128,10 @@ def test_spikes_outside_the_behaviour_window_are_dropped_and_counted(tmp_path):
         spike_times=np.concatenate([rec.spike_times, [t0, t1]]),
         spike_channels=np.concatenate([rec.spike_channels, [3, 3]]),
         spike_units=np.concatenate([rec.spike_units, [2, 2]]),
-        **{name: getattr(rec, name) for name in ("t", "cursor_pos", "target_pos", "finger_pos", "chan_names", "units_per_channel")},
+        **{
+            name: getattr(rec, name)
+            for name in ("t", "cursor_pos", "target_pos", "finger_pos", "chan_names", "units_per_channel")
+        },
     )
     path = tmp_path / "window.mat"
     write_mat(edges, path, outside_spikes=outside)

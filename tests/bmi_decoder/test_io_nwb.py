@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -42,8 +42,11 @@ def test_export_passes_nwbinspector(tmp_path, session):
     path = tmp_path / "session.nwb"
     write_nwb(session.recording, path, outside_spikes=session.outside_spikes)
     messages = list(inspect_nwbfile(nwbfile_path=path))
-    serious = [f"{m.importance.name} {m.check_function_name}: {m.message}" for m in messages
-               if m.importance != Importance.BEST_PRACTICE_SUGGESTION]
+    serious = [
+        f"{m.importance.name} {m.check_function_name}: {m.message}"
+        for m in messages
+        if m.importance != Importance.BEST_PRACTICE_SUGGESTION
+    ]
     assert serious == []
 
 
@@ -62,7 +65,7 @@ def test_irregular_clock_is_kept_exactly_as_timestamps(tmp_path, session):
 
 def _dandi_file(path, *, in_position_container: bool, cursor_unit: str = "mm", conversion: float = 1.0) -> dict:
     """An NWB file in the DANDI 000129 (NLB MC_RTT) layout: units with electrodes, no unit numbers."""
-    nwbfile = NWBFile("random target task", "dandi-like", datetime(2016, 6, 30, tzinfo=timezone.utc))
+    nwbfile = NWBFile("random target task", "dandi-like", datetime(2016, 6, 30, tzinfo=UTC))
     device = nwbfile.create_device("array")
     group = nwbfile.create_electrode_group("M1", "Utah array", "M1", device)
     for _ in range(3):
@@ -70,8 +73,11 @@ def _dandi_file(path, *, in_position_container: bool, cursor_unit: str = "mm", c
     rng = np.random.default_rng(1)
     t0, rate, k = 100.0, 1000.0, 3000
     # Units listed in a mixed electrode order: 2 units on electrode 0, 1 on electrode 2.
-    spikes = {(0, 1): np.sort(rng.uniform(99.0, 103.5, 40)), (2, 1): np.sort(rng.uniform(t0, 102.0, 30)),
-              (0, 2): np.sort(rng.uniform(t0, 102.0, 20))}
+    spikes = {
+        (0, 1): np.sort(rng.uniform(99.0, 103.5, 40)),
+        (2, 1): np.sort(rng.uniform(t0, 102.0, 30)),
+        (0, 2): np.sort(rng.uniform(t0, 102.0, 20)),
+    }
     for (electrode, _), times in spikes.items():
         nwbfile.add_unit(spike_times=times, electrodes=[electrode])
     behaviour = nwbfile.create_processing_module("behavior", "behaviour")
@@ -86,8 +92,15 @@ def _dandi_file(path, *, in_position_container: bool, cursor_unit: str = "mm", c
     if in_position_container:
         position = Position(name="Position")
         for s in series:
-            position.create_spatial_series(name=s.name, data=s.data, unit=s.unit, conversion=s.conversion,
-                                           starting_time=t0, rate=rate, reference_frame="screen")
+            position.create_spatial_series(
+                name=s.name,
+                data=s.data,
+                unit=s.unit,
+                conversion=s.conversion,
+                starting_time=t0,
+                rate=rate,
+                reference_frame="screen",
+            )
         behaviour.add(position)
     else:
         for s in series:
@@ -114,9 +127,11 @@ def test_reads_the_dandi_nlb_layout(tmp_path, in_position_container):
         mine = (rec.spike_channels == electrode) & (rec.spike_units == unit)
         inside = times[(times >= rec.t[0]) & (times <= rec.t[-1])]
         np.testing.assert_array_equal(rec.spike_times[mine], inside)
-    assert rec.spikes_outside_window == sum(
-        int(np.count_nonzero((s < rec.t[0]) | (s > rec.t[-1]))) for s in truth["spikes"].values()
-    ) > 0
+    assert (
+        rec.spikes_outside_window
+        == sum(int(np.count_nonzero((s < rec.t[0]) | (s > rec.t[-1]))) for s in truth["spikes"].values())
+        > 0
+    )
 
 
 def test_lengths_in_metres_are_converted_to_mm(tmp_path):
@@ -133,7 +148,7 @@ def test_unknown_length_unit_is_refused(tmp_path):
 
 
 def test_missing_behaviour_module_is_refused(tmp_path):
-    nwbfile = NWBFile("no behaviour", "x", datetime(2016, 6, 30, tzinfo=timezone.utc))
+    nwbfile = NWBFile("no behaviour", "x", datetime(2016, 6, 30, tzinfo=UTC))
     device = nwbfile.create_device("array")
     nwbfile.add_electrode(group=nwbfile.create_electrode_group("M1", "a", "M1", device), location="M1")
     nwbfile.add_unit(spike_times=[1.0, 2.0], electrodes=[0])

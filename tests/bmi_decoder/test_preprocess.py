@@ -135,4 +135,3 @@ def test_too_few_reaches_is_an_input_error() -> None:
     target[5:] = 10.0
     with pytest.raises(InputError, match="reaches"):
         prepare_session(_recording([T0], [0], [0], target_pos=target))
-

@@ -52,7 +52,11 @@ def test_vision_archives_match_tonic_and_its_folder_layout() -> None:
 
     registry = load_registry()
     cifar = registry["cifar10dvs"]
-    assert (cifar.kind, cifar.md5, cifar.url) == ("dvs-archive", tonic.datasets.CIFAR10DVS.file_md5, tonic.datasets.CIFAR10DVS.url)
+    assert (cifar.kind, cifar.md5, cifar.url) == (
+        "dvs-archive",
+        tonic.datasets.CIFAR10DVS.file_md5,
+        tonic.datasets.CIFAR10DVS.url,
+    )
     assert cifar.file == f"CIFAR10DVS/{tonic.datasets.CIFAR10DVS.filename}"
     assert registry["dvsgesture_train"].md5 == tonic.datasets.DVSGesture.train_md5
     assert registry["dvsgesture_test"].file == f"DVSGesture/{tonic.datasets.DVSGesture.test_filename}"

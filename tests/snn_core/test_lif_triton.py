@@ -91,9 +91,7 @@ def test_kernels_equal_snntorch_leaky(lif_triton, code, param, spike_grad, per_e
     grad_x, grad_mem0, grad_beta = lif_triton.lif_backward(
         grad_spk, grad_mem, x, mem0, beta, THRESHOLD, code, param, beta_grad=True
     )
-    spk_ref, mem_ref, grad_x_ref, grad_mem0_ref, grad_beta_ref = _leaky_reference(
-        x, mem0, beta, spike_grad, grad_spk, grad_mem
-    )
+    spk_ref, mem_ref, grad_x_ref, grad_mem0_ref, grad_beta_ref = _leaky_reference(x, mem0, beta, spike_grad, grad_spk, grad_mem)
 
     assert spk.sum() > 0, "the test input must make neurons fire"
     assert torch.equal(spk, spk_ref)
@@ -124,9 +122,7 @@ def test_one_step_one_neuron(lif_triton):
     x = torch.tensor([[1.5]], device=DEVICE)
     mem0, beta = torch.tensor([0.2], device=DEVICE), torch.tensor([0.5], device=DEVICE)
     spk, mem = lif_triton.lif_forward(x, mem0, beta, 1.0)
-    grad_x, grad_mem0, grad_beta = lif_triton.lif_backward(
-        torch.ones_like(spk), None, x, mem0, beta, 1.0, 3, 0.0, beta_grad=True
-    )
+    grad_x, grad_mem0, grad_beta = lif_triton.lif_backward(torch.ones_like(spk), None, x, mem0, beta, 1.0, 3, 0.0, beta_grad=True)
     assert spk.item() == 1.0 and mem.item() == pytest.approx(1.6)
     # straight-through: d = 1, so grad_x = 1, grad_mem0 = beta * d, grad_beta = d * mem0
     assert (grad_x.item(), grad_mem0.item(), grad_beta.item()) == pytest.approx((1.0, 0.5, 0.2))

@@ -45,7 +45,10 @@ def test_ann_twin_shares_the_topology_and_layer_shapes():
     ann = snn.twin()
     assert ann.mode == "ann" and ann.twin().mode == "snn"
     assert ann.topology == snn.topology and str(ann.topology) == spec.topology
-    shapes = lambda net: [(n, tuple(p.shape)) for n, p in net.named_parameters() if "beta" not in n]
+
+    def shapes(net):
+        return [(n, tuple(p.shape)) for n, p in net.named_parameters() if "beta" not in n]
+
     assert shapes(ann) == shapes(snn)
     assert not any(isinstance(m, LIF) for m in ann.modules())
     x = torch.rand(6, 2, 8)

@@ -12,8 +12,17 @@ from optuna.trial import TrialState
 
 from snn_core.errors import InputError
 from snn_core.search import (
-    SearchInterrupted, best_so_far, bind_study, check_options, default_storage, make_sampler, open_storage, run_search,
-    shown_url, suggest_topology, trial_printer,
+    SearchInterrupted,
+    best_so_far,
+    bind_study,
+    check_options,
+    default_storage,
+    make_sampler,
+    open_storage,
+    run_search,
+    shown_url,
+    suggest_topology,
+    trial_printer,
 )
 from snn_core.topology import ASC, DSC, SkipTopology, search_space_size
 
@@ -165,6 +174,7 @@ def test_ctrl_c_stops_the_search_quietly_and_a_rerun_resumes(tmp_path, capfd):
     storage = default_storage(tmp_path)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
+
         def interrupted(topology: SkipTopology) -> float:
             if calls.append(1) or len(calls) == 3:
                 raise KeyboardInterrupt

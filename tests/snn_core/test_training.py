@@ -44,11 +44,17 @@ def _fit(checkpoint=None, data=(X, Y), epochs=6, patience=None, scores=None, on_
             return float(1 - residual / ((Y_VAL - Y_VAL.mean()) ** 2).sum())
 
         result = train(
-            model, torch.optim.Adam(model.parameters(), lr=0.2), batches,
+            model,
+            torch.optim.Adam(model.parameters(), lr=0.2),
+            batches,
             lambda batch: torch.nn.functional.mse_loss(model(batch[0]), batch[1]),
             r2 if scores is None else lambda: next(scores),
-            max_epochs=epochs, seed=3, patience=patience, checkpoint=checkpoint,
-            identity={"task": "regression", "data": data_digest(inputs, targets)}, **kwargs,
+            max_epochs=epochs,
+            seed=3,
+            patience=patience,
+            checkpoint=checkpoint,
+            identity={"task": "regression", "data": data_digest(inputs, targets)},
+            **kwargs,
         )
     return model, result
 
@@ -128,10 +134,13 @@ class _Exploit:
         return os.system, (f"touch {self.marker}",)
 
 
-@pytest.mark.parametrize("write", [
-    lambda path, obj: path.write_bytes(pickle.dumps(obj, protocol=2)),
-    lambda path, obj: torch.save({"format": training.FORMAT, "identity": obj}, path),
-])
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda path, obj: path.write_bytes(pickle.dumps(obj, protocol=2)),
+        lambda path, obj: torch.save({"format": training.FORMAT, "identity": obj}, path),
+    ],
+)
 def test_a_planted_pickle_is_refused_not_run(tmp_path, capsys, write):
     marker = tmp_path / "pwned"
     checkpoint = tmp_path / "progress.pt"

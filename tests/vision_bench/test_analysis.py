@@ -10,12 +10,11 @@ from snn_core.errors import InputError
 from snn_core.metrics import ActivityRecorder, ModelCost, SynapticOperations
 from vision_bench.analysis import Activity, ModelResult, VariantResult, layer_label
 from vision_bench.claims import judge_claims
-from vision_bench.config import load_config
 from vision_bench.cli import main
 from vision_bench.cli._arguments import with_device
 from vision_bench.cli.demo import ensure_synthetic_set
+from vision_bench.config import load_config
 from vision_bench.data import write_synthetic_cifar10dvs
-
 
 TINY_CONFIG = """\
 [data]
@@ -56,7 +55,7 @@ def test_analyze_writes_the_report_with_claim_verdicts(sim_root, tmp_path, capsy
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["train"] == 100 and report["data"]["test"] == 10
     assert list(report["variants"]) == ["none", "dsc", "asc", "mixed"]
-    for variant, row in report["variants"].items():
+    for _variant, row in report["variants"].items():
         assert row["topology"].startswith("1-_3-")
         assert 0 <= row["snn"]["accuracy"] <= 1 and row["drop"] == pytest.approx(row["ann"]["accuracy"] - row["snn"]["accuracy"])
         assert list(row["snn"]["firing_rates"]) == ["stem", "b1.l0", "b1.l1", "b1.l2"]
@@ -69,7 +68,9 @@ def test_analyze_writes_the_report_with_claim_verdicts(sim_root, tmp_path, capsy
     markdown = (out / "report.md").read_text()
     assert "held" in markdown and "memory traffic" in markdown and "firing_rates.png" in markdown
     assert (out / "firing_rates.png").read_bytes().startswith(b"\x89PNG")
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == sorted(f"{v}-{m}.pt" for v in report["variants"] for m in ("snn", "ann"))
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == sorted(
+        f"{v}-{m}.pt" for v in report["variants"] for m in ("snn", "ann")
+    )
     printed = capsys.readouterr().out
     assert "| variant |" in printed and "1a:" in printed
 
@@ -143,15 +144,15 @@ def test_config_defaults_and_values(tmp_path):
 
 def _model(accuracy, rate=0.0, energy=0.0, energy_count=0.0):
     # energies as MACs alone: 4.6 pJ each
-    activity = Activity({}, rate, ModelCost(0, 0.0, 0.0, SynapticOperations(0, energy / 4.6, 0)),
-                        SynapticOperations(0, energy_count / 4.6, 0))
+    activity = Activity(
+        {}, rate, ModelCost(0, 0.0, 0.0, SynapticOperations(0, energy / 4.6, 0)), SynapticOperations(0, energy_count / 4.6, 0)
+    )
     return ModelResult(accuracy, activity, 0.0, 0.0, "cpu")
 
 
 def _rows(rate, acc, ann_acc, energy, energy_count=None):
     return {
-        v: VariantResult("", _model(acc[v], rate[v], energy[v], (energy_count or energy)[v]), _model(ann_acc[v]))
-        for v in rate
+        v: VariantResult("", _model(acc[v], rate[v], energy[v], (energy_count or energy)[v]), _model(ann_acc[v])) for v in rate
     }
 
 
@@ -168,15 +169,21 @@ def test_claims_follow_the_numbers():
 
     dsc = rows["dsc"].snn
     # DSC now lowers the rate and widens the drop to 0.4
-    rows["dsc"] = VariantResult("", replace(dsc, activity=replace(dsc.activity, mean_firing_rate=0.05)), _model(dsc.accuracy + 0.4))
+    rows["dsc"] = VariantResult(
+        "", replace(dsc, activity=replace(dsc.activity, mean_firing_rate=0.05)), _model(dsc.accuracy + 0.4)
+    )
     claims = {c.id: c for c in judge_claims(rows, n_test=1000)}
     assert not claims["1a"].held and claims["1b"].held and not claims["1d"].held
     assert claims["1d"].numbers["drop_dsc"] == pytest.approx(0.4)
 
 
 def test_small_test_sets_mark_accuracy_verdicts_inconclusive():
-    rows = _rows({"none": 0.1, "dsc": 0.1, "asc": 0.1}, {"none": 0.5, "dsc": 0.60, "asc": 0.62},
-                 {"none": 0.9, "dsc": 0.9, "asc": 0.9}, {"none": 1.0, "dsc": 1.0, "asc": 1.0})
+    rows = _rows(
+        {"none": 0.1, "dsc": 0.1, "asc": 0.1},
+        {"none": 0.5, "dsc": 0.60, "asc": 0.62},
+        {"none": 0.9, "dsc": 0.9, "asc": 0.9},
+        {"none": 1.0, "dsc": 1.0, "asc": 1.0},
+    )
     claims = {c.id: c for c in judge_claims(rows, n_test=50)}
     assert claims["1c"].held and "inconclusive" in claims["1c"].note
     assert judge_claims(rows, n_test=100_000)[2].note == ""
@@ -223,7 +230,9 @@ def test_demo_reuses_a_matching_simulated_set_and_refuses_a_foreign_one(tmp_path
         ensure_synthetic_set(tmp_path, per_class=20, seed=0)
 
 
-@pytest.mark.parametrize("text", ["[model]\nwidths = [4.5]\n", "[model]\nwidths = 4\n", "[train]\nlr = true\n", "[analysis]\nvariants = [1]\n"])
+@pytest.mark.parametrize(
+    "text", ["[model]\nwidths = [4.5]\n", "[model]\nwidths = 4\n", "[train]\nlr = true\n", "[analysis]\nvariants = [1]\n"]
+)
 def test_values_of_the_wrong_type_are_refused(tmp_path, text):
     with pytest.raises(InputError, match="expected an? "):
         load_config(_write(tmp_path, text))

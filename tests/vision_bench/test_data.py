@@ -103,7 +103,9 @@ def test_split_is_deterministic_disjoint_and_sorted(synthetic, scheme, test_file
     # A different file-system order gives the same files in each split.
     order = np.random.default_rng(3).permutation(len(samples))
     shuffled = dataclasses.replace(
-        samples, files=tuple(samples.files[i] for i in order), labels=samples.labels[order],
+        samples,
+        files=tuple(samples.files[i] for i in order),
+        labels=samples.labels[order],
         reader_index=samples.reader_index[order],
     )
     again = split_indices(shuffled, scheme)
@@ -134,9 +136,7 @@ def test_frames_shape_values_and_cache_hit(synthetic, tmp_path):
     np.testing.assert_array_equal(second.frames, first.frames)
 
 
-@pytest.mark.parametrize(
-    "change", [{"time_bins": 5}, {"size": 24}, {"split": "test"}, {"split_scheme": "tebn"}]
-)
+@pytest.mark.parametrize("change", [{"time_bins": 5}, {"size": 24}, {"split": "test"}, {"split_scheme": "tebn"}])
 def test_a_changed_parameter_misses_the_cache(synthetic, tmp_path, change):
     base = {"split": "train", "time_bins": 4, "size": 32, "split_scheme": "9:1"}
     before = load_frames("synthetic", synthetic.root, cache_dir=tmp_path, progress=False, **base)

@@ -51,7 +51,9 @@ def test_info_json_describes_the_simulated_set(sim_root, capsys):
 def test_info_table_runs_as_a_module(sim_root):
     out = subprocess.run(
         [sys.executable, "-m", "vision_bench", "info", "--dataset", "synthetic", "--root", str(sim_root)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "truck" in out and "train 20, test 0" in out
 

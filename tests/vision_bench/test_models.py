@@ -3,7 +3,15 @@ import torch
 
 from snn_core.network import NetworkSpec
 from snn_core.topology import ASC, DSC, SkipTopology
-from vision_bench.models import FAMILIES, VARIANTS, VisionModelConfig, VisionNetwork, build_vision_model, network_spec, variant_topology
+from vision_bench.models import (
+    FAMILIES,
+    VARIANTS,
+    VisionModelConfig,
+    VisionNetwork,
+    build_vision_model,
+    network_spec,
+    variant_topology,
+)
 
 TINY = dict(num_classes=5, stem_width=4, widths=(6, 8), depth=3)
 
@@ -22,7 +30,10 @@ def test_every_variant_builds_runs_and_has_an_ann_twin(family, variant):
     twin = model.twin()
     assert twin.mode == "ann" and twin.spec == model.spec and twin.twin().mode == "snn"
     assert str(twin.trunk.topology) == str(model.trunk.topology) == model.spec.topology
-    shapes = lambda net: [(n, tuple(p.shape)) for n, p in net.named_parameters()]
+
+    def shapes(net):
+        return [(n, tuple(p.shape)) for n, p in net.named_parameters()]
+
     assert shapes(twin) == shapes(model)
     assert twin(frames).shape == (2, 5)
     assert len(model.layer_names()) == 1 + 2 * 3
@@ -44,7 +55,10 @@ def test_variants_share_positions_and_differ_in_type():
 
 def test_dsc_widens_the_receiving_layer_and_asc_does_not():
     config = VisionModelConfig(**TINY)
-    convs = {v: [layer.synapse.in_channels for layer in build_vision_model(config, v).trunk.blocks[1].layers] for v in ("none", "dsc", "asc")}
+    convs = {
+        v: [layer.synapse.in_channels for layer in build_vision_model(config, v).trunk.blocks[1].layers]
+        for v in ("none", "dsc", "asc")
+    }
     assert convs["none"] == convs["asc"] == [4, 6, 6]
     assert convs["dsc"] == [4, 6, 6 + 4]  # layer 2 also reads the block input (4 channels)
 

@@ -10,8 +10,8 @@ import pytest
 from snn_core.errors import InputError
 from snn_core.topology import SkipTopology
 from vision_bench.cli import main
-from vision_bench.data import load_frames, write_synthetic_cifar10dvs
 from vision_bench.config import load_config
+from vision_bench.data import load_frames, write_synthetic_cifar10dvs
 from vision_bench.models import network_spec
 from vision_bench.search import judge_search, trunk_topology, validation_split
 
@@ -109,11 +109,19 @@ def test_search_all_writes_the_comparison_and_resumes(sim_root, config, tmp_path
     # rerun: the budget is met, so no trial is added and the studies are as they were
     assert main(_argv(sim_root, config, out, "--sampler", "all", "--trials", "3")) == 0
     again = json.loads((out / "search.json").read_text())
-    assert [t["topology"] for t in again["searches"]["tpe"]["trials"]] == [t["topology"] for t in result["searches"]["tpe"]["trials"]]
+    assert [t["topology"] for t in again["searches"]["tpe"]["trials"]] == [
+        t["topology"] for t in result["searches"]["tpe"]["trials"]
+    ]
     storage = f"sqlite:///{out / 'search.db'}"
     assert sorted(s.study_name for s in optuna.get_all_study_summaries(storage)) == [
-        "vision-search-ann-start", "vision-search-gp", "vision-search-random", "vision-search-tpe"]
-    assert all(len(optuna.load_study(study_name=f"vision-search-{s}", storage=storage).trials) == 3 for s in ("tpe", "gp", "random"))
+        "vision-search-ann-start",
+        "vision-search-gp",
+        "vision-search-random",
+        "vision-search-tpe",
+    ]
+    assert all(
+        len(optuna.load_study(study_name=f"vision-search-{s}", storage=storage).trials) == 3 for s in ("tpe", "gp", "random")
+    )
     assert again["best"]["test_accuracy"] == result["best"]["test_accuracy"]  # the refit is deterministic
     assert not re.search(r"^\w+ +trial +\d+ ", capsys.readouterr().out, re.M)  # no trial ran
 
@@ -135,8 +143,10 @@ def test_bad_input_exits_2_with_one_line(sim_root, config, tmp_path, capsys, ext
 
 def _result(curves: dict[str, list[float]], start_test: float = 0.5, best_test: float = 0.9) -> dict:
     return {
-        "trials": 8, "data": {"validation": 1000, "test": 1000},
-        "start": {"test_accuracy": start_test}, "best": {"test_accuracy": best_test},
+        "trials": 8,
+        "data": {"validation": 1000, "test": 1000},
+        "start": {"test_accuracy": start_test},
+        "best": {"test_accuracy": best_test},
         "searches": {s: {"best_so_far": c} for s, c in curves.items()},
     }
 
@@ -175,7 +185,9 @@ def test_run_vision_search_returns_a_result_and_binds_through_the_core(sim_root,
     bind = core_search.bind_study
     monkeypatch.setattr(core_search, "bind_study", lambda *a, **k: bound.append(a[1]) or bind(*a, **k))
     out = tmp_path / "out"
-    result = run_vision_search("synthetic", sim_root, load_config(config), ["random"], 1, progress=False, log=lambda line: None, out=out)
+    result = run_vision_search(
+        "synthetic", sim_root, load_config(config), ["random"], 1, progress=False, log=lambda line: None, out=out
+    )
     assert isinstance(result, VisionSearchResult) and isinstance(result.searches["random"], SamplerSearch)
     assert isinstance(result.start, ScoredTopology) and result.best.topology.startswith("1-_")
     assert result.found_by == ("random",) and [c.id for c in result.claims] == ["3", "4"]

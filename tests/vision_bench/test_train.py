@@ -10,7 +10,6 @@ from vision_bench import train as train_module
 from vision_bench.models import VisionModelConfig, VisionNetwork, build_vision_model
 from vision_bench.train import TrainConfig, evaluate, load_checkpoint, train
 
-
 CONFIG = VisionModelConfig(num_classes=3, stem_width=4, widths=(6,), depth=3)
 
 
@@ -32,8 +31,15 @@ def test_training_raises_accuracy_above_chance(tmp_path):
     model = build_vision_model(CONFIG, "asc", seed=0)
     before = evaluate(model, TEST)
     lines = []
-    result = train(model, TRAIN, TEST, TrainConfig(epochs=4, batch_size=10, lr=2e-2), log_path=tmp_path / "log.jsonl",
-                   progress=False, log=lines.append)
+    result = train(
+        model,
+        TRAIN,
+        TEST,
+        TrainConfig(epochs=4, batch_size=10, lr=2e-2),
+        log_path=tmp_path / "log.jsonl",
+        progress=False,
+        log=lines.append,
+    )
     assert before < 0.5  # chance is 1/3
     assert result.test_accuracy >= 0.8
     assert result.history[-1]["loss"] < result.history[0]["loss"]
@@ -89,9 +95,13 @@ def test_checkpoint_rebuilds_the_model_and_refuses_other_settings(tmp_path):
     assert rebuilt.mode == "ann" and evaluate(rebuilt, TEST) == evaluate(model, TEST)
     assert state["config"]["epochs"] == 1
     with pytest.raises(InputError, match="spec/config"):
-        train(build_vision_model(CONFIG, "dsc", "ann"), TRAIN, TEST, config, checkpoint, progress=False, log=None, data_id="set-b")
+        train(
+            build_vision_model(CONFIG, "dsc", "ann"), TRAIN, TEST, config, checkpoint, progress=False, log=None, data_id="set-b"
+        )
     with pytest.raises(InputError, match="spec/config"):
-        train(build_vision_model(CONFIG, "asc", "ann"), TRAIN, TEST, config, checkpoint, progress=False, log=None, data_id="set-a")
+        train(
+            build_vision_model(CONFIG, "asc", "ann"), TRAIN, TEST, config, checkpoint, progress=False, log=None, data_id="set-a"
+        )
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="junk.pt"):
         load_checkpoint(tmp_path / "junk.pt")
@@ -99,10 +109,24 @@ def test_checkpoint_rebuilds_the_model_and_refuses_other_settings(tmp_path):
 
 def test_a_checkpoint_resumes_on_another_device_setting(tmp_path):
     checkpoint = tmp_path / "model.pt"
-    train(build_vision_model(CONFIG, "none", seed=0), TRAIN, TEST, TrainConfig(epochs=1, batch_size=30, device="cpu"),
-          checkpoint, progress=False, log=None)
-    again = train(build_vision_model(CONFIG, "none", seed=0), TRAIN, TEST, TrainConfig(epochs=1, batch_size=30, device="auto"),
-                  checkpoint, progress=False, log=None)
+    train(
+        build_vision_model(CONFIG, "none", seed=0),
+        TRAIN,
+        TEST,
+        TrainConfig(epochs=1, batch_size=30, device="cpu"),
+        checkpoint,
+        progress=False,
+        log=None,
+    )
+    again = train(
+        build_vision_model(CONFIG, "none", seed=0),
+        TRAIN,
+        TEST,
+        TrainConfig(epochs=1, batch_size=30, device="auto"),
+        checkpoint,
+        progress=False,
+        log=None,
+    )
     assert again.resumed_from == 1
 
 
@@ -110,7 +134,9 @@ def test_device_names_are_checked():
     assert TrainConfig(device="cuda:1").device == "cuda:1"  # checked as a name; the hardware at train time
 
 
-@pytest.mark.parametrize("bad", [dict(optimizer="rmsprop"), dict(epochs=0), dict(device="tpu"), dict(device="cuda:x"), dict(lr=0.0)])
+@pytest.mark.parametrize(
+    "bad", [dict(optimizer="rmsprop"), dict(epochs=0), dict(device="tpu"), dict(device="cuda:x"), dict(lr=0.0)]
+)
 def test_invalid_training_settings_are_refused(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad)

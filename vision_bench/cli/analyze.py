@@ -7,9 +7,9 @@ from pathlib import Path
 
 from vision_bench.analysis import AnalysisReport, run_analysis
 from vision_bench.claims import claims_table
+from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 from vision_bench.config import AnalysisConfig, load_config
 from vision_bench.report import results_table
-from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 
 DESCRIPTION = """\
 Test the claims of Benmeziane et al. (2023), "Skip Connections in Spiking Neural Networks",
@@ -53,7 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_dataset_arguments(parser)
-    parser.add_argument("--config", type=Path, default=None, metavar="TOML", help="analysis configuration (default: built-in defaults)")
+    parser.add_argument(
+        "--config", type=Path, default=None, metavar="TOML", help="analysis configuration (default: built-in defaults)"
+    )
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default runs/analyze-DATASET)")
     add_device_argument(parser)
     parser.set_defaults(func=run)

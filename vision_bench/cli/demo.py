@@ -48,10 +48,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--out", type=Path, default=Path("runs") / "vision-demo", metavar="DIR", help="output folder (default runs/vision-demo)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs") / "vision-demo", metavar="DIR", help="output folder (default runs/vision-demo)"
+    )
     parser.add_argument("--data", type=Path, default=DEMO_DATA, metavar="DIR", help="where the simulated set is written and kept")
-    parser.add_argument("--config", type=Path, default=DEMO_CONFIG, metavar="TOML", help="analysis configuration (default: the demo's)")
-    parser.add_argument("--per-class", type=int, default=60, metavar="N", help="simulated recordings per class (default 60: 540 train, 60 test)")
+    parser.add_argument(
+        "--config", type=Path, default=DEMO_CONFIG, metavar="TOML", help="analysis configuration (default: the demo's)"
+    )
+    parser.add_argument(
+        "--per-class", type=int, default=60, metavar="N", help="simulated recordings per class (default 60: 540 train, 60 test)"
+    )
     parser.add_argument("--seed", type=int, default=0, metavar="K", help="seed of the simulated set (default 0)")
     add_device_argument(parser)
     parser.set_defaults(func=run)
@@ -71,7 +77,9 @@ def ensure_synthetic_set(root: Path, per_class: int, seed: int) -> None:
     if written.get("per_class") == per_class and written.get("seed") == seed:
         return
     if written and (written.get("seed") != seed or written.get("per_class", 0) > per_class):
-        raise InputError(manifest, "per_class/seed", f"a set of at most {per_class} per class with seed {seed}; use another --data folder")
+        raise InputError(
+            manifest, "per_class/seed", f"a set of at most {per_class} per class with seed {seed}; use another --data folder"
+        )
     write_synthetic_cifar10dvs(root, per_class=per_class, seed=seed)
 
 

@@ -46,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_dataset_arguments(parser)
     schemes = sorted({s for options in SPLIT_SCHEMES.values() for s in options})
     parser.add_argument(
-        "--split-scheme", default=None, choices=schemes,
+        "--split-scheme",
+        default=None,
+        choices=schemes,
         help="train/test split to count (default: 9:1 for cifar10dvs and synthetic, subjects for dvsgesture)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

@@ -11,10 +11,10 @@ import torch
 
 from snn_core.errors import InputError
 from snn_core.search import SAMPLERS, check_options, trial_printer
-from vision_bench.config import AnalysisConfig, load_config
-from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
-from vision_bench.search import VALIDATION_SHARE, run_vision_search
 from vision_bench.claims import claims_table
+from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
+from vision_bench.config import AnalysisConfig, load_config
+from vision_bench.search import VALIDATION_SHARE, run_vision_search
 from vision_bench.search_report import samplers_table
 
 DESCRIPTION = f"""\
@@ -48,17 +48,29 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "search", help="search the SNN's skip topology (Optuna TPE/GP/random); claims 3 and 4",
-        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "search",
+        help="search the SNN's skip topology (Optuna TPE/GP/random); claims 3 and 4",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_dataset_arguments(parser)
-    parser.add_argument("--config", type=Path, metavar="TOML", help="configuration (default: built-in defaults; see configs/vision_search.toml)")
-    parser.add_argument("--sampler", default="tpe", help=f"one of {', '.join(SAMPLERS)}, or all (default tpe; random is the baseline)")
+    parser.add_argument(
+        "--config", type=Path, metavar="TOML", help="configuration (default: built-in defaults; see configs/vision_search.toml)"
+    )
+    parser.add_argument(
+        "--sampler", default="tpe", help=f"one of {', '.join(SAMPLERS)}, or all (default tpe; random is the baseline)"
+    )
     parser.add_argument("--trials", type=int, default=20, metavar="N", help="completed trials per sampler (default 20)")
     parser.add_argument("--storage", metavar="URL", help="Optuna RDB URL (default sqlite:///OUT/search.db)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default runs/search-DATASET)")
     parser.add_argument("--seed", type=int, default=0, metavar="K", help="seed of the samplers (default 0)")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for training (default: torch's); 1 suits small models on shared cores")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for training (default: torch's); 1 suits small models on shared cores",
+    )
     add_device_argument(parser)
     parser.set_defaults(func=run)
 
@@ -74,10 +86,21 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.root, "root", "an existing folder holding the data set")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial, printed below
     result = run_vision_search(
-        args.dataset, args.root, config, samplers, args.trials, args.storage, args.seed, progress=sys.stderr.isatty(),
-        log=lambda line: print(line, file=sys.stderr, flush=True), out=args.out or Path("runs") / f"search-{args.dataset}",
+        args.dataset,
+        args.root,
+        config,
+        samplers,
+        args.trials,
+        args.storage,
+        args.seed,
+        progress=sys.stderr.isatty(),
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+        out=args.out or Path("runs") / f"search-{args.dataset}",
         callbacks=[trial_printer("validation acc", label=lambda study: f"{study.study_name.rsplit('-', 1)[-1]:6s} ")],
     )
     print(samplers_table(result.to_dict()), claims_table(result.claims), sep="\n\n")
-    print(f"\nreport: {result.paths[1]} (and search.json, search_convergence.png); runtime {result.runtime_s:.0f} s", file=sys.stderr)
+    print(
+        f"\nreport: {result.paths[1]} (and search.json, search_convergence.png); runtime {result.runtime_s:.0f} s",
+        file=sys.stderr,
+    )
     return 0

@@ -86,9 +86,7 @@ class FrameDataset(Dataset):
         return torch.from_numpy(np.asarray(self.frames[i], dtype=np.float32)), int(self.labels[i])
 
 
-def cache_params(
-    samples: EventSamples, indices: np.ndarray, split: str, scheme: str, time_bins: int, size: int
-) -> dict:
+def cache_params(samples: EventSamples, indices: np.ndarray, split: str, scheme: str, time_bins: int, size: int) -> dict:
     """Everything that shapes the frames of a split: the cache key is a hash of this."""
     files = []
     for i in indices:

@@ -148,9 +148,7 @@ def _write_aedat4(path: Path, images: np.ndarray, t0_us: int) -> int:
     return int(store.size())
 
 
-def write_synthetic_cifar10dvs(
-    root: str | Path, per_class: int = 20, seed: int = 0, progress: bool = True
-) -> SyntheticSet:
+def write_synthetic_cifar10dvs(root: str | Path, per_class: int = 20, seed: int = 0, progress: bool = True) -> SyntheticSet:
     """Write the simulated set as ``root/CIFAR10DVS/<class>/cifar10_<class>_<i>.aedat4``.
 
     Files are written with ``dv_processing.io.MonoCameraWriter`` (AEDAT 4.0, LZ4), each through a
