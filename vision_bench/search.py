@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,6 @@ from torch.utils.data import Subset
 from snn_core import search as core_search
 from snn_core.errors import InputError, NoTrialCompleted
 from snn_core.search import (
-    StudyOutcome,
     best_so_far,
     default_storage,
     open_storage,
@@ -40,10 +39,11 @@ from snn_core.search import (
     shown_url,
 )
 from snn_core.topology import SkipTopology, search_space_size
-from vision_bench.claims import Claim, judge_search
+from vision_bench.claims import judge_search
 from vision_bench.config import AnalysisConfig
 from vision_bench.data import load_frames
 from vision_bench.models import VisionNetwork, build_vision_model, variant_topology
+from vision_bench.search_results import SamplerSearch, ScoredTopology, VisionSearchResult
 from vision_bench.train import evaluate, train
 
 VALIDATION_SHARE = 0.1
@@ -61,89 +61,6 @@ __all__ = [
     "trunk_topology",
     "validation_split",
 ]
-
-
-@dataclass(frozen=True)
-class ScoredTopology:
-    """A trunk topology (stem included, e.g. ``1-_3-210``) with its validation and test accuracy."""
-
-    topology: str
-    validation_accuracy: float
-    test_accuracy: float
-
-
-@dataclass(frozen=True)
-class SamplerSearch(StudyOutcome):
-    """One sampler's study (:class:`~snn_core.search.StudyOutcome`, trials as JSON rows) and its times.
-
-    ``wall_s`` is the study's trials as run (reusing trainings of other studies); ``alone_s``
-    what it would have taken training every topology itself; ``trainings`` the fits it ran.
-    """
-
-    best_validation_accuracy: float
-    wall_s: float
-    trainings: int
-    alone_s: float
-
-    def to_dict(self) -> dict:
-        return {
-            "study": self.study,
-            "trials": list(self.trials),
-            "best_so_far": list(self.best_so_far),
-            "best": {
-                "trial": self.best_trial,
-                "topology": self.best_topology,
-                "validation_accuracy": self.best_validation_accuracy,
-            },
-            "wall_s": self.wall_s,
-            "trainings": self.trainings,
-            "alone_s": self.alone_s,
-        }
-
-
-@dataclass(frozen=True)
-class VisionSearchResult:
-    """What :func:`run_vision_search` found; :meth:`to_dict` is the JSON report (``search.json``)."""
-
-    dataset: str
-    root: str
-    data: dict  # recordings per set (fit, validation, test), classes, frame shape
-    config: dict  # the data, model and train tables
-    samplers: tuple[str, ...]
-    trials: int
-    seed: int
-    layers_per_block: tuple[int, ...]
-    search_space_size: int
-    ann_validation_accuracy: dict[str, float]
-    start_variant: str
-    start: ScoredTopology
-    best: ScoredTopology
-    found_by: tuple[str, ...]
-    searches: dict[str, SamplerSearch]
-    storage: str  # URL, password masked
-    claims: tuple[Claim, ...] = ()  # :func:`judge_search`
-    runtime_s: float = 0.0
-    paths: tuple[Path, ...] = field(default=(), compare=False)
-
-    def to_dict(self) -> dict:
-        return {
-            "dataset": self.dataset,
-            "root": self.root,
-            "data": self.data,
-            "config": self.config,
-            "samplers": list(self.samplers),
-            "trials": self.trials,
-            "seed": self.seed,
-            "layers_per_block": list(self.layers_per_block),
-            "search_space_size": self.search_space_size,
-            "ann_validation_accuracy": self.ann_validation_accuracy,
-            "start": {"variant": self.start_variant, **vars(self.start)},
-            "best": {**vars(self.best), "found_by": list(self.found_by)},
-            "searches": {s: r.to_dict() for s, r in self.searches.items()},
-            "claims": [c.to_dict() for c in self.claims],
-            "runtime_s": self.runtime_s,
-            "storage": self.storage,
-        }
 
 
 def validation_split(labels: np.ndarray, share: float = VALIDATION_SHARE) -> tuple[np.ndarray, np.ndarray]:
