@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -34,8 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.speed < 0 or args.seconds <= 0:
-        raise InputError("replay", "--speed/--seconds", "speed >= 0 and seconds > 0")
+    # checked before the checkpoint is read; NaN fails every comparison, so test finiteness first
+    if not math.isfinite(args.speed) or args.speed < 0:
+        raise InputError("command line", "--speed", f"a finite number >= 0, got {args.speed}")
+    if not math.isfinite(args.seconds) or args.seconds <= 0:
+        raise InputError("command line", "--seconds", f"a finite number > 0, got {args.seconds}")
     # Streaming is one small step per 4 ms bin, latency-bound: the CPU beats a GPU kernel launch.
     decoder, meta = load_decoder(args.checkpoint, device="cpu")
     session = prepare_session(read_recording(args.file), **meta.get("data", {}))

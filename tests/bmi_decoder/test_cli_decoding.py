@@ -188,3 +188,11 @@ def test_load_checkpoint_rejects_other_files(tmp_path, capsys, session_file):
     assert main(["replay", str(junk), session_file]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "junk.pt: format" in err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--speed", "nan"), ("--speed", "-1"), ("--seconds", "inf"), ("--seconds", "0")])
+def test_replay_refuses_a_bad_pace_before_reading_anything(option, value, tmp_path, capsys):
+    missing = tmp_path / "not_trained_yet.pt"  # the check comes first: the checkpoint is never opened
+    assert main(["replay", str(missing), str(tmp_path / "s.mat"), option, value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and option in err and value in err
