@@ -45,6 +45,8 @@ def pick_backend(backend: str, device: torch.device, surrogate: object) -> str:
         return "triton" if device.type == "cuda" else "cpu" if device.type == "cpu" else "eager"
     if backend != "eager" and not isinstance(surrogate, Surrogate):
         raise ValueError(f"the {backend} backend needs a surrogate from snn_core.surrogate, got {surrogate!r}")
+    if backend == "cpu" and device.type != "cpu":
+        raise ValueError(f"the cpu backend runs tensors on the CPU, got a tensor on {device}")
     return backend
 
 

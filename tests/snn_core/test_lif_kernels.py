@@ -104,3 +104,5 @@ def test_backend_choice():
         LIF(backend="fast")
     with pytest.raises(ValueError, match="surrogate"):
         LIF(spike_grad=snn_surrogate.atan(), backend="cpu")
+    with pytest.raises(ValueError, match="CPU"):
+        pick_backend("cpu", torch.device("cuda"), ATan())
