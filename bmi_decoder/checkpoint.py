@@ -5,8 +5,28 @@ attributes (those ending in ``_``, scikit-learn's convention), so loading needs 
 training data nor the training code path. Written atomically: an interrupted save leaves the
 previous checkpoint.
 
+Loading cannot run code. The file holds only tensors and plain values (numbers, strings, lists,
+dicts) and is read with ``torch.load(weights_only=True)``, which refuses anything else unread.
+Format ``skipsnn-decoder/2`` is::
+
+    {"format": "skipsnn-decoder/2", "decoder": name,
+     "params": JSON text of get_params(), "meta": JSON text,
+     "learned": {attribute: entry}}
+
+where each learned entry is tagged by its ``kind``:
+
+- ``array``: a NumPy array as a tensor, with its NumPy ``dtype`` name;
+- ``plain``: a number, string, None, or a list, tuple or dict of them;
+- ``module``: the ``state_dict`` of ``network_``, loaded into the network the decoder's own
+  ``_build_network(n_features_in_)`` builds from its parameters;
+- ``object``: an instance of a class of :data:`STATE_CLASSES`, as the entries of its
+  ``to_state()``, rebuilt by its ``from_state()``.
+
+Anything else is refused when saving. Format ``skipsnn-decoder/1`` pickled whole objects; such
+files are refused unread, with a request to retrain.
+
 Devices: a checkpoint holds CPU tensors only, whatever device the decoder trained on, so it
-loads on any machine. Loading places the networks of a decoder with a ``device`` parameter by
+loads on any machine. Loading places the network of a decoder with a ``device`` parameter by
 :func:`snn_core.device.loading_device`: on the device that parameter names when the loading
 machine has it, otherwise where ``"auto"`` puts it there. So a decoder trained with
 ``device="cuda"`` loads on a CPU-only machine, onto the CPU; its parameter still says
@@ -15,43 +35,167 @@ machine has it, otherwise where ``"auto"`` puts it there. So a decoder trained w
 
 from __future__ import annotations
 
-import copy
-import pickle
+import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from bmi_decoder.decoders import DECODERS, Decoder, make_decoder
+from bmi_decoder.decoders._base import is_int
+from bmi_decoder.decoders._history import SpikeHistory
+from bmi_decoder.decoders._training import LabelScaler
 from snn_core.atomic import atomic_path
 from snn_core.device import loading_device
 from snn_core.errors import InputError
 
-FORMAT = "skipsnn-decoder/1"
+FORMAT = "skipsnn-decoder/2"
+# Older formats, recognised by their name in the file's raw bytes so that they are never unpickled.
+OLD_FORMATS = ("skipsnn-decoder/1",)
+RETRAIN = f"a checkpoint of format {FORMAT}; this file was written by an older version: retrain with `bmi-decoder train`"
+# The one learned attribute that is a torch module: rebuilt by the decoder, then given the weights.
+NETWORK = "network_"
+# The only classes a checkpoint restores, each from the fields its to_state() gave.
+STATE_CLASSES: dict[str, type] = {cls.__name__: cls for cls in (LabelScaler, SpikeHistory)}
+# NumPy dtype kinds a tensor holds exactly: bool, signed and unsigned integers, floats, complex.
+ARRAY_KINDS = "biufc"
+PLAIN_SCALARS = (bool, int, float, str, type(None))
 
 
-def _on_cpu(value: Any) -> Any:
-    """``value`` with its torch modules and tensors copied to the CPU; the decoder keeps its own."""
-    if isinstance(value, torch.nn.Module):
-        return copy.deepcopy(value).cpu()
-    if isinstance(value, torch.Tensor):
-        return value.cpu()
-    if isinstance(value, tuple | list):  # streaming state: nested tuples of tensors
-        return type(value)(_on_cpu(v) for v in value)
-    return value
+def _is_plain(value: Any) -> bool:
+    """Whether ``value`` is built only of Python scalars, lists, tuples and dicts (exact types:
+    a NumPy scalar would be refused by ``weights_only`` loading, so it is refused here)."""
+    if type(value) in PLAIN_SCALARS:
+        return True
+    if type(value) in (list, tuple):
+        return all(_is_plain(v) for v in value)
+    if type(value) is dict:
+        return all(type(k) in PLAIN_SCALARS and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def _encode(value: Any, where: str) -> dict[str, Any]:
+    """One learned value (not a module) as a tagged entry of tensors and plain values.
+
+    Raises:
+        TypeError: for a value of any other type, a programming error of the decoder.
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind in ARRAY_KINDS:
+        return {"kind": "array", "dtype": value.dtype.name, "data": torch.from_numpy(np.ascontiguousarray(value))}
+    if _is_plain(value):
+        return {"kind": "plain", "value": value}
+    if STATE_CLASSES.get(type(value).__name__) is type(value):
+        fields = value.to_state()
+        return {
+            "kind": "object",
+            "class": type(value).__name__,
+            "fields": {k: _encode(v, f"{where}.{k}") for k, v in fields.items()},
+        }
+    raise TypeError(
+        f"{where}: a checkpoint holds arrays, plain values and {', '.join(STATE_CLASSES)}, not a {type(value).__name__}"
+    )
+
+
+def _decode(entry: Any) -> Any:
+    """The value of an entry written by :func:`_encode`.
+
+    Raises:
+        ValueError: for an entry of an unknown kind, class or dtype.
+    """
+    kind = entry["kind"]
+    if kind == "array":
+        dtype = np.dtype(entry["dtype"])
+        if dtype.kind not in ARRAY_KINDS:
+            raise ValueError(f"an array dtype of kind {ARRAY_KINDS}, got {dtype}")
+        return entry["data"].numpy().astype(dtype, copy=False)
+    if kind == "plain":
+        return entry["value"]
+    if kind == "object" and entry["class"] in STATE_CLASSES:
+        return STATE_CLASSES[entry["class"]].from_state({k: _decode(v) for k, v in entry["fields"].items()})
+    raise ValueError(f"an entry of kind array, plain or object (of {', '.join(STATE_CLASSES)}), got {kind!r}")
+
+
+def _module_entry(decoder: Decoder, key: str, module: torch.nn.Module) -> dict[str, Any]:
+    """The entry of the decoder's network: its CPU ``state_dict`` (the structure is rebuilt)."""
+    if key != NETWORK or not hasattr(decoder, "_build_network"):
+        raise TypeError(f"{type(decoder).__name__}.{key}: only {NETWORK}, rebuilt by _build_network, may be a torch module")
+    state = module.state_dict()  # keeps its _metadata (layer versions) for load_state_dict
+    for name, tensor in state.items():
+        state[name] = tensor.cpu()
+    return {"kind": "module", "state_dict": state}
 
 
 def save_decoder(decoder: Decoder, path: str | Path, meta: dict | None = None) -> None:
     """Save a fitted decoder (and free-form ``meta``, e.g. the session and config) to ``path``.
 
     Tensors are saved on the CPU whatever device the decoder trained on.
+
+    Raises:
+        RuntimeError: when the decoder is not fitted.
+        TypeError: when a learned attribute, parameter or ``meta`` is not of a type the format
+            holds (a programming error, caught before anything is written).
     """
-    learned = {k: _on_cpu(v) for k, v in vars(decoder).items() if k.endswith("_")}
+    learned = {k: v for k, v in vars(decoder).items() if k.endswith("_")}
     if not learned:
         raise RuntimeError(f"{type(decoder).__name__} is not fitted: nothing to save")
-    payload = {"format": FORMAT, "decoder": decoder.name, "params": decoder.get_params(), "learned": learned, "meta": meta or {}}
+    entries = {
+        key: _module_entry(decoder, key, value)
+        if isinstance(value, torch.nn.Module)
+        else _encode(value, f"{type(decoder).__name__}.{key}")
+        for key, value in learned.items()
+    }
+    payload = {
+        "format": FORMAT,
+        "decoder": decoder.name,
+        "params": json.dumps(decoder.get_params()),
+        "meta": json.dumps(meta or {}),
+        "learned": entries,
+    }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
+
+
+def _first_line(err: BaseException) -> str:
+    """``err`` in one short line (the command-line contract: one line per bad input)."""
+    return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:160]}"
+
+
+def _old_format(path: str | Path) -> bool:
+    """Whether ``path`` is a torch archive whose pickle names an old format, read as raw bytes:
+    unpickling it could run code."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pickles = [name for name in archive.namelist() if name.endswith("/data.pkl")]
+            raw = archive.read(pickles[0]) if pickles else b""
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any(name.encode() in raw for name in OLD_FORMATS)
+
+
+def _read_payload(path: str | Path) -> dict:
+    """The checkpoint's payload, checked to be of :data:`FORMAT`; nothing in it is run."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError(path, "file", "an existing decoder checkpoint") from None
+    except IsADirectoryError:
+        raise InputError(path, "file", "a decoder checkpoint file, not a folder") from None
+    except Exception as err:  # truncation, a foreign file and a refused global raise different types
+        if _old_format(path):
+            raise InputError(path, "format", RETRAIN) from None
+        if zipfile.is_zipfile(path):  # a readable torch archive holding more than tensors and plain values
+            raise InputError(
+                path, "format", f"a checkpoint of format {FORMAT}, which holds only tensors and plain values"
+            ) from None
+        raise InputError(path, "format", f"a decoder checkpoint written by `bmi-decoder train` ({_first_line(err)})") from None
+    found = payload.get("format") if isinstance(payload, dict) else None
+    if found in OLD_FORMATS:
+        raise InputError(path, "format", RETRAIN)
+    if found != FORMAT:
+        raise InputError(path, "format", f"a checkpoint of format {FORMAT}, got {found!r}")
+    return payload
 
 
 def load_decoder(path: str | Path, device: str | None = None) -> tuple[Decoder, dict]:
@@ -64,28 +208,44 @@ def load_decoder(path: str | Path, device: str | None = None) -> tuple[Decoder, 
             resolved on this machine by the rule in the module docstring.
 
     Raises:
-        InputError: when the file is missing, not a checkpoint, or names an unknown decoder or
-            device.
+        InputError: when the file is missing, not a checkpoint of this format, or names an
+            unknown decoder, parameter or device, or its learned state does not fit the decoder.
     """
+    payload = _read_payload(path)
+    name = payload.get("decoder")
+    if not isinstance(name, str) or name not in DECODERS:
+        raise InputError(path, "decoder", f"one of {', '.join(DECODERS)}, got {name!r}")
     try:
-        # Our own checkpoints hold numpy arrays and modules, not only tensors: weights_only=False.
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise InputError(path, "file", "an existing decoder checkpoint") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as err:
-        raise InputError(path, "format", f"a decoder checkpoint written by `bmi-decoder train` ({err})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise InputError(path, "format", f"a checkpoint of format {FORMAT}")
-    if payload["decoder"] not in DECODERS:
-        raise InputError(path, "decoder", f"one of {', '.join(DECODERS)}, got {payload['decoder']!r}")
-    decoder = make_decoder(payload["decoder"], source=str(path), **payload["params"])
-    for key, value in payload["learned"].items():
-        setattr(decoder, key, value)
-    if "device" in decoder.get_params():
-        if device is not None:
-            decoder.set_params(device=device)
-        target = loading_device(decoder.device, path, "device")
-        for value in payload["learned"].values():
-            if isinstance(value, torch.nn.Module):
-                value.to(target)
-    return decoder, payload["meta"]
+        params, meta, learned = json.loads(payload["params"]), json.loads(payload["meta"]), dict(payload["learned"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(
+            path, "format", f"a checkpoint of format {FORMAT} with params, meta and learned ({_first_line(err)})"
+        ) from None
+    if not isinstance(params, dict) or not isinstance(meta, dict):
+        raise InputError(path, "params/meta", "JSON objects")
+    decoder = make_decoder(name, source=str(path), **params)
+    if device is not None and "device" in decoder.get_params():
+        decoder.set_params(device=device)
+    network = learned.pop(NETWORK, None)
+    try:
+        for key, entry in learned.items():
+            setattr(decoder, key, _decode(entry))
+        if network is not None:
+            _restore_network(decoder, network["state_dict"], path)
+    except InputError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+        raise InputError(path, "learned", f"the learned state of a fitted {name} decoder ({_first_line(err)})") from None
+    return decoder, meta
+
+
+def _restore_network(decoder: Decoder, state_dict: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Build the decoder's network from its parameters, load the saved weights, place it."""
+    if not (is_int(getattr(decoder, "n_features_in_", None)) and decoder.n_features_in_ > 0):
+        raise InputError(path, "learned.n_features_in_", "a positive channel count")
+    # Building initialises weights that are then overwritten: the caller's generator is left alone.
+    with torch.random.fork_rng(devices=[]):
+        network = decoder._build_network(decoder.n_features_in_)
+    network.load_state_dict(state_dict)
+    target = loading_device(decoder.device, path, "device")
+    decoder.network_ = network.to(target)

@@ -10,6 +10,7 @@ from bmi_decoder.cli.evaluate import add_common_arguments, run_evaluation
 from bmi_decoder.io import write_recording
 from bmi_decoder.registry import default_download_root
 from bmi_decoder.simulate import SIMULATOR_VERSION, simulate_session
+from snn_core.atomic import check_output
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo.toml"
 DEMO_SECONDS = 300.0
@@ -38,5 +39,6 @@ def cached_session(seed: int) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", [args.config], folder=True)
     run_evaluation([cached_session(args.session_seed)], args)
     return 0

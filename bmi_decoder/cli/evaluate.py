@@ -10,6 +10,7 @@ from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.decoders import DECODERS
 from bmi_decoder.experiment import evaluate_file, load_config, parse_decoder_names
 from bmi_decoder.report import markdown_table, write_report
+from snn_core.atomic import check_output
 
 DESCRIPTION = """\
 Fit and score decoders on reaching sessions (.mat v7.3 or .nwb) with the NeuroBench primate-reaching
@@ -51,5 +52,6 @@ def run_evaluation(files: list[Path], args: argparse.Namespace) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", [*args.files, args.config], folder=True)
     run_evaluation(args.files, args)
     return 0

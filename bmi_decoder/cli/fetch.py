@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bmi_decoder.fetch import DownloadError, fetch
 from bmi_decoder.registry import DatasetEntry, default_download_root, default_registry_path, load_registry
+from snn_core.atomic import check_output
 from snn_core.errors import InputError
 
 DESCRIPTION = """\
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError(default_registry_path().resolve(), unknown[0], f"a known data set name: {', '.join(registry)}")
     root = default_download_root() if args.root is None else args.root
+    check_output(root, "--root", folder=True)
     for name in dict.fromkeys(args.names):
         try:
             path = fetch(registry[name], root, base_url=args.base_url)

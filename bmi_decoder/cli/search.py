@@ -11,6 +11,7 @@ import optuna
 from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.experiment import load_config
 from bmi_decoder.search import search_topology
+from snn_core.atomic import check_output
 from snn_core.errors import InputError
 from snn_core.search import SAMPLERS, check_options, trial_printer
 
@@ -57,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", [args.file, args.config], folder=True)
     check_options(args.sampler, args.trials)
     if args.layers is not None and args.layers < 2:
         raise InputError("command line", "--layers", f"at least 2 (one layer has no skip to search), got {args.layers}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bmi_decoder.io import recording_format, write_recording
 from bmi_decoder.simulate import simulate_session
+from snn_core.atomic import check_output
 from snn_core.errors import InputError
 
 DESCRIPTION = """\
@@ -54,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     recording_format(args.out)
+    check_output(args.out, "OUT")
     if not args.seconds >= 1.0:
         raise InputError("command line", "--seconds", f"at least 1 second, got {args.seconds}")
     session = simulate_session(

@@ -13,6 +13,7 @@ from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import load_config, parse_decoder_names
 from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import prepare_session
+from snn_core.atomic import check_output
 
 DESCRIPTION = """\
 Fit one decoder on the train split of a session (early stopping / tuning on the validation split)
@@ -34,11 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    progress = Path(f"{args.out}.progress")
+    for output in (args.out, progress):  # the progress file is written, then deleted
+        check_output(output, "--out", [args.file, args.config])
     (name,) = parse_decoder_names(args.decoder)
     config = load_config(args.config, args.seed, args.device)
     session = prepare_session(read_recording(args.file), **config.data)
     decoder = config.decoder(name)
-    progress = Path(f"{args.out}.progress")
     if "progress_file" in decoder.get_params():
         # rerunning the same command after an interruption resumes from the last epoch
         decoder.set_params(progress_file=str(progress))

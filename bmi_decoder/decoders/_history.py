@@ -13,6 +13,7 @@ the same integers in float64, hence agree exactly.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,26 @@ class SpikeHistory:
         self.bins_per_lag = bins_per_lag
         self.buffer = np.zeros((n_lags * bins_per_lag, n_features), dtype=np.float64)
         self.head = 0
+
+    def to_state(self) -> dict[str, Any]:
+        """The fields a checkpoint saves (see :mod:`bmi_decoder.checkpoint`), the ring included."""
+        return {"n_lags": self.n_lags, "bins_per_lag": self.bins_per_lag, "buffer": self.buffer, "head": self.head}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SpikeHistory:
+        """The history :meth:`to_state` described.
+
+        Raises:
+            ValueError: when the ring's shape or position does not fit the lags.
+        """
+        buffer = np.asarray(state["buffer"], dtype=np.float64)
+        history = cls(buffer.shape[1], int(state["n_lags"]), int(state["bins_per_lag"]))
+        head = int(state["head"])
+        if buffer.shape != history.buffer.shape or not 0 <= head < len(buffer):
+            raise ValueError(f"a ring of {history.buffer.shape} bins and a position in it, got {buffer.shape} and {head}")
+        history.buffer[:] = buffer
+        history.head = head
+        return history
 
     def reset(self) -> None:
         self.buffer[:] = 0.0

@@ -61,6 +61,18 @@ class LabelScaler:
         self.mean = y.mean(axis=0)
         self.scale = np.where(y.std(axis=0) > 0, y.std(axis=0), 1.0)
 
+    def to_state(self) -> dict[str, Any]:
+        """The fields a checkpoint saves (see :mod:`bmi_decoder.checkpoint`)."""
+        return {"mean": self.mean, "scale": self.scale}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LabelScaler:
+        """The scaler :meth:`to_state` described, without the labels it was fitted on."""
+        scaler = cls.__new__(cls)
+        scaler.mean = np.asarray(state["mean"], dtype=np.float64)
+        scaler.scale = np.asarray(state["scale"], dtype=np.float64)
+        return scaler
+
     def encode(self, y: np.ndarray) -> np.ndarray:
         return ((y - self.mean) / self.scale).astype(np.float32)
 

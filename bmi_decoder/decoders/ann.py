@@ -168,6 +168,10 @@ class ANNDecoder(Decoder):
         require(self, is_real(self.dropout) and 0 <= self.dropout < 1, "dropout", "a rate in [0, 1)")
         check_training_params(self)
 
+    def _build_network(self, n_features: int) -> nn.Sequential:
+        """The untrained network for ``n_features`` channels, on the CPU (fit and checkpoints)."""
+        return build_mlp(self.n_lags * n_features, [int(h) for h in self.hidden], float(self.dropout))
+
     def fit(
         self,
         X: np.ndarray,
@@ -196,8 +200,7 @@ class ANNDecoder(Decoder):
 
         with seeded_torch(self.seed, device):
             # built on the CPU, as on every machine, so that a seed gives the same initial weights
-            self.network_ = build_mlp(self.n_lags * X.shape[1], [int(h) for h in self.hidden], float(self.dropout))
-            self.network_.to(device)
+            self.network_ = self._build_network(X.shape[1]).to(device)
             self.validation_r2_ = train_early_stopping(
                 self.network_,
                 epoch_batches,

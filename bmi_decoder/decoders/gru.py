@@ -159,6 +159,10 @@ class GRUDecoder(Decoder):
         self.progress_file = progress_file
         self.device = device
 
+    def _build_network(self, n_features: int) -> GRUNetwork:
+        """The untrained network for ``n_features`` channels, on the CPU (fit and checkpoints)."""
+        return GRUNetwork(n_features, self.hidden)
+
     def fit(
         self,
         X: np.ndarray,
@@ -197,7 +201,7 @@ class GRUDecoder(Decoder):
 
         with seeded_torch(self.seed, device):
             # built on the CPU, as on every machine, so that a seed gives the same initial weights
-            self.network_ = GRUNetwork(X.shape[1], self.hidden).to(device)
+            self.network_ = self._build_network(X.shape[1]).to(device)
             self.validation_r2_ = train_early_stopping(
                 self.network_,
                 epoch_batches,

@@ -238,6 +238,15 @@ class SNNDecoder(Decoder):
         except ValueError as err:
             raise InputError(f"{self.name} decoder", "topology", f"a topology for {len(self.hidden)} layers ({err})") from None
 
+    def _build_network(self, n_features: int) -> SpikingVelocityNet:
+        """The untrained network for ``n_features`` channels, on the CPU (fit and checkpoints)."""
+        network = SpikingVelocityNet(self._spec(n_features), float(self.readout_beta))
+        with torch.no_grad():
+            for layer in network.body.modules():
+                if isinstance(layer, SkipLayer):
+                    layer.synapse.weight.mul_(self.weight_gain)
+        return network
+
     def fit(
         self,
         X: np.ndarray,
@@ -246,7 +255,7 @@ class SNNDecoder(Decoder):
         y_val: np.ndarray | None = None,
     ) -> Self:
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
-        spec = self._spec(X.shape[1])
+        self._spec(X.shape[1])  # the parameters are checked before any work
         require(self, len(X) > self.chunk_bins, "chunk_bins", f"fewer bins than the training set ({len(X)})")
         device = training_device(self)
         self.n_features_in_ = X.shape[1]
@@ -269,12 +278,7 @@ class SNNDecoder(Decoder):
 
         with seeded_torch(self.seed, device):
             # built on the CPU, as on every machine, so that a seed gives the same initial weights
-            self.network_ = SpikingVelocityNet(spec, float(self.readout_beta))
-            with torch.no_grad():
-                for layer in self.network_.body.modules():
-                    if isinstance(layer, SkipLayer):
-                        layer.synapse.weight.mul_(self.weight_gain)
-            self.network_.to(device)
+            self.network_ = self._build_network(X.shape[1]).to(device)
             self.validation_r2_ = train_early_stopping(
                 self.network_,
                 epoch_batches,

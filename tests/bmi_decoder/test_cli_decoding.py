@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from bmi_decoder.checkpoint import load_decoder
 from bmi_decoder.cli import main
@@ -196,3 +201,95 @@ def test_replay_refuses_a_bad_pace_before_reading_anything(option, value, tmp_pa
     assert main(["replay", str(missing), str(tmp_path / "s.mat"), option, value]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and option in err and value in err
+
+
+class _TouchOnUnpickle:
+    """A pickle that creates ``marker`` when unpickled: what a crafted checkpoint could run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+class _SystemOnUnpickle(_TouchOnUnpickle):
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("payload_class", [_TouchOnUnpickle, _SystemOnUnpickle])
+def test_replay_refuses_a_crafted_checkpoint_without_running_it(payload_class, session_file, tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "skipsnn-decoder/2", "decoder": "kalman", "learned": payload_class(marker)}, evil)
+    assert main(["replay", str(evil), session_file]) == 2
+    assert "evil.pt: format: expected a checkpoint of format skipsnn-decoder/2" in _one_error_line(capsys)
+    assert not marker.exists(), "loading a checkpoint ran code"
+
+
+def test_old_format_checkpoint_is_refused_with_a_request_to_retrain(session_file, tmp_path, capsys):
+    """Format 1 pickled the decoder's objects (arrays, a SpikeHistory): refused, never unpickled."""
+    session = prepare_session(read_recording(session_file))
+    decoder = KalmanDecoder().fit(*session.split("train"))
+    learned = {key: value for key, value in vars(decoder).items() if key.endswith("_")}
+    old = tmp_path / "old.pt"
+    torch.save(
+        {"format": "skipsnn-decoder/1", "decoder": "kalman", "params": decoder.get_params(), "learned": learned, "meta": {}}, old
+    )
+    assert main(["replay", str(old), session_file]) == 2
+    err = _one_error_line(capsys)
+    assert "old.pt: format: expected a checkpoint of format skipsnn-decoder/2; this file was written by an older version" in err
+    assert "retrain with `bmi-decoder train`" in err
+
+
+def test_truncated_checkpoint_and_a_recording_as_checkpoint_exit_2(session_file, tmp_path, capsys):
+    good = tmp_path / "kalman.pt"
+    assert main(["train", session_file, "--decoder", "kalman", "--out", str(good)]) == 0
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    capsys.readouterr()
+    for checkpoint in (truncated, Path(session_file)):
+        assert main(["replay", str(checkpoint), session_file]) == 2
+        assert f"{checkpoint}: format: expected a decoder checkpoint written by `bmi-decoder train`" in _one_error_line(capsys)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("command", "fragment"),
+    [
+        (["train", "IN", "--decoder", "kalman", "--out", "IN"], "--out: expected a path other than the input"),
+        (["train", "IN", "--decoder", "kalman", "--out", "LINK"], "--out: expected a path other than the input"),
+        (["train", "IN", "--decoder", "kalman", "--out", "DIR"], "--out: expected a file, not an existing folder"),
+        (["train", "IN", "--decoder", "kalman", "--out", "IN/sub/snn.pt"], "--out: expected a location under a folder"),
+        (["evaluate", "IN", "--decoders", "kalman", "--out", "IN"], "--out: expected a path other than the input"),
+        (["evaluate", "IN", "--decoders", "kalman", "--out", "IN/report"], "--out: expected a location under a folder"),
+        (["search", "IN", "--out", "IN"], "--out: expected a path other than the input"),
+        (["convert", "IN", "LINK"], "OUT: expected a path other than the input"),
+        (["convert", "IN", "DIR"], "OUT: expected a file, not an existing folder"),
+        (["synth", "IN/x.mat"], "OUT: expected a location under a folder"),
+        (["fetch", "indy_20160630_01", "--root", "IN"], "--root: expected a folder, not an existing file"),
+    ],
+)
+def test_outputs_never_overwrite_inputs(command, fragment, session_file, tmp_path, capsys):
+    """Refused with one line before any work; the recording is left byte for byte as it was."""
+    recording = tmp_path / "same.mat"
+    shutil.copyfile(session_file, recording)
+    (tmp_path / "link.mat").symlink_to(recording)
+    (tmp_path / "folder.mat").mkdir()
+    names = {"IN": str(recording), "LINK": str(tmp_path / "link.mat"), "DIR": str(tmp_path / "folder.mat")}
+    args = [names.get(arg, arg.replace("IN/", f"{recording}/")) for arg in command]
+    before = _sha256(recording)
+    assert main(args) == 2
+    assert fragment in _one_error_line(capsys)
+    assert _sha256(recording) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.mat", "link.mat", "same.mat"]

@@ -150,10 +150,30 @@ def test_checkpoint_restores_streaming(fitted: tuple, data: dict, tmp_path) -> N
     decoder = fitted[0]
     X, y = data["test"]
     _streamed(decoder, X[:10])  # whatever step built is not part of the checkpoint
-    save_decoder(decoder, tmp_path / "decoder.pt")
-    assert all(key.endswith("_") for key in torch.load(tmp_path / "decoder.pt", weights_only=False)["learned"])
-    loaded, _ = load_decoder(tmp_path / "decoder.pt")
+    save_decoder(decoder, tmp_path / "decoder.pt", {"session": "s"})
+    # tensors and plain values only: readable without unpickling any object
+    payload = torch.load(tmp_path / "decoder.pt", weights_only=True)
+    assert payload["format"] == "skipsnn-decoder/2"
+    assert all(key.endswith("_") for key in payload["learned"])
+    loaded, meta = load_decoder(tmp_path / "decoder.pt")
+    assert meta == {"session": "s"} and type(loaded) is type(decoder)
+    assert sorted(k for k in vars(loaded) if k.endswith("_")) == sorted(k for k in vars(decoder) if k.endswith("_"))
+    for key, value in vars(decoder).items():
+        if isinstance(value, np.ndarray):
+            assert getattr(loaded, key).dtype == value.dtype, key
+            np.testing.assert_array_equal(getattr(loaded, key), value)
+    np.testing.assert_array_equal(loaded.predict(X), decoder.predict(X))
     np.testing.assert_allclose(_streamed(loaded, X[:200]), decoder.predict(X[:200]), rtol=0, atol=1e-6 * float(y.std()))
+
+
+def test_checkpoint_refuses_to_save_what_it_cannot_restore(data: dict, tmp_path) -> None:
+    """A learned attribute of a type the format does not know is a programming error, caught
+    before anything is written (never pickled)."""
+    decoder = KalmanDecoder().fit(*data["train"])
+    decoder.extra_ = {"callback": print}
+    with pytest.raises(TypeError, match="KalmanDecoder.extra_"):
+        save_decoder(decoder, tmp_path / "decoder.pt")
+    assert not (tmp_path / "decoder.pt").exists()
 
 
 def test_copies_and_replaced_networks_stream_right(fitted: tuple, data: dict) -> None:
