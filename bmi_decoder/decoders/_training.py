@@ -52,6 +52,7 @@ def check_training_params(decoder: Decoder) -> None:
     require_int(decoder, "batch_size", 1)
     require_int(decoder, "seed", 0)
     require(decoder, is_real(decoder.lr) and decoder.lr > 0, "lr", "a number > 0")
+    require(decoder, isinstance(decoder.progress, bool), "progress", "true or false")
 
 
 class LabelScaler:

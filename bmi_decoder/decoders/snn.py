@@ -223,6 +223,8 @@ class SNNDecoder(Decoder):
             value = getattr(self, name)
             require(self, isinstance(value, float | int) and 0 <= value <= 1, name, "a decay in [0, 1]")
         require(self, isinstance(self.weight_gain, float | int) and self.weight_gain > 0, "weight_gain", "a number > 0")
+        for name in ("recurrent", "learn_beta"):  # a string such as "no" would otherwise count as true
+            require(self, isinstance(getattr(self, name), bool), name, "true or false")
         check_training_params(self)
         topology = self.topology if self.topology is not None else str(SkipTopology.empty([len(self.hidden)]))
         try:
@@ -231,9 +233,9 @@ class SNNDecoder(Decoder):
                 n_features,
                 (tuple(self.hidden),),
                 topology,
-                recurrent=bool(self.recurrent),
+                recurrent=self.recurrent,
                 beta=float(self.beta),
-                learn_beta=bool(self.learn_beta),
+                learn_beta=self.learn_beta,
             )
         except ValueError as err:
             raise InputError(f"{self.name} decoder", "topology", f"a topology for {len(self.hidden)} layers ({err})") from None

@@ -282,6 +282,8 @@ def test_unknown_decoder_raises_input_error() -> None:
         ("ann", {"lr": -1.0}, "lr"),
         ("gru", {"burn_in_bins": 200, "chunk_bins": 100}, "burn_in_bins"),
         ("gru", {"max_epochs": True}, "max_epochs"),
+        ("snn", {"recurrent": "no"}, "recurrent"),  # a non-empty string must not count as true
+        ("snn", {"learn_beta": 1}, "learn_beta"),
     ],
 )
 def test_bad_parameter_value_raises_input_error(name: str, params: dict, field: str, data: dict) -> None:
