@@ -10,6 +10,7 @@ Configuration is a TOML file (``configs/bmi_*.toml``)::
     seed = 0
     [data]                 # arguments of bmi_decoder.preprocess.prepare_session
     bin_width = 0.004
+    max_gap_s = 1.0        # except this one: the longest hole tolerated in t (bmi_decoder.quality)
     [decoders.snn]         # keyword arguments of each decoder
     max_epochs = 10
 """
@@ -27,16 +28,21 @@ from bmi_decoder.decoders import DECODERS, Decoder, make_decoder
 from bmi_decoder.evaluation import correlation, r2_per_axis, rmse
 from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import BIN_MODES, PreparedSession, prepare_session
+from bmi_decoder.quality import DEFAULT_MAX_GAP_S, require_decodable
+from bmi_decoder.recording import Recording
 from snn_core.config import Field, check_section, read_toml
 from snn_core.device import choose_device
 from snn_core.errors import InputError
 
-# The [data] settings are prepare_session's arguments; the decoders' are checked by each decoder.
+# The [data] settings are prepare_session's arguments, and max_gap_s, which is kept apart (a
+# checkpoint stores the preprocessing, which replay passes to prepare_session); the decoders'
+# settings are checked by each decoder.
 DATA_SCHEMA = {
     "bin_width": Field(float, valid=lambda w: w > 0, expected="a positive number of seconds"),
     "mode": Field(str, valid=lambda m: m in BIN_MODES, expected=f"one of {', '.join(BIN_MODES)}"),
     "lag": Field(float),
     "fractions": Field(list, float, lambda f: len(f) == 3, "three shares for train, val and test"),
+    "max_gap_s": Field(float, valid=lambda g: g > 0, expected="a positive number of seconds"),
 }
 TOP_SCHEMA = {"seed": Field(int), "data": Field(dict), "decoders": Field(dict)}
 
@@ -44,12 +50,14 @@ TOP_SCHEMA = {"seed": Field(int), "data": Field(dict), "decoders": Field(dict)}
 @dataclass(frozen=True)
 class ExperimentConfig:
     """What an evaluation runs: the preprocessing, the decoders' parameters and the seed, and
-    the device of every decoder with a ``device`` parameter (None: each keeps its own)."""
+    the device of every decoder with a ``device`` parameter (None: each keeps its own), and the
+    longest hole in a recording's clock that is tolerated (``[data] max_gap_s``)."""
 
     seed: int = 0
     data: dict = field(default_factory=dict)
     decoders: dict[str, dict] = field(default_factory=dict)
     device: str | None = None
+    max_gap_s: float = DEFAULT_MAX_GAP_S
 
     def decoder(self, name: str, source: str = "config") -> Decoder:
         """Build decoder ``name`` with its configured parameters, the experiment's seed and device."""
@@ -80,11 +88,13 @@ def load_config(path: str | Path | None, seed: int | None = None, device: str | 
     check_section(source, "", raw, TOP_SCHEMA)
     check_section(source, "data", raw.get("data", {}), DATA_SCHEMA)
     decoders = raw.get("decoders", {})
+    data = dict(raw.get("data", {}))
     config = ExperimentConfig(
         seed=int(seed if seed is not None else raw.get("seed", 0)),
-        data=dict(raw.get("data", {})),
+        data=data,
         decoders=decoders,
         device=device,
+        max_gap_s=float(data.pop("max_gap_s", DEFAULT_MAX_GAP_S)),
     )
     for name in decoders:
         if name not in DECODERS:
@@ -160,9 +170,18 @@ def evaluate_decoder(decoder: Decoder, session: PreparedSession, name: str) -> D
     )
 
 
+def read_decodable(path: str | Path, config: ExperimentConfig) -> Recording:
+    """Read a recording file and refuse it if it cannot be decoded honestly.
+
+    Raises:
+        InputError: an unreadable file, or the first :mod:`bmi_decoder.quality` finding.
+    """
+    return require_decodable(read_recording(path), config.max_gap_s)
+
+
 def evaluate_file(path: str | Path, names: list[str], config: ExperimentConfig, progress=print) -> list[DecoderResult]:
-    """Every decoder in ``names`` on one recording file."""
-    session = prepare_session(read_recording(path), **config.data)
+    """Every decoder in ``names`` on one recording file (refused if :func:`read_decodable` refuses it)."""
+    session = prepare_session(read_decodable(path, config), **config.data)
     results = []
     for name in names:
         decoder = config.decoder(name)

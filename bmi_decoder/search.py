@@ -31,6 +31,7 @@ from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import ExperimentConfig
 from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import PreparedSession, prepare_session
+from bmi_decoder.quality import require_decodable
 from bmi_decoder.recording import Recording
 from snn_core import search as core_search
 from snn_core.atomic import write_text_atomic
@@ -161,8 +162,9 @@ def search_topology(
             :func:`snn_core.search.trial_printer`.
 
     Raises:
-        InputError: bad widths, a storage that does not open, or a stored study made on another
-            recording or with other settings.
+        InputError: bad widths, a recording that cannot be decoded honestly
+            (:mod:`bmi_decoder.quality`), a storage that does not open, or a stored study made on
+            another recording or with other settings.
         NoTrialCompleted: every trial failed.
         SearchInterrupted: on Ctrl-C; rerunning the same call resumes.
     """
@@ -187,6 +189,7 @@ def _search(recording, config, sampler, trials, layers, storage, study_name, out
     name = str(recording) if isinstance(recording, (str, Path)) else recording.provenance.get("source", "recording")
     if isinstance(recording, (str, Path)):
         recording = read_recording(recording)
+    require_decodable(recording, config.max_gap_s)  # before the output folder and any trial
     out.mkdir(parents=True, exist_ok=True)
     url = storage or default_storage(out)
     store = open_storage(url)  # a bad URL fails before any training

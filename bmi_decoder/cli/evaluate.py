@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.decoders import DECODERS
-from bmi_decoder.experiment import evaluate_file, load_config, parse_decoder_names
+from bmi_decoder.experiment import evaluate_file, load_config, parse_decoder_names, read_decodable
 from bmi_decoder.report import markdown_table, write_report
 from snn_core.atomic import check_output
 
@@ -41,6 +41,11 @@ def run_evaluation(files: list[Path], args: argparse.Namespace) -> list:
     """Shared by ``evaluate`` and ``demo``: run, write the report, print the table."""
     names = parse_decoder_names(args.decoders)
     config = load_config(args.config, args.seed, args.device)
+    # Every file is read and checked before the first fit, so a bad last file fails in seconds, not
+    # after hours of training on the others. Each file is read again when its turn comes: holding
+    # every recording in memory at once would not fit for many gigabyte-sized sessions.
+    for path in files:
+        read_decodable(path, config)
     results = []
     for path in files:
         results += evaluate_file(path, names, config, progress=lambda line: print(line, file=sys.stderr))

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from bmi_decoder.io import RecordingFile, read_recording_file
 from bmi_decoder.kinematics import reach_starts
+from bmi_decoder.quality import DEFAULT_MAX_GAP_S, check_recording
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Summarise a reaching session (.mat v7.3 or .nwb): channels, units (non-empty cells, i.e. (channel,
 unit) slots with at least one spike anywhere in the file), sorted units (those with unit >= 1;
 unit 0 is the unsorted hash unit), duration and samples of the behaviour record, reaches (segments
 between changes of target_pos), spikes inside and outside the behaviour window [t[0], t[-1]], and
-finger_pos columns. The file is fully read and checked, so this also validates it."""
+finger_pos columns. The file is fully read and checked, so this also validates it. What would make
+the decoding commands refuse it (a still cursor, a hole in t longer than the default [data] max_gap_s
+of {DEFAULT_MAX_GAP_S:g} s, an irregular clock) is printed as "warning:" lines on stderr; the exit status stays 0."""
 
 EPILOG = """\
 --json prints one object with exactly these keys: channels, units, sorted_units, duration_s,
-samples, reaches, spikes_in_window, spikes_outside_window, finger_columns.
+samples, reaches, spikes_in_window, spikes_outside_window, finger_columns, warnings (a list of
+lines, empty for a recording the decoding commands accept).
 
 examples:
   bmi-decoder info indy_20160630_01.mat
@@ -52,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def summarize(stored: RecordingFile) -> dict[str, int | float]:
+def summarize(stored: RecordingFile) -> dict[str, int | float | list[str]]:
     """The numbers ``info`` reports, keyed as in its ``--json`` output."""
     rec, outside = stored.recording, stored.outside_spikes
     # A cell whose spikes all lie outside the window is still a unit of the file.
@@ -69,11 +74,14 @@ def summarize(stored: RecordingFile) -> dict[str, int | float]:
         "spikes_in_window": len(rec.spike_times),
         "spikes_outside_window": rec.spikes_outside_window,
         "finger_columns": int(rec.finger_pos.shape[1]),
+        "warnings": [str(finding) for finding in check_recording(rec)],
     }
 
 
 def run(args: argparse.Namespace) -> int:
     summary = summarize(read_recording_file(args.file))
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary))
     else:

@@ -10,8 +10,7 @@ from bmi_decoder.checkpoint import save_decoder
 from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.decoders import DECODERS
 from bmi_decoder.evaluation import r2_score
-from bmi_decoder.experiment import load_config, parse_decoder_names
-from bmi_decoder.io import read_recording
+from bmi_decoder.experiment import load_config, parse_decoder_names, read_decodable
 from bmi_decoder.preprocess import prepare_session
 from snn_core.atomic import check_output
 
@@ -40,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         check_output(output, "--out", [args.file, args.config])
     (name,) = parse_decoder_names(args.decoder)
     config = load_config(args.config, args.seed, args.device)
-    session = prepare_session(read_recording(args.file), **config.data)
+    session = prepare_session(read_decodable(args.file, config), **config.data)
     decoder = config.decoder(name)
     if "progress_file" in decoder.get_params():
         # rerunning the same command after an interruption resumes from the last epoch

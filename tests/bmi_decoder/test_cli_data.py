@@ -24,6 +24,7 @@ INFO_KEYS = [
     "spikes_in_window",
     "spikes_outside_window",
     "finger_columns",
+    "warnings",
 ]
 
 
@@ -66,6 +67,7 @@ def test_info_json_reports_the_session(capsys, synth_mat):
         "spikes_in_window": int(session.channel_spike_counts.sum()),
         "spikes_outside_window": len(outside.times),
         "finger_columns": 3,
+        "warnings": [],
     }
     assert 0 < info["sorted_units"] < info["units"]
 
