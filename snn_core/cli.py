@@ -1,17 +1,29 @@
-"""The frame both console scripts share: subcommand modules, and bad input as exit status 2.
+"""The frame both console scripts share: subcommand modules, bad input as exit status 2, Ctrl-C as 130.
 
 Each subcommand lives in its own module with a ``register(subparsers)`` function that adds its
-parser and sets ``func`` (taking the parsed arguments) on it.
+parser and sets ``func`` (taking the parsed arguments) on it. :func:`console` is what the console
+scripts call: it imports those modules (and with them torch) only once Ctrl-C is handled, so an
+interrupt during start-up is one line too, never an import traceback. This module itself must
+therefore import nothing heavy.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from types import ModuleType
 
 from snn_core.errors import InputError, NoTrialCompleted
+
+INTERRUPTED = "interrupted; rerun to resume"
+"""What Ctrl-C prints after the program name: searches and training resume when rerun."""
+
+INTERRUPTED_STATUS = 130
+"""The exit status of an interrupted command: 128 + SIGINT, as shells report it."""
 
 
 def build_parser(prog: str, description: str, modules: Sequence[ModuleType]) -> argparse.ArgumentParser:
@@ -27,8 +39,8 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
 
     An :class:`InputError` becomes one line on stderr and exit status 2 (argparse's own usage
     errors already exit 2), so no traceback ever reaches a user for bad input. A search whose
-    every trial failed (:class:`NoTrialCompleted`) exits 1, Ctrl-C 130, each with one line (a
-    search's Ctrl-C says "interrupted; rerun to resume").
+    every trial failed (:class:`NoTrialCompleted`) exits 1, Ctrl-C 130, each with one line
+    (Ctrl-C: ``PROG: interrupted; rerun to resume``).
     """
     args = parser.parse_args(argv)
     try:
@@ -39,6 +51,38 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
     except NoTrialCompleted as err:
         print(f"{parser.prog}: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt as err:
-        print(f"{parser.prog}: {err or 'interrupted'}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:
+        return _interrupted(parser.prog)
+
+
+def console(prog: str, description: str, module_names: Sequence[str], argv: Sequence[str] | None = None) -> int:
+    """The console script ``prog``: import its subcommand modules, then :func:`run` the command.
+
+    Ctrl-C while the modules import (torch takes seconds) is handled like Ctrl-C in a command:
+    one line on stderr and exit status 130. Run as a program (``argv`` None), later Ctrl-Cs are
+    ignored once the first is reported, so that one pressed again while the interpreter shuts
+    down (joining worker threads, flushing files) adds no traceback to that line.
+
+    Args:
+        prog: the program name, for messages and ``--help``.
+        description: the ``--help`` description.
+        module_names: the subcommand modules, in ``--help`` order, imported here.
+        argv: the arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
+    try:
+        modules = [importlib.import_module(name) for name in module_names]
+        status = run(build_parser(prog, description, modules), argv)
+    except KeyboardInterrupt:
+        status = _interrupted(prog)
+    if status == INTERRUPTED_STATUS and argv is None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return status
+
+
+def _interrupted(prog: str) -> int:
+    """Report Ctrl-C as one line on stderr; return its exit status."""
+    print(f"{prog}: {INTERRUPTED}", file=sys.stderr)
+    return INTERRUPTED_STATUS

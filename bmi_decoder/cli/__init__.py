@@ -1,13 +1,18 @@
-"""``bmi-decoder``: the command line of the reaching-decoder frontend."""
+"""``bmi-decoder``: the command line of the reaching-decoder frontend.
+
+The subcommand modules are imported by :func:`main`, not here, so that Ctrl-C while they import
+torch is reported like any other Ctrl-C (:func:`snn_core.cli.console`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bmi_decoder.cli import convert, demo, evaluate, fetch, info, replay, search, synth, train
 from snn_core import cli
 
-COMMAND_MODULES: list = [demo, evaluate, train, search, replay, fetch, synth, convert, info]
+COMMAND_MODULES: list[str] = [
+    f"bmi_decoder.cli.{name}" for name in ("demo", "evaluate", "train", "search", "replay", "fetch", "synth", "convert", "info")
+]
 
 DESCRIPTION = (
     "Decode cursor velocity from intracortical spike recordings (O'Doherty et al.) "
@@ -16,4 +21,4 @@ DESCRIPTION = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli.run(cli.build_parser("bmi-decoder", DESCRIPTION, COMMAND_MODULES), argv)
+    return cli.console("bmi-decoder", DESCRIPTION, COMMAND_MODULES, argv)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,8 +58,13 @@ def read_nwb_file(path: str | Path) -> RecordingFile:
     if not h5py.is_hdf5(path):
         raise InputError(path, "format", "an NWB (HDF5) file")
     try:
-        with NWBHDF5IO(str(path), "r") as io:
-            nwbfile = io.read()
+        with ExitStack() as stack:
+            try:
+                nwbfile = stack.enter_context(NWBHDF5IO(str(path), "r")).read()
+            except Exception as err:
+                # pynwb / hdmf build the object tree from a damaged or incomplete file with whatever
+                # exception the missing piece causes (AttributeError, ConstructError, ...).
+                raise InputError(path, "file", f"a complete, readable NWB file ({type(err).__name__}: {err})") from err
             chan_names = _channel_names(nwbfile, path)
             spikes, units_per_channel = _spikes(nwbfile, path)
             t, positions = _behaviour(nwbfile, path)

@@ -1,13 +1,16 @@
-"""``vision-bench``: the command line of the DVS vision benchmark."""
+"""``vision-bench``: the command line of the DVS vision benchmark.
+
+The subcommand modules are imported by :func:`main`, not here, so that Ctrl-C while they import
+torch is reported like any other Ctrl-C (:func:`snn_core.cli.console`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from snn_core import cli
-from vision_bench.cli import analyze, demo, info, search, synth
 
-COMMAND_MODULES: list = [synth, info, analyze, demo, search]
+COMMAND_MODULES: list[str] = [f"vision_bench.cli.{name}" for name in ("synth", "info", "analyze", "demo", "search")]
 
 DESCRIPTION = (
     'Reproduce "Skip Connections in Spiking Neural Networks" (Benmeziane et al. 2023) '
@@ -16,4 +19,4 @@ DESCRIPTION = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli.run(cli.build_parser("vision-bench", DESCRIPTION, COMMAND_MODULES), argv)
+    return cli.console("vision-bench", DESCRIPTION, COMMAND_MODULES, argv)
