@@ -30,6 +30,7 @@ from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import BIN_MODES, PreparedSession, prepare_session
 from bmi_decoder.quality import DEFAULT_MAX_GAP_S, require_decodable
 from bmi_decoder.recording import Recording
+from snn_core.cli import SEED_MAX
 from snn_core.config import Field, check_section, read_toml
 from snn_core.device import choose_device
 from snn_core.errors import InputError
@@ -44,7 +45,11 @@ DATA_SCHEMA = {
     "fractions": Field(list, float, lambda f: len(f) == 3, "three shares for train, val and test"),
     "max_gap_s": Field(float, valid=lambda g: g > 0, expected="a positive number of seconds"),
 }
-TOP_SCHEMA = {"seed": Field(int), "data": Field(dict), "decoders": Field(dict)}
+TOP_SCHEMA = {
+    "seed": Field(int, valid=lambda s: 0 <= s <= SEED_MAX, expected=f"an integer in [0, {SEED_MAX}]"),
+    "data": Field(dict),
+    "decoders": Field(dict),
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ def load_config(path: str | Path | None, seed: int | None = None, device: str | 
         InputError: on an unreadable file, an unknown key or decoder, a decoder parameter typo,
             or a ``device`` this machine cannot train on.
     """
+    if seed is not None and not (isinstance(seed, int) and 0 <= seed <= SEED_MAX):
+        raise InputError("command line", "--seed", f"an integer in [0, {SEED_MAX}], got {seed!r}")
     if device is not None:
         choose_device(device, "command line", "--device")  # before any data is read
     raw = read_toml(path) if path is not None else {}
@@ -103,14 +110,17 @@ def load_config(path: str | Path | None, seed: int | None = None, device: str | 
     return config
 
 
-def parse_decoder_names(text: str) -> list[str]:
-    """``"snn,kalman"`` -> ``["snn", "kalman"]``, each checked against the registry."""
+def parse_decoder_names(text: str, option: str = "--decoders") -> list[str]:
+    """``"snn,kalman"`` -> ``["snn", "kalman"]``, each checked against the registry.
+
+    ``option`` is the command-line option the text came from, named in errors.
+    """
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise InputError("--decoders", "names", f"a comma-separated list from {', '.join(DECODERS)}")
+        raise InputError(option, "names", f"a comma-separated list from {', '.join(DECODERS)}")
     for name in names:
         if name not in DECODERS:
-            raise InputError("--decoders", name, f"a decoder name: {', '.join(DECODERS)}")
+            raise InputError(option, name, f"a decoder name: {', '.join(DECODERS)}")
     return names
 
 

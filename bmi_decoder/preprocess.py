@@ -12,6 +12,7 @@ one bin per behaviour sample; samples left over at the end (fewer than k) are dr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,12 +34,17 @@ def _step(rec: Recording) -> float:
 
 
 def _samples_per_bin(rec: Recording, bin_width: float) -> int:
+    """``bin_width`` in behaviour samples; it must be a positive multiple of the step, shorter
+    than the session (at least two bins), checked before anything else depends on it."""
     dt = _step(rec)
+    expected = f"a positive multiple of the {dt * 1e3:g} ms behaviour step shorter than the session"
+    if isinstance(bin_width, bool) or not isinstance(bin_width, (int, float, np.number)) or not math.isfinite(bin_width):
+        raise InputError(_source(rec), "bin_width", f"{expected}, got {bin_width!r}")
     k = int(round(bin_width / dt))
     if k < 1 or abs(k * dt - bin_width) > 1e-6 * dt:
-        raise InputError(
-            _source(rec), "bin_width", f"a positive multiple of the {dt * 1e3:g} ms behaviour step, got {bin_width!r}"
-        )
+        raise InputError(_source(rec), "bin_width", f"{expected}, got {bin_width!r}")
+    if 2 * k > rec.t.size:
+        raise InputError(_source(rec), "bin_width", f"{expected} ({rec.t.size * dt:g} s), got {bin_width!r}")
     return k
 
 
@@ -144,8 +150,8 @@ def prepare_session(
     fractions = tuple(float(f) for f in fractions)
     if len(fractions) != 3 or min(fractions) <= 0.0 or abs(sum(fractions) - 1.0) > 1e-6:
         raise InputError(_source(rec), "fractions", f"three positive shares summing to 1, got {fractions!r}")
+    k = _samples_per_bin(rec, bin_width)  # bin_width first: lag and the split depend on it
     features = bin_spikes(rec, bin_width, mode)
-    k = _samples_per_bin(rec, bin_width)
     shift = int(round(lag / bin_width))
     if abs(shift * bin_width - lag) > 1e-6 * bin_width or abs(shift) >= features.shape[0]:
         raise InputError(_source(rec), "lag", f"a multiple of bin_width {bin_width:g} s shorter than the session, got {lag!r}")

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from snn_core.errors import InputError, NoTrialCompleted
 
@@ -26,9 +27,37 @@ INTERRUPTED_STATUS = 130
 """The exit status of an interrupted command: 128 + SIGINT, as shells report it."""
 
 
+SEED_MAX = 2**32 - 1
+"""The largest seed: seeds go to ``numpy.random.default_rng`` and torch, and 32 bits is what every
+seeded library accepts; a larger number would be silently folded or refused deep in a run."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` whose usage errors are one line on stderr, exit 2.
+
+    argparse prints the whole usage block before the error; the project's contract for bad input
+    is one line naming the option and what was expected (``PROG COMMAND: error: argument
+    --channels: invalid choice: 7 (choose from 96, 192)``). ``--help`` still shows the usage.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+def seed(text: str) -> int:
+    """argparse ``type`` of a ``--seed`` option: an integer in [0, 2**32 - 1]."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, {SEED_MAX}], got {text!r}")
+    return value
+
+
 def build_parser(prog: str, description: str, modules: Sequence[ModuleType]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = OneLineParser(prog=prog, description=description)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
     for module in modules:
         module.register(sub)
     return parser

@@ -11,6 +11,7 @@ from bmi_decoder.io import write_recording
 from bmi_decoder.registry import default_download_root
 from bmi_decoder.simulate import SIMULATOR_VERSION, simulate_session
 from snn_core.atomic import check_output
+from snn_core.cli import seed as seed_argument
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo.toml"
 DEMO_SECONDS = 300.0
@@ -24,7 +25,7 @@ print the table. Decoder settings come from configs/bmi_demo.toml unless --confi
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="simulate a session and evaluate every decoder", description=DESCRIPTION)
     add_common_arguments(parser, "runs/demo")
-    parser.add_argument("--session-seed", type=int, default=0, help="seed of the simulated session (default: 0)")
+    parser.add_argument("--session-seed", type=seed_argument, default=0, help="seed of the simulated session (default: 0)")
     parser.set_defaults(func=run, config=DEMO_CONFIG)
 
 

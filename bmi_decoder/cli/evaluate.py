@@ -11,6 +11,7 @@ from bmi_decoder.decoders import DECODERS
 from bmi_decoder.experiment import evaluate_file, load_config, parse_decoder_names, read_decodable
 from bmi_decoder.report import markdown_table, write_report
 from snn_core.atomic import check_output
+from snn_core.cli import seed as seed_argument
 
 DESCRIPTION = """\
 Fit and score decoders on reaching sessions (.mat v7.3 or .nwb) with the NeuroBench primate-reaching
@@ -26,7 +27,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> N
     )
     parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
     parser.add_argument("--out", type=Path, default=Path(default_out), help=f"report folder (default: {default_out})")
-    parser.add_argument("--seed", type=int, help="seed of every random choice (overrides the config's)")
+    parser.add_argument("--seed", type=seed_argument, help="seed of every random choice (overrides the config's)")
     add_device_argument(parser)
 
 

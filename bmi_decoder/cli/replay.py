@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from bmi_decoder.checkpoint import load_decoder
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.io import read_recording
-from bmi_decoder.preprocess import SPLITS, prepare_session
+from bmi_decoder.preprocess import SPLITS, PreparedSession, prepare_session
 from bmi_decoder.replay import replay
 from snn_core.errors import InputError
 
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     # Streaming is one small step per 4 ms bin, latency-bound: the CPU beats a GPU kernel launch.
     decoder, meta = load_decoder(args.checkpoint, device="cpu")
     session = prepare_session(read_recording(args.file), **meta.get("data", {}))
+    check_features(session, decoder, args.file, meta.get("data", {}).get("mode", "or"))
     X, y = session.split(args.split)
     n = min(len(X), int(round(args.seconds / session.bin_width)))
     with tqdm(total=n, desc="replay", unit="bin", disable=args.json) as bar:
@@ -54,3 +55,13 @@ def run(args: argparse.Namespace) -> int:
         for key, value in summary.items():
             print(f"{key:18s} {value:.4g}" if isinstance(value, float) else f"{key:18s} {value}")
     return 0
+
+
+def check_features(session: PreparedSession, decoder: object, file: Path, mode: str) -> None:
+    """Refuse, before streaming, a session whose feature columns differ from the checkpoint's."""
+    trained = getattr(decoder, "n_features_in_", None)
+    got = session.features.shape[1]
+    if trained is None or got == trained:
+        return
+    what = "sorted units" if mode == "sorted" else "channels"
+    raise InputError(file, what, f"{trained} {what} as the checkpoint was trained on, got {got}")

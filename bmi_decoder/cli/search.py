@@ -12,6 +12,7 @@ from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.experiment import load_config
 from bmi_decoder.search import search_topology
 from snn_core.atomic import check_output
+from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
 from snn_core.search import SAMPLERS, check_options, trial_printer
 
@@ -49,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--storage", metavar="URL", help="Optuna RDB URL (default sqlite:///DIR/search.db)")
     parser.add_argument("--study", default="skip-search", metavar="NAME", help="study name in the storage (default skip-search)")
     parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
-    parser.add_argument("--seed", type=int, help="seed of the sampler and of every fit (overrides the config's)")
+    parser.add_argument("--seed", type=seed_argument, help="seed of the sampler and of every fit (overrides the config's)")
     add_device_argument(parser)
     parser.add_argument(
         "--out", type=Path, default=Path("runs/search"), metavar="DIR", help="output folder (default runs/search)"

@@ -8,7 +8,12 @@ from pathlib import Path
 from bmi_decoder.io import recording_format, write_recording
 from bmi_decoder.simulate import simulate_session
 from snn_core.atomic import check_output
+from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
+
+MAX_SECONDS = 86_400.0
+"""The longest session synth writes: one day (real sessions last at most ~2,450 s); longer would
+only exhaust memory (a session is held in memory before it is written)."""
 
 DESCRIPTION = """\
 Simulate a session of self-paced reaching to random targets (8 x 8 grid) with Utah-array spiking
@@ -33,9 +38,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("out", type=Path, metavar="OUT", help="output file; the suffix (.mat or .nwb) picks the format")
-    parser.add_argument("--seconds", type=float, default=600.0, help="length of the behaviour record in seconds (default 600)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=600.0,
+        help=f"length of the behaviour record in seconds, 1 to {MAX_SECONDS:,.0f} (one day; real sessions are at most "
+        "~2,450 s; default 600)",
+    )
     parser.add_argument("--channels", type=int, choices=(96, 192), default=96, help="96 (M1 array) or 192 (M1 + S1) channels")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--units-per-channel",
         type=int,
@@ -56,8 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     recording_format(args.out)
     check_output(args.out, "OUT")
-    if not args.seconds >= 1.0:
-        raise InputError("command line", "--seconds", f"at least 1 second, got {args.seconds}")
+    # NaN fails every comparison, so `not (lo <= x <= hi)` refuses it along with inf
+    if not 1.0 <= args.seconds <= MAX_SECONDS:
+        raise InputError("command line", "--seconds", f"a duration from 1 to {MAX_SECONDS:.0f} seconds, got {args.seconds}")
     session = simulate_session(
         seconds=args.seconds,
         channels=args.channels,

@@ -13,6 +13,7 @@ from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import load_config, parse_decoder_names, read_decodable
 from bmi_decoder.preprocess import prepare_session
 from snn_core.atomic import check_output
+from snn_core.errors import InputError
 
 DESCRIPTION = """\
 Fit one decoder on the train split of a session (early stopping / tuning on the validation split)
@@ -37,7 +38,10 @@ def run(args: argparse.Namespace) -> int:
     progress = Path(f"{args.out}.progress")
     for output in (args.out, progress):  # the progress file is written, then deleted
         check_output(output, "--out", [args.file, args.config])
-    (name,) = parse_decoder_names(args.decoder)
+    names = parse_decoder_names(args.decoder, "--decoder")
+    if len(names) != 1:
+        raise InputError("--decoder", "names", f"one decoder name, got {args.decoder!r}")
+    (name,) = names
     config = load_config(args.config, args.seed, args.device)
     session = prepare_session(read_decodable(args.file, config), **config.data)
     decoder = config.decoder(name)
