@@ -258,6 +258,7 @@ def train(
     identity: dict | None = None,
     extra: dict | None = None,
     strict: bool = False,
+    restart_hint: str = "delete it to start over",
     epoch_stats: Callable[[dict], dict] | None = None,
     on_epoch: Callable[[list[dict]], None] | None = None,
     progress: bool = False,
@@ -285,7 +286,9 @@ def train(
             another identity is not resumed.
         extra: JSON-able entries saved beside the progress (e.g. what rebuilds the model).
         strict: refuse progress of another identity (InputError) instead of starting afresh
-            with a warning, for checkpoints that are also the trained model's only copy.
+            with a warning, for checkpoints that are also the trained model's only copy, or that
+            a user must not lose by mistake.
+        restart_hint: how to start over, ending the ``strict`` refusal (e.g. a command's option).
         epoch_stats: given an epoch's record (before it is saved), returns entries to add to it.
         on_epoch: called with the history after every epoch, once saved (the latest record last).
         progress: show a tqdm bar over epochs.
@@ -311,7 +314,7 @@ def train(
             state = _restore(saved, model, optimizer, schedule, scaler, device)
         elif saved is not None and strict:
             raise InputError(
-                path, "spec/config", "a checkpoint of this same model, data and training configuration (delete it to start over)"
+                path, "spec/config", f"a checkpoint of this same model, data and training configuration ({restart_hint})"
             )
         elif saved is not None:
             warn(f"{path}: progress of other settings or data, not resumed; training starts afresh and overwrites it")

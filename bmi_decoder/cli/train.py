@@ -20,7 +20,8 @@ Fit one decoder on the train split of a session (early stopping / tuning on the 
 and save it to CKPT: its name, parameters, learned weights and the preprocessing config, enough to
 rebuild it for decoding without this training run. Prints the validation and test R2.
 Neural-network decoders save their training state to CKPT.progress after every epoch: if the run is
-interrupted, the same command resumes from the last finished epoch."""
+interrupted, the same command resumes from the last finished epoch. A progress file of another
+session, decoder or config is refused (exit status 2); --restart discards it and trains afresh."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
     parser.add_argument("--out", type=Path, required=True, metavar="CKPT", help="checkpoint file to write")
     parser.add_argument("--seed", type=int, help="seed of every random choice (overrides the config's)")
+    parser.add_argument(
+        "--restart", action="store_true", help="discard CKPT.progress of an interrupted run and train from the first epoch"
+    )
     add_device_argument(parser)
     parser.set_defaults(func=run)
 
@@ -48,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if "progress_file" in decoder.get_params():
         # rerunning the same command after an interruption resumes from the last epoch
         decoder.set_params(progress_file=str(progress))
+        if args.restart:
+            progress.unlink(missing_ok=True)
     decoder.fit(*session.split("train"), *session.split("val"))
     X_val, y_val = session.split("val")
     X_test, y_test = session.split("test")

@@ -97,7 +97,9 @@ def train_early_stopping(
     set, the training state is saved there after every epoch and a fit interrupted by a crash or
     Ctrl-C resumes from it with the same result as an uninterrupted fit, on any device. The file
     is tied to the decoder's parameters (all but :data:`NOT_FINGERPRINTED`) and a digest of
-    ``data``: progress of another fit is not resumed (one warning on stderr).
+    ``data``: progress of another fit is refused (InputError; ``bmi-decoder train --restart``, or
+    deleting the file, discards it), so that a mistyped file name never silently costs the epochs
+    an interrupted run had finished.
 
     Args:
         network: the module to train, in place, on the device it is on.
@@ -113,6 +115,9 @@ def train_early_stopping(
 
     Returns:
         validation R2 after each epoch run.
+
+    Raises:
+        InputError: ``decoder.progress_file`` holds progress of another decoder, settings or data.
     """
     identity = None
     if decoder.progress_file:  # the digest is only needed to key a progress file
@@ -130,6 +135,8 @@ def train_early_stopping(
         precision=torch.bfloat16 if mixed_precision else None,
         checkpoint=decoder.progress_file or None,
         identity=identity,
+        strict=True,
+        restart_hint="rerun `bmi-decoder train` with --restart, or delete it, to discard it and train afresh",
         progress=bool(decoder.progress),
         desc=f"fit {decoder.name}",
     )

@@ -293,3 +293,24 @@ def test_outputs_never_overwrite_inputs(command, fragment, session_file, tmp_pat
     assert fragment in _one_error_line(capsys)
     assert _sha256(recording) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.mat", "link.mat", "same.mat"]
+
+
+def test_train_refuses_progress_of_other_data_until_restart(session_file, config_file, tmp_path, capsys):
+    """`train b.mat --out x.pt` after an interrupted run on a.mat: exit 2, and --restart discards it."""
+    ckpt, progress = tmp_path / "x.pt", tmp_path / "x.pt.progress"
+    config = load_config(config_file, None, None)
+    session = prepare_session(read_recording(session_file), **config.data)
+    interrupted = config.decoder("snn").set_params(max_epochs=1, progress_file=str(progress))
+    interrupted.fit(*session.split("train"), *session.split("val"))  # a.mat's progress, left behind
+    other = tmp_path / "b.mat"
+    assert main(["synth", str(other), "--seconds", "30", "--seed", "6"]) == 0
+    before = progress.read_bytes()
+    capsys.readouterr()
+    train = ["train", str(other), "--decoder", "snn", "--config", config_file, "--out", str(ckpt)]
+    assert main(train) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
+    assert str(progress) in err[0] and "--restart" in err[0]
+    assert not ckpt.exists() and progress.read_bytes() == before, "nothing written, the old progress kept"
+    assert main([*train, "--restart"]) == 0
+    assert ckpt.exists() and not progress.exists()

@@ -479,3 +479,20 @@ def test_interrupted_fit_resumes_to_the_same_result(seeded: str, data: dict, tmp
     assert len(calls) == 2, "only epochs 3 and 4 should run again"
     assert len(resumed.validation_r2_) == 4
     np.testing.assert_allclose(resumed.predict(Xv), straight, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("seeded", SEEDED)
+def test_progress_of_other_data_is_refused_until_discarded(seeded: str, data: dict, tmp_path) -> None:
+    """A progress file left by a fit on other data is refused, not silently overwritten."""
+    params = {"max_epochs": 1, **SMALL_PROBLEM_PARAMS.get(seeded, {})}
+    progress = tmp_path / "fit.progress"
+    X, y = data["train"]
+    Xv, yv = data["val"]
+    quiet(make_decoder(seeded, progress_file=str(progress), **params)).fit(X, y, Xv, yv)
+    assert progress.exists()
+    other = quiet(make_decoder(seeded, progress_file=str(progress), **params))
+    with pytest.raises(InputError, match="--restart") as refusal:
+        other.fit(X[::-1].copy(), y[::-1].copy(), Xv, yv)
+    assert str(progress) in str(refusal.value)
+    progress.unlink()  # what `bmi-decoder train --restart` does
+    assert len(other.fit(X[::-1].copy(), y[::-1].copy(), Xv, yv).validation_r2_) == 1

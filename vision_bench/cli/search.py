@@ -9,6 +9,7 @@ from pathlib import Path
 import optuna
 import torch
 
+from snn_core.atomic import check_output
 from snn_core.errors import InputError
 from snn_core.search import SAMPLERS, check_options, trial_printer
 from vision_bench.claims import claims_table
@@ -82,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("command line", "--threads", f"at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     config = with_device(load_config(args.config) if args.config is not None else AnalysisConfig(), args.device)
+    out = args.out or Path("runs") / f"search-{args.dataset}"
+    check_output(out, "--out", [args.config], folder=True)
     if not args.root.is_dir():  # before OUT is made: a mistyped root leaves nothing behind
         raise InputError(args.root, "root", "an existing folder holding the data set")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial, printed below
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         args.seed,
         progress=sys.stderr.isatty(),
         log=lambda line: print(line, file=sys.stderr, flush=True),
-        out=args.out or Path("runs") / f"search-{args.dataset}",
+        out=out,
         callbacks=[trial_printer("validation acc", label=lambda study: f"{study.study_name.rsplit('-', 1)[-1]:6s} ")],
     )
     print(samplers_table(result.to_dict()), claims_table(result.claims), sep="\n\n")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from snn_core.atomic import check_output
+from vision_bench.data.datasets import CIFAR10DVS_FOLDER
 from vision_bench.data.synthetic import N_STEPS, STEP_US, write_synthetic_cifar10dvs
 
 DESCRIPTION = f"""\
@@ -20,7 +22,8 @@ files) and holds a few thousand to about 12,000 events. Sample i of a class depe
 (seed, class, i). Files are written through a temporary file and a rename."""
 
 EPILOG = """\
-exit status: 0 written; 2 bad input (e.g. --per-class 0, dv-processing missing).
+exit status: 0 written; 2 bad input (e.g. --per-class 0, dv-processing missing,
+a ROOT that cannot be written).
 
 examples:
   vision-bench synth data/sim
@@ -43,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for folder in (args.root, args.root / CIFAR10DVS_FOLDER):  # ROOT as typed first, in the message
+        check_output(folder, "ROOT", folder=True)
     written = write_synthetic_cifar10dvs(args.root, per_class=args.per_class, seed=args.seed)
     counts = written.event_counts
     print(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,7 +134,21 @@ def _open_cifar10dvs(root: Path, synthetic: bool) -> EventSamples:
             raise InputError(class_dir, "class folder", f"a folder of cifar10_{name}_<i>.aedat4 files")
     # tonic takes every file ending in "aedat4" anywhere below, with its folder name as the class:
     # a stray folder would crash it and a leftover temporary file would become a sample.
-    for path, _, names in os.walk(folder):
+    classes = ", ".join(CIFAR10DVS_CLASSES)
+    for path, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in dirs:
+            # a folder is not a recording: tonic would skip it silently, so a class would lack it
+            if name.endswith("aedat4"):
+                raise InputError(Path(path, name), "recording", "a file, not a folder (an unpacked or copied recording?)")
+        if Path(path) == folder:
+            for name in [name for name in dirs if name not in CIFAR10DVS_CLASSES]:
+                extra = folder / name
+                if any(file.endswith("aedat4") for _, _, files in os.walk(extra) for file in files):
+                    raise InputError(extra, "class folder", f"only the class folders {classes}")
+                # no recordings below it: tonic ignores it, and so does this reader
+                print(f"warning: {extra}: not a class folder ({classes}) and holds no recordings; ignored", file=sys.stderr)
+                dirs.remove(name)
         for name in names:
             match = CIFAR10DVS_FILE.fullmatch(name)
             if name.endswith("aedat4") and (match is None or match["cls"] != os.path.basename(path)):
