@@ -106,7 +106,13 @@ def load_config(path: str | Path | None, seed: int | None = None, device: str | 
     for name in decoders:
         if name not in DECODERS:
             raise InputError(source, f"decoders.{name}", f"a decoder name: {', '.join(DECODERS)}")
-        config.decoder(name, source)  # parameter typos fail now, not after an hour of training
+        # parameter typos and bad values fail now, not after an hour of training another decoder
+        try:
+            config.decoder(name, source).check_params()
+        except InputError as err:
+            if err.field not in decoders[name]:
+                raise
+            raise InputError(source, f"decoders.{name}.{err.field}", err.expected) from None
     return config
 
 

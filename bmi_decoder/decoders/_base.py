@@ -89,6 +89,15 @@ class Decoder(abc.ABC):
         )
 
     @abc.abstractmethod
+    def check_params(self) -> None:
+        """Validate the parameters, raising :class:`InputError` naming the first bad one.
+
+        ``fit`` calls it first (scikit-learn validates at fit time, never in ``__init__``); the
+        commands call it for every configured decoder before any data is read, so a bad value
+        stops a run before its first fit rather than after it.
+        """
+
+    @abc.abstractmethod
     def fit(
         self,
         X: np.ndarray,

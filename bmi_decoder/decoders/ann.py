@@ -159,7 +159,7 @@ class ANNDecoder(Decoder):
         self.progress_file = progress_file
         self.device = device
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         require_int(self, "n_lags", 1)
         require_int(self, "bins_per_lag", 1)
         widths = self.hidden if isinstance(self.hidden, Sequence) else ()
@@ -179,7 +179,7 @@ class ANNDecoder(Decoder):
         X_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None,
     ) -> Self:
-        self._check_params()
+        self.check_params()
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         require(self, len(X) >= 2, "batch_size", "at least 2 training bins for batch normalisation")
         device = training_device(self)

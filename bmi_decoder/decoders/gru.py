@@ -163,6 +163,13 @@ class GRUDecoder(Decoder):
         """The untrained network for ``n_features`` channels, on the CPU (fit and checkpoints)."""
         return GRUNetwork(n_features, self.hidden)
 
+    def check_params(self) -> None:
+        require_int(self, "hidden", 1)
+        require_int(self, "chunk_bins", 2)
+        require_int(self, "burn_in_bins", 0)
+        require(self, self.burn_in_bins < self.chunk_bins, "burn_in_bins", "fewer bins than chunk_bins")
+        check_training_params(self)
+
     def fit(
         self,
         X: np.ndarray,
@@ -170,11 +177,7 @@ class GRUDecoder(Decoder):
         X_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None,
     ) -> Self:
-        require_int(self, "hidden", 1)
-        require_int(self, "chunk_bins", 2)
-        require_int(self, "burn_in_bins", 0)
-        require(self, self.burn_in_bins < self.chunk_bins, "burn_in_bins", "fewer bins than chunk_bins")
-        check_training_params(self)
+        self.check_params()
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         require(self, len(X) >= self.chunk_bins, "chunk_bins", f"at most the {len(X)} training bins")
         device = training_device(self)

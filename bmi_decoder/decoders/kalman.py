@@ -71,6 +71,11 @@ class KalmanDecoder(Decoder):
         self.bins_per_window = bins_per_window
         self.observation_ridge = observation_ridge
 
+    def check_params(self) -> None:
+        require_int(self, "bins_per_window", 1)
+        ridge = self.observation_ridge
+        require(self, is_real(ridge) and ridge >= 0, "observation_ridge", "a number >= 0")
+
     def fit(
         self,
         X: np.ndarray,
@@ -83,9 +88,8 @@ class KalmanDecoder(Decoder):
         The Kalman filter has no free parameter to choose, so ``X_val``/``y_val`` are only
         checked; it is fitted on all of ``X`` (no hold-out when they are absent).
         """
-        require_int(self, "bins_per_window", 1)
+        self.check_params()
         ridge = self.observation_ridge
-        require(self, is_real(ridge) and ridge >= 0, "observation_ridge", "a number >= 0")
         X = check_sequence(X, y)
         if X_val is not None:
             check_sequence(X_val, y_val, n_features=X.shape[1])

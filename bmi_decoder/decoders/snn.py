@@ -212,7 +212,7 @@ class SNNDecoder(Decoder):
         self.progress_file = progress_file
         self.device = device
 
-    def _spec(self, n_features: int) -> NetworkSpec:
+    def check_params(self) -> None:
         hidden_ok = isinstance(self.hidden, Sequence) and len(self.hidden) > 0
         hidden_ok = hidden_ok and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.hidden)
         require(self, hidden_ok, "hidden", "a non-empty list of positive layer widths")
@@ -225,7 +225,19 @@ class SNNDecoder(Decoder):
         require(self, isinstance(self.weight_gain, float | int) and self.weight_gain > 0, "weight_gain", "a number > 0")
         for name in ("recurrent", "learn_beta"):  # a string such as "no" would otherwise count as true
             require(self, isinstance(getattr(self, name), bool), name, "true or false")
+        require(
+            self, self.topology is None or isinstance(self.topology, str), "topology", "a topology in text form, e.g. '3-111'"
+        )
+        if self.topology is not None:
+            # its text must parse now; that it fits ``hidden`` is checked at fit, because a
+            # topology search sets both together
+            try:
+                SkipTopology.from_string(self.topology)
+            except ValueError as err:
+                raise InputError(f"{self.name} decoder", "topology", f"a topology in text form, e.g. '3-111' ({err})") from None
         check_training_params(self)
+
+    def _spec(self, n_features: int) -> NetworkSpec:
         topology = self.topology if self.topology is not None else str(SkipTopology.empty([len(self.hidden)]))
         try:
             return NetworkSpec(
@@ -257,7 +269,7 @@ class SNNDecoder(Decoder):
         y_val: np.ndarray | None = None,
     ) -> Self:
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
-        self._spec(X.shape[1])  # the parameters are checked before any work
+        self.check_params()
         require(self, len(X) > self.chunk_bins, "chunk_bins", f"fewer bins than the training set ({len(X)})")
         device = training_device(self)
         self.n_features_in_ = X.shape[1]

@@ -44,13 +44,8 @@ class WienerDecoder(Decoder):
         self.bins_per_lag = bins_per_lag
         self.alphas = alphas
 
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None,
-    ) -> Self:
+    def _alphas(self) -> np.ndarray:
+        """The ridge strengths to try, checked (with every other parameter)."""
         require_int(self, "n_lags", 1)
         require_int(self, "bins_per_lag", 1)
         try:
@@ -58,6 +53,19 @@ class WienerDecoder(Decoder):
         except (TypeError, ValueError):
             alphas = np.empty(0)
         require(self, alphas.size > 0 and bool(np.all(alphas > 0)), "alphas", "a non-empty list of positive numbers")
+        return alphas
+
+    def check_params(self) -> None:
+        self._alphas()
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> Self:
+        alphas = self._alphas()
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
 
         # Sufficient statistics, accumulated chunk by chunk so memory is independent of T.

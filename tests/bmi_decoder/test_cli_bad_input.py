@@ -20,6 +20,8 @@ def files(tmp_path_factory) -> dict[str, str]:
     (root / "bin_width.toml").write_text("[data]\nbin_width = 1000\n")
     (root / "seed.toml").write_text("seed = -1\n")
     (root / "big_seed.toml").write_text("seed = 12345678901234567890\n")
+    (root / "topology.toml").write_text("[decoders.snn]\ntopology = 5\n")
+    (root / "kalman.toml").write_text("[decoders.kalman]\nbins_per_window = -3\n")
     return {"s96": str(s96), "s192": str(s192), "ckpt": str(ckpt), "root": str(root)}
 
 
@@ -47,6 +49,15 @@ CASES = [
     ([*TRAIN, "--decoder", "snn,kalman"], "--decoder:"),
     ([*TRAIN, "--decoder", "kalman", "--config", "{root}/bin_width.toml"], "bin_width"),
     (["replay", "{ckpt}", "{s192}", "--speed", "0"], "channels"),
+    # a bad value of the last decoder stops the run before the first one is fitted
+    (
+        ["evaluate", "{s96}", "--decoders", "wiener,snn", "--config", "{root}/topology.toml", "--out", "{out}"],
+        "decoders.snn.topology",
+    ),
+    (
+        ["evaluate", "{s96}", "--decoders", "wiener,kalman", "--config", "{root}/kalman.toml", "--out", "{out}"],
+        "decoders.kalman.bins_per_window",
+    ),
 ]
 
 
