@@ -228,6 +228,11 @@ def _spikes(nwbfile: NWBFile, path: Path) -> tuple[SpikeEvents, int]:
     times = np.asarray(units["spike_times"].target.data[:], dtype=np.float64)
     ends = np.asarray(units["spike_times"].data[:], dtype=np.int64)
     counts = np.diff(ends, prepend=0)
+    # a ragged column's index holds where each unit's spikes end: rising, and ending at the data's end
+    if np.any(counts < 0) or (len(ends) and ends[-1] != len(times)):
+        raise InputError(
+            path, "units/spike_times_index", f"non-decreasing ends of each unit's spikes, the last = {len(times)} spikes"
+        )
     electrodes = units["electrodes"]
     if isinstance(electrodes, VectorIndex):
         electrode_ends = np.asarray(electrodes.data[:], dtype=np.int64)

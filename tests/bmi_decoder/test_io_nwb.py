@@ -157,3 +157,20 @@ def test_missing_behaviour_module_is_refused(tmp_path):
         io.write(nwbfile)
     with pytest.raises(InputError, match="processing/behavior"):
         read_nwb(path)
+
+
+@pytest.mark.parametrize("last_end", [10**9, -1])
+def test_spike_index_beyond_the_spikes_is_refused(tmp_path, session, last_end):
+    import h5py
+
+    path = tmp_path / "session.nwb"
+    write_nwb(session.recording, path, outside_spikes=session.outside_spikes)
+    with h5py.File(path, "r+") as f:
+        index = f["units/spike_times_index"]
+        ends = index[:].astype(np.int64)
+        ends[-1] = last_end if last_end >= 0 else ends[-2] - 1  # past the data, or falling
+        attrs = dict(index.attrs)  # the VectorIndex type and its target, which HDMF reads
+        del f["units/spike_times_index"]
+        f.create_dataset("units/spike_times_index", data=ends).attrs.update(attrs)
+    with pytest.raises(InputError, match="spike_times_index: expected non-decreasing ends"):
+        read_nwb(path)
