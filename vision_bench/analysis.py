@@ -207,7 +207,8 @@ def run_analysis(
                 data_id,
             )
             results[mode] = ModelResult(
-                accuracy=result.test_accuracy,
+                # val_data was the test set: it is only scored, never used to select a model
+                accuracy=result.val_accuracy,
                 activity=measure_activity(model, test_set, config.activity_samples, config.train.seed, config.train.batch_size),
                 train_samples_per_s=float(np.mean([h["samples_per_s"] for h in result.history])),
                 train_seconds=float(sum(h["seconds"] for h in result.history)),

@@ -225,7 +225,7 @@ def _search(dataset, root, config, samplers, trials, storage, seed, prefix, prog
         model = build_vision_model(model_config, "none", mode, config.train.seed, topology)
         tic = time.perf_counter()
         history = train(model, fit_set, val_set, config.train, progress=progress, log=None, name=f"{mode} {topology}").history
-        return model, history[-1]["test_accuracy"], time.perf_counter() - tic  # train's "test" set is validation here
+        return model, history[-1]["val_accuracy"], time.perf_counter() - tic
 
     def variant_blocks(variant: str) -> SkipTopology:
         return SkipTopology(variant_topology(model_config.family, variant, len(layers), model_config.depth).matrices()[1:])

@@ -75,7 +75,7 @@ class TrainResult:
     """What :func:`train` returns.
 
     Attributes:
-        history: one record per epoch (epoch, loss, train/test accuracy, lr, samples/s, seconds).
+        history: one record per epoch (epoch, loss, train and validation accuracy, lr, samples/s, seconds).
         resumed_from: the epoch the checkpoint held when training started (0: a fresh run).
         samples_per_s: training samples per second over the epochs run by this call (None when
             the checkpoint already held every epoch).
@@ -86,8 +86,9 @@ class TrainResult:
     samples_per_s: float | None = None
 
     @property
-    def test_accuracy(self) -> float:
-        return self.history[-1]["test_accuracy"]
+    def val_accuracy(self) -> float:
+        """Accuracy on ``val_data`` after the last epoch."""
+        return self.history[-1]["val_accuracy"]
 
 
 def _settings(config: dict) -> dict:
@@ -161,7 +162,7 @@ def train(
     Args:
         model: the network; it is moved to the chosen device.
         train_data, val_data: items ``(frames (T, C, H, W) float32, label int)``; ``val_data`` is
-            scored after every epoch (recorded as ``test_accuracy``, the name reports and logs use).
+            scored after every epoch (recorded as ``val_accuracy``).
         config: the training settings; a checkpoint written under other settings, or for a
             different network, is refused rather than silently mixed.
         checkpoint: file saved after every epoch and resumed from (None: no checkpoint). One that
@@ -209,7 +210,7 @@ def train(
         return {
             "loss": counts["loss"] / counts["total"],
             "train_accuracy": counts["correct"] / counts["total"],
-            "test_accuracy": record["score"],
+            "val_accuracy": record["score"],
             "samples_per_s": counts["total"] / record["seconds"],
             "device": device.type,
         }
@@ -221,7 +222,7 @@ def train(
         if log is not None:
             log(
                 f"{name} epoch {record['epoch']}/{config.epochs}: loss {record['loss']:.4f}, train acc {record['train_accuracy']:.3f}, "
-                f"test acc {record['test_accuracy']:.3f}, lr {record['lr']:.2e}, {record['samples_per_s']:.1f} samples/s on {device.type}"
+                f"val acc {record['val_accuracy']:.3f}, lr {record['lr']:.2e}, {record['samples_per_s']:.1f} samples/s on {device.type}"
             )
 
     fitted = fit(

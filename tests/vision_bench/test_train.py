@@ -41,9 +41,9 @@ def test_training_raises_accuracy_above_chance(tmp_path):
         log=lines.append,
     )
     assert before < 0.5  # chance is 1/3
-    assert result.test_accuracy >= 0.8
+    assert result.val_accuracy >= 0.8
     assert result.history[-1]["loss"] < result.history[0]["loss"]
-    assert len(lines) == 4 and "epoch 4/4" in lines[-1] and "test acc" in lines[-1]
+    assert len(lines) == 4 and "epoch 4/4" in lines[-1] and "val acc" in lines[-1]
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]
     assert records[-1]["device"] in ("cpu", "cuda")  # recorded; which one ran depends on the machine
