@@ -3,9 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bmi_decoder import simulate
 from bmi_decoder._reaching_task import GRID_MM
 from bmi_decoder.kinematics import reach_starts, velocity
 from bmi_decoder.preprocess import PreparedSession, bin_spikes, prepare_session
+from bmi_decoder.recording import Recording
 from bmi_decoder.simulate import SimulatedSession, simulate_session
 from snn_core.errors import InputError
 
@@ -72,7 +74,6 @@ def test_hash_and_sorted_units(sim: SimulatedSession) -> None:
     assert (counts[active, 0] > 0).all()  # every live channel has threshold crossings
     with_sorted = (counts[:, 1:] > 0).any(axis=1).sum()
     assert 40 < with_sorted < 85
-    assert sim.unit_lag_s[counts > 0].min() >= 0.1 and sim.unit_lag_s.max() <= 0.18
     assert 10 <= sim.untuned_channels.size <= 15
     assert not sim.unit_weights[sim.untuned_channels].any()
 
@@ -94,13 +95,67 @@ def test_behaviour_looks_like_the_task(sim: SimulatedSession) -> None:
 
 def test_ridge_wiener_filter_is_neither_trivial_nor_hopeless(sim: SimulatedSession) -> None:
     assert 0.35 < _wiener_r2(prepare_session(sim.recording)) < 0.8
+    # The classical setting (Glaser et al. 2020): 20 ms counts, 10 taps. Linear decoders reach
+    # about 0.6 on the real sessions (docs/data.md); the simulator aims at 0.45 to 0.65.
+    assert 0.4 < _wiener_r2(prepare_session(sim.recording, 0.02, "count"), 10, 1) < 0.7
+
+
+def test_lags_span_50_to_200_ms(sim: SimulatedSession) -> None:
+    lags = sim.unit_lag_s[sim.unit_rate_hz > 0]
+    assert lags.min() >= 0.05 and lags.max() <= 0.2
+    assert lags.min() < 0.06 and lags.max() > 0.19  # the whole range is used, not a narrow band
+
+
+def _residual_correlation(rec: Recording) -> float:
+    """Mean pairwise correlation of 100 ms channel counts once the kinematics (velocity, speed
+    and position at leads of 0 to 200 ms) are regressed out."""
+    counts = bin_spikes(rec, 0.1, "count").astype(np.float64)
+    end = np.arange(len(counts)) * 25 + 24  # last 4 ms sample of each 100 ms bin
+    v = velocity(rec.cursor_pos, rec.t)[end]
+    kinematics = np.column_stack([v, np.hypot(*v.T), rec.cursor_pos[end]])
+    n = len(counts) - 2
+    design = np.hstack([np.ones((n, 1))] + [kinematics[lead : lead + n] for lead in range(3)])
+    active = counts[:n][:, counts.mean(axis=0) > 0.1]
+    residual = active - design @ np.linalg.lstsq(design, active, rcond=None)[0]
+    corr = np.corrcoef(residual.T)
+    return float(corr[np.triu_indices_from(corr, 1)].mean())
+
+
+def test_shared_excitability_correlates_channels_beyond_the_movement(sim: SimulatedSession, monkeypatch) -> None:
+    # Without the shared factor, what the movement leaves unexplained is nearly independent
+    # from channel to channel; with it, channels co-fluctuate (noise correlations).
+    correlated = _residual_correlation(sim.recording)
+    monkeypatch.setattr(simulate, "_SHARED_SD", 0.0)
+    independent = _residual_correlation(simulate_session(60.0, seed=0).recording)
+    assert correlated > 0.03 and abs(independent) < 0.015
+    # The factor itself is slow: seconds, not the tens of ms of the private noise.
+    f = sim.shared_factor
+    assert np.corrcoef(f[:-125], f[125:])[0, 1] > 0.5  # 0.5 s apart
+    assert (sim.unit_shared_loading[sim.unit_rate_hz > 0] > 0).all()
+
+
+def test_refractory_periods_and_bursts(sim: SimulatedSession) -> None:
+    rec = sim.recording
+    key = rec.spike_channels * rec.units_per_channel + rec.spike_units
+    isi = np.diff(rec.spike_times)
+    same = key[1:] == key[:-1]  # spikes are sorted by (channel, unit, time)
+    dead = sim.unit_refractory_s.ravel()[key[1:]]
+    # No interval below the unit's dead time (up to the 30 kHz rounding of spike times).
+    assert (isi[same] >= dead[same] - 1.0 / 30_000).all()
+    assert 0.001 <= sim.unit_refractory_s[sim.unit_rate_hz > 0].min() and sim.unit_refractory_s.max() <= 0.002
+    # Bursty units have many more intervals under 7 ms than the other sorted units.
+    bursty = sim.unit_burst_probability.ravel()[key[1:]] > 0
+    sorted_unit = rec.spike_units[1:] >= 1
+    short = isi < 0.007
+    assert short[same & bursty].mean() > 3 * short[same & sorted_unit & ~bursty].mean()
 
 
 def test_neural_activity_leads_velocity(sim: SimulatedSession) -> None:
-    # One 20 ms bin alone decodes the velocity 140 ms later (the simulated lead is 100-180 ms)
-    # better than the velocity of its own time, and that better than the velocity 140 ms before.
-    r2 = [_wiener_r2(prepare_session(sim.recording, 0.02, lag=lag), 1, 1) for lag in (0.14, 0.0, -0.14)]
-    assert r2[0] > r2[1] + 0.05 and r2[1] > r2[2] + 0.05
+    # The counts of one 20 ms bin alone decode the velocity 120 ms later (the simulated leads
+    # spread over 50-200 ms) better than the velocity of their own time, and that better than
+    # the velocity 120 ms before.
+    r2 = [_wiener_r2(prepare_session(sim.recording, 0.02, "count", lag=lag), 1, 1) for lag in (0.12, 0.0, -0.12)]
+    assert r2[0] > r2[1] + 0.04 and r2[1] > r2[2] + 0.05
 
 
 def test_same_seed_same_session_other_seed_other_session() -> None:

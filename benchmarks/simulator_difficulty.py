@@ -1,0 +1,56 @@
+"""How hard simulated sessions are to decode: an independent ridge Wiener filter's test R2.
+
+The yardstick is the classical linear decoder (Glaser et al. 2020, "Machine learning for neural
+decoding"): velocity regressed on the spike counts of each channel in the last 10 bins of 20 ms,
+in plain NumPy (none of the project's decoders), with the ridge strength chosen on the validation
+split and R2 measured on the test split (the NeuroBench chronological 50/25/25 split by reach).
+
+    python benchmarks/simulator_difficulty.py [--seconds 600] [--seeds 0 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from bmi_decoder.evaluation import r2_score
+from bmi_decoder.preprocess import prepare_session
+from bmi_decoder.simulate import SIMULATOR_VERSION, simulate_session
+
+ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # relative to the mean diagonal of the Gram matrix
+
+
+def ridge_wiener_r2(seconds: float, seed: int, bin_width: float = 0.02, taps: int = 10) -> tuple[float, float]:
+    """(test R2, train R2) of the ridge Wiener filter on one simulated session."""
+    prep = prepare_session(simulate_session(seconds, seed=seed).recording, bin_width, "count")
+    X = prep.features.astype(np.float64)
+    T, F = X.shape
+    history = np.zeros((T, taps * F + 1))
+    history[:, -1] = 1.0
+    for k in range(taps):
+        history[k:, k * F : (k + 1) * F] = X[: T - k]
+    y = prep.velocity.astype(np.float64)
+    gram, cross = history[prep.train].T @ history[prep.train], history[prep.train].T @ y[prep.train]
+    scale = np.trace(gram) / len(gram)
+    fits = [np.linalg.solve(gram + a * scale * np.eye(len(gram)), cross) for a in ALPHAS]
+    best = max(fits, key=lambda w: r2_score(y[prep.val], history[prep.val] @ w))
+    return r2_score(y[prep.test], history[prep.test] @ best), r2_score(y[prep.train], history[prep.train] @ best)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=600.0, help="session length (default: 600)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="simulator seeds (default: 0 1 2)")
+    args = parser.parse_args()
+    print(f"simulator version {SIMULATOR_VERSION}, {args.seconds:.0f} s sessions, ridge Wiener 20 ms x 10 taps")
+    tests = []
+    for seed in args.seeds:
+        test, train = ridge_wiener_r2(args.seconds, seed)
+        tests.append(test)
+        print(f"seed {seed}: test R2 {test:.3f} (train {train:.3f})", flush=True)
+    print(f"mean test R2 {np.mean(tests):.3f}")
+
+
+if __name__ == "__main__":
+    main()
