@@ -24,6 +24,7 @@ from snn_core.errors import InputError
 
 # How long the rig waits, at the end, for its consumers to read the last samples and leave.
 DRAIN_S = 10.0
+NO_FAULTS = Faults()
 # How long a vanishing outlet lingers after its last push: destroying it at once would lose
 # samples still in its send buffer, and the fault is an outage, not a loss.
 LINGER_S = 0.2
@@ -168,7 +169,7 @@ def run_rig(
     seconds: float | None = None,
     speed: float = 1.0,
     binned: bool = False,
-    faults: Faults = Faults(),
+    faults: Faults = NO_FAULTS,
     seed: int = 0,
     wait_s: float | None = None,
 ) -> dict:
