@@ -5,7 +5,8 @@ of a :class:`Faults` applied, and counts what it injected. Everything is decided
 seed, so a test can replay the same plan and know exactly what a consumer should count.
 
 Fault times: the ``count`` instances of each requested kind are spread evenly over the played
-stretch, the kinds staggered so that no two faults overlap.
+stretch, the kinds staggered so that no two faults overlap. A channel-count change, which ends a
+consumer's run, happens once, after all the others (at 95% of the stretch).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ class Faults:
         reorder: events sent ``reorder_ms`` later than their turn.
         vanish_ms: the source disappears (its outlet is closed) for this long and comes back
             under the same name and source id; events of that stretch are never produced.
-        channel_change: the source comes back declaring one electrode more, then carries on.
-        count: instances of each kind above (jitter applies to every event).
+        channel_change: the source comes back declaring one electrode more, then carries on
+            (once, after every other fault).
+        count: instances of each kind above but the channel change (jitter applies to every event).
         chunk_ms, reorder_ms: sizes of a dropped chunk and of a reordering delay.
     """
 
@@ -101,9 +103,12 @@ class Plan:
 
 def fault_times(start: float, stop: float, faults: Faults) -> dict[str, list[float]]:
     """Stream times of every fault instance (module docstring: spread evenly, kinds staggered)."""
-    kinds = faults.kinds()
+    kinds = [kind for kind in faults.kinds() if kind != "channel_change"]
     span = (stop - start) / faults.count
-    return {kind: [start + span * (i + (m + 1) / (len(kinds) + 1)) for i in range(faults.count)] for m, kind in enumerate(kinds)}
+    times = {kind: [start + span * (i + (m + 1) / (len(kinds) + 1)) for i in range(faults.count)] for m, kind in enumerate(kinds)}
+    if faults.channel_change:
+        times["channel_change"] = [start + 0.95 * (stop - start)]
+    return times
 
 
 def plan(events: SpikeEvents, start: float, stop: float, electrodes: int, faults: Faults, seed: int = 0) -> Plan:

@@ -160,6 +160,7 @@ class LiveDecoder:
         self.source_file = ""
         self.stop_sample = ENDLESS
         self.r2_offline: float | None = None
+        self.started = time.perf_counter()  # again when streaming starts; the view may ask earlier
         self.finished = False
         self.note = ""
 

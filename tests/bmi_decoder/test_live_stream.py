@@ -29,6 +29,7 @@ from bmi_decoder.preprocess import prepare_session
 from bmi_decoder.simulate import simulate_session
 
 ROOT = Path(__file__).resolve().parents[2]
+DRIVER = Path(__file__).with_name("live_view_driver.py")
 SECONDS, SPEED = 12.0, 4.0
 DATA = {"bin_width": 0.004, "mode": "or", "lag": 0.0}
 
@@ -48,18 +49,29 @@ def session(tmp_path_factory) -> tuple[Path, Path]:
     return path, checkpoint
 
 
-def start_live(folder: Path, path: Path, checkpoint: Path, rig_args: list[str]) -> subprocess.Popen:
-    """Start rig and stream as two processes inside one fresh loopback-only network namespace."""
+def start_live(folder: Path, path: Path, checkpoint: Path, rig_args: list[str], view: bool = False) -> subprocess.Popen:
+    """Start rig and stream as two processes inside one fresh loopback-only network namespace;
+    with ``view``, the stream serves its view and headless chromium watches it before the rig starts."""
     folder.mkdir(parents=True, exist_ok=True)
     python, q = shlex.quote(sys.executable), shlex.quote
     stream = f"{python} -m bmi_decoder stream {q(str(checkpoint))} --out {q(str(folder / 'stream.json'))} --wait 120"
     rig = f"{python} -m bmi_decoder rig {q(str(path))} --seconds {SECONDS} --speed {SPEED} --wait 120 {shlex.join(rig_args)}"
+    browser = browser_done = ""
+    if view:
+        stream += " --view --port 8765"  # the namespace is private: the port is free
+        ready = q(str(folder / "ready"))
+        browser = f"""{python} {q(str(DRIVER))} http://127.0.0.1:8765/ {q(str(folder / "view.png"))} {ready} \
+  > {q(str(folder / "view.out"))} 2> {q(str(folder / "view.err"))} &
+browser=$!
+for i in $(seq 900); do [ -e {ready} ] && break; sleep 0.2; done
+"""
+        browser_done = f"wait $browser\necho $? > {q(str(folder / 'view.rc'))}\n"
     script = f"""
 ip link set lo up || exit 90
 cd {q(str(ROOT))}
 {stream} > {q(str(folder / "stream.out"))} 2> {q(str(folder / "stream.err"))} &
 stream=$!
-{rig} > {q(str(folder / "rig.out"))} 2> {q(str(folder / "rig.err"))} &
+{browser}{rig} > {q(str(folder / "rig.out"))} 2> {q(str(folder / "rig.err"))} &
 rig=$!
 wait $stream
 echo $? > {q(str(folder / "stream.rc"))}
@@ -68,7 +80,7 @@ for i in $(seq 50); do kill -0 $rig 2> /dev/null || break; sleep 0.2; done
 kill $rig 2> /dev/null
 wait $rig
 echo $? > {q(str(folder / "rig.rc"))}
-"""
+{browser_done}"""
     env = {**os.environ, "LSLAPICFG": str(LOOPBACK_CONFIG), "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(["unshare", "--net", "bash", "-c", script], env=env)
 
@@ -86,11 +98,21 @@ def results(folder: Path) -> dict:
     return out
 
 
+# Fault runs side by side; the channel-count change comes last, after every other fault.
 SCENARIOS = {
-    "faults": ["--gap", "200", "--drop-chunks", "--duplicates", "--reorder", "--vanish", "300", "--faults", "2"],
+    "faults": [
+        "--gap",
+        "200",
+        "--drop-chunks",
+        "--duplicates",
+        "--reorder",
+        "--vanish",
+        "300",
+        "--channel-change",
+        "--faults",
+        "2",
+    ],
     "jitter": ["--jitter", "300", "--seed", "4"],
-    "channel_change": ["--channel-change"],
-    "binned": ["--binned"],
 }
 
 
@@ -103,9 +125,12 @@ def runs(session, tmp_path_factory) -> dict[str, dict]:
     start_live(base / "clean", path, checkpoint, []).wait(timeout=240)
     done["clean"] = results(base / "clean")
     procs = {name: start_live(base / name, path, checkpoint, args) for name, args in SCENARIOS.items()}
+    # the browser watches a stream of binned counts
+    procs["binned"] = start_live(base / "binned", path, checkpoint, ["--binned"], view=True)
     for name, proc in procs.items():
         proc.wait(timeout=300)
         done[name] = results(base / name)
+    done["binned"]["folder"] = base / "binned"
     return done
 
 
@@ -141,8 +166,17 @@ def test_binned_counts_stream_equals_offline(runs):
 
 def test_injected_faults_are_counted(runs, session):
     run = runs["faults"]
-    assert run["rig_rc"] == 0 and run["stream_rc"] == 0, run["stream_err"]
-    stats, injected = run["stats"], run["rig"]["injected"]
+    # the last fault, a channel-count change, ends the run with one line and exit status 2
+    assert run["stream_rc"] == 2
+    (line,) = run["stream_err"][-1:]
+    assert "electrodes" in line and "96" in line and "97" in line
+    assert [x for x in run["stream_err"] if "Traceback" in x] == []
+    stats = run["stats"]
+    # the rig's own account of what it injected (it was stopped waiting for a new consumer)
+    rec = read_recording(session[0])
+    c = clock(rec)
+    faults = Faults(gap_ms=200, drop_chunks=True, duplicates=True, reorder=True, vanish_ms=300, channel_change=True, count=2)
+    injected = plan(spike_events(rec), *stretch(c, 0.0, SECONDS).bounds(c), rec.n_channels, faults).injected
     assert injected["gaps"] == injected["outages"] == injected["dropped_chunks"] == 2
     assert injected["duplicates"] == injected["out_of_order"] == 2
     for key in ("dropped_chunks", "lost_events", "duplicates", "out_of_order"):
@@ -156,7 +190,7 @@ def test_injected_faults_are_counted(runs, session):
     assert stats["dropped_bins"] == int(np.sum(spans[:, 1] - spans[:, 0] - 1)) > 0
     # a reordered event arrives 10 ms late, after its 4 ms bin was decoded
     assert stats["stale_events"] == 2
-    assert stats["finished"] and stats["r2_online"] is not None
+    assert stats["finished"] and stats["r2_online"] is not None and stats["bins"] > 0
 
 
 def test_jittered_time_stamps(runs, session):
@@ -175,10 +209,15 @@ def test_jittered_time_stamps(runs, session):
     assert stats["finished"] and stats["r2_online"] is not None
 
 
-def test_channel_count_change_exits_with_one_line(runs):
-    run = runs["channel_change"]
-    assert run["stream_rc"] == 2
-    (line,) = run["stream_err"][-1:]
-    assert "electrodes" in line and "96" in line and "97" in line
-    assert [x for x in run["stream_err"] if "Traceback" in x] == []
-    assert run["stats"]["finished"] and run["stats"]["bins"] > 0
+def test_live_view_in_headless_chromium(runs):
+    run = runs["binned"]
+    folder = run["folder"]
+    assert run["stream_rc"] == 0, run["stream_err"]
+    assert (folder / "view.rc").read_text().strip() == "0", (folder / "view.err").read_text()[-2000:]
+    seen = json.loads((folder / "view.out").read_text())
+    # the page loaded, bins arrived by Server-Sent Events and the traces moved on by 2 s of stream time
+    assert seen["title"] == "bmi-decoder live"
+    assert seen["bins"] > 2.0 / 0.004 and seen["t"] > seen["first_t"] + 2.0
+    assert "latency" in seen["stats"]
+    png = (folder / "view.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
