@@ -54,7 +54,9 @@ def start_live(folder: Path, path: Path, checkpoint: Path, rig_args: list[str], 
     with ``view``, the stream serves its view and headless chromium watches it before the rig starts."""
     folder.mkdir(parents=True, exist_ok=True)
     python, q = shlex.quote(sys.executable), shlex.quote
-    stream = f"{python} -m bmi_decoder stream {q(str(checkpoint))} --out {q(str(folder / 'stream.json'))} --wait 120"
+    # the decoder runs at raised priority, as a closed-loop decoder would: the clean run's deadline
+    # (no bin late) is about the decoder, not about whatever else the machine is doing
+    stream = f"nice -n -10 {python} -m bmi_decoder stream {q(str(checkpoint))} --out {q(str(folder / 'stream.json'))} --wait 120"
     rig = f"{python} -m bmi_decoder rig {q(str(path))} --seconds {SECONDS} --speed {SPEED} --wait 120 {shlex.join(rig_args)}"
     browser = browser_done = ""
     if view:
@@ -144,7 +146,7 @@ def test_clean_stream_equals_offline(runs, session):
     assert run["rig_rc"] == 0 and run["stream_rc"] == 0, run["stream_err"]
     stats = run["stats"]
     rec = read_recording(session[0])
-    # every bin from the first event's to the end of the 20 s played
+    # every bin from the first event's to the end of the stretch played
     first = offline_bins(rec, spike_events(rec).times[:1])[0]
     assert stats["bins"] == int(SECONDS / 0.004) - first
     assert stats["r2_online"] is not None and stats["r2_offline"] is not None
