@@ -40,7 +40,7 @@ import numpy as np
 from bmi_decoder.decoders import Decoder
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.live import lsl
-from bmi_decoder.live.binning import OnlineBinner
+from bmi_decoder.live.binning import LIVE_MODES, OnlineBinner
 from bmi_decoder.live.events import Clock
 from snn_core.atomic import write_text_atomic
 from snn_core.errors import InputError
@@ -138,10 +138,12 @@ class LiveDecoder:
         reference: Path | None = None,
         velocity_name: str = lsl.VELOCITY_NAME,
     ) -> None:
-        self.pylsl = lsl.import_pylsl()
         self.decoder, self.name, self.out = decoder, name, out
         self.bin_width = float(data.get("bin_width", 0.004))
         self.mode = data.get("mode", "or")
+        if self.mode not in LIVE_MODES:  # refused before anything connects
+            raise InputError("checkpoint", "data.mode", f"one of {', '.join(LIVE_MODES)} for live binning, got {self.mode!r}")
+        self.pylsl = lsl.import_pylsl()
         self.shift = int(round(float(data.get("lag", 0.0)) / self.bin_width))
         self.n_features = int(decoder.n_features_in_)
         self.wait_s, self.max_gap_s, self.reference = wait_s, max_gap_s, reference
