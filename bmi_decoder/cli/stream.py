@@ -1,0 +1,91 @@
+"""``bmi-decoder stream``: decode a live LSL spike stream with a trained checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from bmi_decoder.live.lsl import DEFAULT_NAME, VELOCITY_NAME
+from snn_core.atomic import check_output
+from snn_core.errors import InputError
+
+DESCRIPTION = """\
+Find a live spike stream on Lab Streaming Layer by name (e.g. from `bmi-decoder rig`), bin its events
+online exactly as the checkpoint's offline preprocessing does (same bin edges, OR per channel, same
+lag), decode every bin through the decoder's fast step path and push the velocity as an LSL stream
+(2 float32 channels, one sample per bin). Faults are counted, never fatal (docs/live.md has the
+rule for each); a stream whose channel count differs from the checkpoint's exits with status 2.
+--out is rewritten every second and at the end: latency per bin (from the arrival of the event
+that closes the bin to the push of its velocity), decode-only latency, late and dropped bins, fault
+counts, and the R2 of the streamed velocity beside the R2 of the same bins decoded offline."""
+
+EPILOG = """\
+examples:
+  bmi-decoder stream runs/snn.pt --view
+  bmi-decoder stream runs/snn.pt --out runs/stream.json --wait 60"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "stream",
+        help="decode a live LSL spike stream bin by bin",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("checkpoint", type=Path, metavar="CKPT", help="checkpoint written by `bmi-decoder train`")
+    parser.add_argument("--name", default=DEFAULT_NAME, help=f"spike stream to decode (default: {DEFAULT_NAME})")
+    parser.add_argument("--out", type=Path, default=Path("runs/stream.json"), help="statistics file (default: runs/stream.json)")
+    parser.add_argument(
+        "--wait", type=float, default=30.0, help="seconds to wait for the stream, or for it to return (default: 30)"
+    )
+    parser.add_argument("--max-gap-ms", type=float, default=100.0, help="silence longer than this is a gap (default: 100)")
+    parser.add_argument("--reference", type=Path, help="recording to decode offline for r2_offline (default: the stream's file)")
+    parser.add_argument("--velocity-name", default=VELOCITY_NAME, help=f"velocity stream name (default: {VELOCITY_NAME})")
+    parser.add_argument("--view", action="store_true", help="serve the live view on 127.0.0.1 (see --port)")
+    parser.add_argument("--port", type=int, default=8765, help="port of the live view (default: 8765; 0: any free port)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bmi_decoder.checkpoint import load_decoder
+    from bmi_decoder.live.stream import LiveDecoder
+    from bmi_decoder.live.view import LiveView
+
+    for option, value, low in (("--wait", args.wait, 0.0), ("--max-gap-ms", args.max_gap_ms, 0.0)):
+        if not math.isfinite(value) or value <= low:
+            raise InputError("command line", option, f"a finite number > {low:g}, got {value}")
+    if not 0 <= args.port <= 65535:
+        raise InputError("command line", "--port", f"a TCP port number 0 to 65535, got {args.port}")
+    check_output(args.out, "--out", [args.checkpoint, args.reference])
+    # one small step per 4 ms bin is latency-bound: the CPU beats a GPU kernel launch
+    decoder, meta = load_decoder(args.checkpoint, device="cpu")
+    live = LiveDecoder(
+        decoder,
+        meta.get("data", {}),
+        args.name,
+        args.out,
+        wait_s=args.wait,
+        max_gap_s=args.max_gap_ms * 1e-3,
+        reference=args.reference,
+        velocity_name=args.velocity_name,
+    )
+    view = None
+    if args.view:
+        view = LiveView(live, args.port)
+        view.start()
+        print(f"stream: live view at {view.url}", file=sys.stderr, flush=True)
+    try:
+        stats = live.run(view)
+    finally:
+        if view is not None:
+            view.close()
+    latency = stats["latency_us"]
+    print(
+        f"bins {stats['bins']}, latency p99 {latency['p99'] or 0:.0f} us, late {stats['late_bins']}, "
+        f"dropped {stats['dropped_bins']}, R2 online {stats['r2_online']}, offline {stats['r2_offline']}"
+    )
+    print(f"statistics: {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,9 @@
+"""Live decoding over Lab Streaming Layer: a simulated rig publishes spike events, a consumer bins
+them online exactly as the offline preprocessing does and decodes every bin (docs/live.md).
+
+Modules: :mod:`~bmi_decoder.live.events` (a recording as a time-ordered event stream and its
+clock), :mod:`~bmi_decoder.live.binning` (the online binner), :mod:`~bmi_decoder.live.faults`
+(fault injection), :mod:`~bmi_decoder.live.lsl` (the loopback-only liblsl configuration and the
+stream layout), :mod:`~bmi_decoder.live.rig` (the publisher), :mod:`~bmi_decoder.live.stream`
+(the consumer and its fault rules) and :mod:`~bmi_decoder.live.view` (the browser view).
+"""

@@ -1,0 +1,52 @@
+"""`bmi-decoder rig` and `stream` refuse bad input with exit status 2 and one line, before any
+Lab Streaming Layer code is loaded (so these run outside a network namespace)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from bmi_decoder.checkpoint import save_decoder
+from bmi_decoder.cli import main
+from bmi_decoder.decoders import WienerDecoder
+from bmi_decoder.io import write_recording
+from bmi_decoder.simulate import simulate_session
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("live_cli")
+    sim = simulate_session(seconds=5.0, seed=1)
+    path = folder / "sim.mat"
+    write_recording(sim.recording, path)
+    rng = np.random.default_rng(0)
+    decoder = WienerDecoder().fit(rng.random((400, 96)), rng.normal(size=(400, 2)))
+    sorted_ckpt = folder / "sorted.pt"
+    save_decoder(decoder, sorted_ckpt, {"data": {"bin_width": 0.004, "mode": "sorted", "lag": 0.0}})
+    return path, sorted_ckpt
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["rig", "{file}", "--speed", "0"], "--speed"),
+        (["rig", "{file}", "--gap", "nan"], "--gap"),
+        (["rig", "{file}", "--start", "99"], "--start/--seconds"),
+        (["rig", "{file}", "--binned", "--duplicates"], "--binned"),
+        (["rig", "{missing}"], "file"),
+        (["stream", "{missing}"], "file"),
+        (["stream", "{sorted}", "--out", "{out}"], "data.mode"),
+        (["stream", "{sorted}", "--wait", "-1"], "--wait"),
+        (["stream", "{sorted}", "--port", "70000"], "--port"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(files, tmp_path, capsys, args, field):
+    path, sorted_ckpt = files
+    names = {"file": path, "missing": tmp_path / "missing.mat", "sorted": sorted_ckpt, "out": tmp_path / "s.json"}
+    argv = [a.format(**{k: str(v) for k, v in names.items()}) for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0], err
+    assert "pylsl" not in sys.modules
