@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from snn_core import cli
 
 COMMAND_MODULES: list[str] = [
-    f"bmi_decoder.cli.{name}" for name in ("demo", "evaluate", "train", "search", "replay", "fetch", "synth", "convert", "info")
+    f"bmi_decoder.cli.{name}"
+    for name in ("demo", "evaluate", "train", "search", "replay", "export", "fetch", "synth", "convert", "info")
 ]
 
 DESCRIPTION = (
