@@ -144,7 +144,8 @@ class ModelCost:
     """NeuroBench's complexity metrics of one model, per step (one execution) where a rate.
 
     Args:
-        footprint_bytes: bytes of what the model needs to run (parameters, buffers, constants).
+        footprint_bytes: bytes of what the model needs to run (a network's parameters and buffers,
+            a NumPy model's arrays).
         connection_sparsity: share of zero weights.
         activation_sparsity: share of zero neuron outputs (or the intermediate values a model
             without neurons multiplies by weights) over all units and steps.
@@ -265,7 +266,7 @@ class ActivityRecorder(OperationCounter):
         model: the model to hook.
         spike_count: also count in :attr:`by_count` an integer input of k as k accumulates, as
             event-driven hardware adds each spike of a sum of spike maps (W(a + b) = Wa + Wb),
-            where NeuroBench counts any non-binary input as MACs.
+            where NeuroBench counts every operation of a step with a non-binary input as a MAC.
     """
 
     def __init__(self, model: nn.Module, spike_count: bool = False) -> None:
