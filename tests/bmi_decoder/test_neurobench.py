@@ -106,4 +106,4 @@ def test_costs_equal_neurobench(trained: tuple) -> None:
     # the ASC sums reach 2 at some steps only: both kinds occur, and a decision over the whole
     # sequence (one NeuroBench call on it) would turn every operation of those layers into MACs
     assert ours.synops.effective_macs > 0 and ours.synops.effective_acs > 0
-    assert sequence["SynapticOperations"]["Effective_MACs"] * len(X) > ours.synops.effective_macs * len(X)
+    assert sequence["SynapticOperations"]["Effective_MACs"] > ours.synops.effective_macs
