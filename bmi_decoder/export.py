@@ -6,8 +6,8 @@ bin of binned spikes per step at node ``input`` and gives the decoded velocity i
 ``SNNDecoder.predict``:
 
 - the body's LIF layers, from :func:`snn_core.nir.network_nodes`;
-- the leaky readout ``v[t] = beta v[t-1] + W s[t] + b``: ``readout_synapse`` (``nir.Affine``) into
-  a leaky integrator (``readout_membrane``, ``readout_leak``);
+- the leaky readout ``v[t] = beta v[t-1] + W s[t] + b``: ``readout_0_synapse`` (``nir.Affine``)
+  into a leaky integrator (``readout_1_membrane``, ``readout_2_leak``);
 - the label scaling that maps the readout to mm/s: ``velocity``, a ``nir.Affine`` with the
   per-axis scale on its diagonal and the mean as its bias.
 """
@@ -33,8 +33,10 @@ def decoder_graph(decoder: SNNDecoder) -> nir.NIRGraph:
     body_nodes, edges, spikes = network_nodes(network.body, "input")
     nodes.update(body_nodes)
     readout = network.readout
-    nodes["readout_synapse"] = nir.Affine(weight=float32_array(readout.linear.weight), bias=float32_array(readout.linear.bias))
-    integrator_nodes, integrator_edges = leaky_integrator("readout", np.full(2, float(readout.beta), dtype=np.float32))
+    nodes["readout_0_synapse"] = nir.Affine(weight=float32_array(readout.linear.weight), bias=float32_array(readout.linear.bias))
+    integrator_nodes, integrator_edges = leaky_integrator(
+        "readout", np.full(2, float(readout.beta), dtype=np.float32), "readout_0_synapse"
+    )
     nodes.update(integrator_nodes)
     scaler = decoder.label_scaler_
     nodes["velocity"] = nir.Affine(
@@ -42,12 +44,13 @@ def decoder_graph(decoder: SNNDecoder) -> nir.NIRGraph:
     )
     nodes["output"] = nir.Output(output_type={"output": np.array([2])})
     edges += [
-        (spikes, "readout_synapse"),
-        ("readout_synapse", "readout_membrane"),
+        (spikes, "readout_0_synapse"),
         *integrator_edges,
-        ("readout_membrane", "velocity"),
+        ("readout_1_membrane", "velocity"),
         ("velocity", "output"),
     ]
+    # in name order, as a NIR file lists them (see snn_core.nir on why the order matters)
+    nodes = {name: nodes[name] for name in sorted(nodes)}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"source": "skipsnn bmi-decoder export", "bin_width_s": 0.004})
 
 

@@ -17,7 +17,7 @@ and gives the velocity in mm/s; run step by step from its reset state it reprodu
 subtracts the threshold; skips are edges, see the API reference of snn_core.nir)."""
 
 EPILOG = """\
-example:
+examples:
   bmi-decoder train session.mat --decoder snn --out snn.pt
   bmi-decoder export snn.pt snn.nir"""
 
