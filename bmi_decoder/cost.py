@@ -4,8 +4,8 @@ NeuroBench's primate-reaching track (docs/metrics.md) reports, next to R2, the f
 parameters and buffers), connection sparsity (share of zero weights), activation sparsity
 (share of zero neuron outputs over all layers, steps and samples) and synaptic operations per
 step: *dense* counts every weight against every input, *effective* only non-zero inputs against
-non-zero weights, as ACs when the input is binary (spikes, 0/1 bins) and as MACs otherwise;
-biases are not synaptic operations. :mod:`snn_core.metrics` implements these for torch layers;
+non-zero weights, as ACs at a step whose input is binary (spikes, 0/1 bins) and as MACs at any
+other step; biases are not synaptic operations. :mod:`snn_core.metrics` implements these for torch layers;
 this module applies the same rules to every decoder, so a Kalman filter and an SNN are compared
 on one scale.
 
@@ -20,8 +20,10 @@ Each decoder measures itself in ``Decoder.cost`` while it decodes a sequence:
 Conventions shared by all decoders (stated so the numbers can be compared):
 
 - Footprint counts the arrays a decoder needs to decode, at the dtype it stores them in
-  (float32 torch weights, float64 numpy arrays), including the velocity scaling that maps a
-  network's output to mm/s. Streaming state (membrane potentials, GRU state, the ring buffer of
+  (float32 torch weights, float64 numpy arrays). For a torch decoder that is its network's
+  parameters and buffers, as NeuroBench's footprint counts them: the label scaling that maps the
+  network's output to mm/s (four float64 numbers) is applied outside the network and not
+  counted. Streaming state (membrane potentials, GRU state, the ring buffer of
   recent bins) is not counted, as NeuroBench counts parameters and buffers, not activations.
 - Summing bins into count windows (Wiener, Kalman, ANN inputs) is feature extraction, not a
   synaptic layer, and is not counted, as in NeuroBench's ANN baseline.
@@ -58,19 +60,17 @@ def decoder_cost(decoder: Decoder, X: np.ndarray) -> ModelCost:
     return decoder.cost(X)
 
 
-def network_cost(decoder: Decoder, X: np.ndarray, network: nn.Module, *constants: np.ndarray) -> ModelCost:
+def network_cost(decoder: Decoder, X: np.ndarray, network: nn.Module) -> ModelCost:
     """Cost of a torch decoder: ``decoder.predict(X)`` run under an ActivityRecorder on ``network``.
 
     Args:
         decoder: the fitted decoder whose ``predict`` runs ``network``.
         X: binned spikes (T, F).
         network: the decoder's torch module; its linear layers are hooked.
-        *constants: arrays applied outside the network (the velocity scaling), counted in the
-            footprint.
     """
     with ActivityRecorder(network) as recorder:
         decoder.predict(X)
-    return recorder.model_cost(len(X), *constants)
+    return recorder.model_cost(len(X))
 
 
 def count_gru(counter: OperationCounter, gru: nn.GRU, inputs: torch.Tensor, hidden: torch.Tensor) -> None:

@@ -3,10 +3,13 @@
 Synaptic operations follow NeuroBench (``neurobench.metrics.utils.layers.macs``): for every
 linear or convolutional layer, the layer is applied with its weights binarised (non-zero -> 1) to
 its inputs binarised, and the outputs summed. *Dense* uses all-ones weights and inputs (hardware
-that exploits no sparsity); *effective* counts only non-zero inputs and non-zero weights. A
-layer whose inputs are all 0 or 1 (spikes) performs accumulates (ACs); any other input makes its
-operations multiply-accumulates (MACs). Biases are not synaptic operations. Counts are per model
-execution, i.e. per time step per sample.
+that exploits no sparsity); *effective* counts only non-zero inputs and non-zero weights. Whether
+effective operations are accumulates (ACs) or multiply-accumulates (MACs) is decided per model
+execution, as NeuroBench decides it per call of a layer: a time step of a sample whose inputs to
+the layer are all -1, 0 or 1 (spikes; NeuroBench's ``binary_inputs`` test) costs ACs, any other
+step of that layer MACs. Networks here run whole sequences in one call, so the decision is taken
+on each row (one sample at one step) of what the layer read. Biases are not synaptic operations.
+Counts are per model execution, i.e. per time step per sample.
 
 Energy uses 45 nm figures (Horowitz 2014, docs/metrics.md): 4.6 pJ per MAC, 0.9 pJ per AC. It ignores
 memory traffic, which often dominates on real hardware; reports state :data:`ENERGY_CAVEAT`.
@@ -56,42 +59,62 @@ def connection_sparsity(model: nn.Module) -> float:
     return float(sum(int((w == 0).sum()) for w in weights) / total) if total else 0.0
 
 
-def is_binary(x: torch.Tensor) -> bool:
-    """True when every entry is 0 or 1: such inputs cost accumulates, not multiplies."""
-    return bool(((x == 0) | (x == 1)).all())
+def step_rows(layer: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """What ``layer`` read, one row per model execution (a sample at a time step).
+
+    A linear layer's leading dimensions (time, batch) are flattened; a conv layer reads
+    (rows, C, H, W), or one unbatched (C, H, W) map.
+    """
+    if isinstance(layer, nn.Linear):
+        return inputs.reshape(-1, inputs.shape[-1])
+    return inputs if inputs.dim() == 4 else inputs.unsqueeze(0)
 
 
-def is_spike_count(x: torch.Tensor) -> bool:
-    """True when every entry is a non-negative integer: a sum of spike maps (ASC), for one."""
-    return bool(((x >= 0) & (x == x.round())).all())
+def spike_rows(rows: torch.Tensor) -> torch.Tensor:
+    """Per row, True when every entry is -1, 0 or 1: NeuroBench's test for spikes, whose
+    operations are accumulates, not multiplies."""
+    return ((rows == 0) | (rows == 1) | (rows == -1)).flatten(1).all(1)
 
 
-def layer_operations(layer: nn.Module, inputs: torch.Tensor, dense: bool = False, by_count: bool = False) -> int:
-    """Synaptic operations of one linear or conv layer on a batch of inputs.
+def count_rows(rows: torch.Tensor) -> torch.Tensor:
+    """Per row, True when every entry is a non-negative integer: a sum of spike maps (ASC), for one."""
+    return ((rows >= 0) & (rows == rows.round())).flatten(1).all(1)
+
+
+def row_operations(layer: nn.Module, rows: torch.Tensor, dense: bool = False, by_count: bool = False) -> torch.Tensor:
+    """Synaptic operations of one linear or conv layer for each row of its input.
 
     Args:
         layer: an ``nn.Linear`` or ``nn.Conv2d``.
-        inputs: what the layer received, (batch, in_features) or (batch, C, H, W).
+        rows: what the layer received, one row per execution (:func:`step_rows`).
         dense: count every weight and input as non-zero (NeuroBench's Dense).
         by_count: count an input of k (a spike count) as k operations per non-zero weight, as
             event-driven hardware adds each incoming spike, instead of binarising it.
 
     Returns:
-        The summed operations over the batch.
+        The operations of each row, float64 (exact: every layer output is a small integer, and
+        the sums over a row's outputs are taken in float64).
     """
     with torch.no_grad():
         if dense:
-            x = torch.ones_like(inputs)
+            x = torch.ones_like(rows)
         else:
-            x = inputs if by_count else (inputs != 0)
+            x = rows if by_count else (rows != 0)
         w = torch.ones_like(layer.weight) if dense else (layer.weight != 0).to(torch.float32)
         x = x.to(torch.float32)
         if isinstance(layer, nn.Linear):
-            return int(round(float((x @ w.T).sum())))
-        if isinstance(layer, nn.Conv2d):
+            out = x @ w.T
+        elif isinstance(layer, nn.Conv2d):
             out = F.conv2d(x, w, None, layer.stride, layer.padding, layer.dilation, layer.groups)
-            return int(round(float(out.sum())))
-    raise TypeError(f"no synaptic-operation rule for {type(layer).__name__}")
+        else:
+            raise TypeError(f"no synaptic-operation rule for {type(layer).__name__}")
+        return out.flatten(1).sum(1, dtype=torch.float64)
+
+
+def layer_operations(layer: nn.Module, inputs: torch.Tensor, dense: bool = False, by_count: bool = False) -> int:
+    """Synaptic operations of one linear or conv layer on a batch of inputs, summed over the batch
+    (arguments as :func:`row_operations`, ``inputs`` as the layer received them)."""
+    return int(round(float(row_operations(layer, step_rows(layer, inputs), dense, by_count).sum())))
 
 
 @dataclass(frozen=True)
@@ -121,7 +144,8 @@ class ModelCost:
     """NeuroBench's complexity metrics of one model, per step (one execution) where a rate.
 
     Args:
-        footprint_bytes: bytes of what the model needs to run (parameters, buffers, constants).
+        footprint_bytes: bytes of what the model needs to run (a network's parameters and buffers,
+            a NumPy model's arrays).
         connection_sparsity: share of zero weights.
         activation_sparsity: share of zero neuron outputs (or the intermediate values a model
             without neurons multiplies by weights) over all units and steps.
@@ -156,8 +180,8 @@ class ModelCost:
 class OperationCounter:
     """Tallies of synaptic operations and activations under NeuroBench's rules.
 
-    Feed it once per batch of steps, then read per-step figures. A batch whose inputs are all
-    0 or 1 costs accumulates, any other costs MACs. Products computed outside torch layers
+    Feed it once per batch of steps, then read per-step figures. A step whose inputs are all
+    -1, 0 or 1 costs accumulates, any other step MACs. Products computed outside torch layers
     (numpy decoders, GRU gates) are counted with :meth:`matvec` and :meth:`elementwise`.
     """
 
@@ -171,27 +195,29 @@ class OperationCounter:
         self.zeros = 0
         self.values = 0
 
-    def add(self, dense: int, effective: int, accumulates: bool) -> None:
-        """One batch's operations: ``dense`` in all, ``effective`` as ACs or else as MACs."""
+    def add(self, dense: int, macs: int, acs: int) -> None:
+        """One batch's operations: ``dense`` in all, of which ``macs`` and ``acs`` effective."""
         self.dense += dense
-        if accumulates:
-            self.acs += effective
-        else:
-            self.macs += effective
+        self.macs += macs
+        self.acs += acs
 
     def matvec(self, inputs: np.ndarray, weight: np.ndarray) -> None:
         """``weight @ x`` for every row ``x`` of ``inputs`` (steps, n_in); ``weight`` is (n_out, n_in).
 
         Every non-zero input meets the non-zero weights of its column, so the effective count
-        is the dot product of the per-column counts: no (steps, n_out) product is formed.
+        is the dot product of the per-column counts: no (steps, n_out) product is formed. Rows
+        (steps) of -1, 0 and 1 only cost ACs, the others MACs.
         """
         inputs, weight = np.asarray(inputs), np.asarray(weight)
-        effective = int(np.count_nonzero(inputs, axis=0) @ np.count_nonzero(weight, axis=0))
-        self.add(inputs.shape[0] * weight.size, effective, bool(np.isin(inputs, (0, 1)).all()))
+        spiking = np.isin(inputs, (-1, 0, 1)).all(axis=1)
+        per_input = np.count_nonzero(weight, axis=0)
+        macs = int(np.count_nonzero(inputs[~spiking], axis=0) @ per_input)
+        acs = int(np.count_nonzero(inputs[spiking], axis=0) @ per_input)
+        self.add(inputs.shape[0] * weight.size, macs, acs)
 
     def elementwise(self, a: np.ndarray, b: np.ndarray) -> None:
         """Element-wise products ``a * b`` (gates): multiplications, skipped where either is 0."""
-        self.add(a.size, int(np.count_nonzero((a != 0) & (b != 0))), accumulates=False)
+        self.add(a.size, int(np.count_nonzero((a != 0) & (b != 0))), 0)
 
     def activations(self, values: np.ndarray) -> None:
         """Intermediate values that count towards activation sparsity."""
@@ -240,7 +266,7 @@ class ActivityRecorder(OperationCounter):
         model: the model to hook.
         spike_count: also count in :attr:`by_count` an integer input of k as k accumulates, as
             event-driven hardware adds each spike of a sum of spike maps (W(a + b) = Wa + Wb),
-            where NeuroBench counts any non-binary input as MACs.
+            where NeuroBench counts every operation of a step with a non-binary input as a MAC.
     """
 
     def __init__(self, model: nn.Module, spike_count: bool = False) -> None:
@@ -258,14 +284,16 @@ class ActivityRecorder(OperationCounter):
         self._total: dict[str, int] = defaultdict(int)
 
     def _on_synapse(self, module: nn.Module, args: tuple, _output: torch.Tensor) -> None:
-        x = args[0]
-        dense = layer_operations(module, x, dense=True)
-        effective = layer_operations(module, x)
-        self.add(dense, effective, is_binary(x))
+        rows = step_rows(module, args[0])
+        dense = int(row_operations(module, rows, dense=True).sum())
+        effective = row_operations(module, rows)
+        spiking = spike_rows(rows)
+        self.add(dense, int(effective[~spiking].sum()), int(effective[spiking].sum()))
         if self.by_count is not None:
-            x = x.to(torch.float32)
-            counted = is_spike_count(x)
-            self.by_count.add(dense, layer_operations(module, x, by_count=True) if counted else effective, counted)
+            rows = rows.to(torch.float32)
+            counted = count_rows(rows)
+            by_count = row_operations(module, rows, by_count=True)
+            self.by_count.add(dense, int(effective[~counted].sum()), int(by_count[counted].sum()))
 
     def _on_activity(self, module: nn.Module, _args: tuple, output: torch.Tensor) -> None:
         name = self._names.get(module, "").removesuffix(".probe")
@@ -292,10 +320,10 @@ class ActivityRecorder(OperationCounter):
         """Per layer, the share of non-zero outputs: spikes per neuron per step for an SNN."""
         return {name: self._active[name] / self._total[name] for name in self._total}
 
-    def model_cost(self, steps: int, *constants: np.ndarray) -> ModelCost:
-        """The hooked model's cost per step; ``constants``: arrays applied outside it (footprint)."""
+    def model_cost(self, steps: int) -> ModelCost:
+        """The hooked model's cost per step; its footprint is the model's parameters and buffers."""
         return ModelCost(
-            footprint_bytes=footprint_bytes(self.model) + sum(int(c.nbytes) for c in constants),
+            footprint_bytes=footprint_bytes(self.model),
             connection_sparsity=connection_sparsity(self.model),
             activation_sparsity=self.activation_sparsity(),
             synops=self.synops(steps),

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 
 # What the vision models add to the energy caveat: which of their layers NeuroBench charges MACs.
 COUNTING_NOTE = (
-    "Operations and energy are per time step and sample. NeuroBench counts the operations on any non-binary "
-    "input as MACs: the stem (event-count frames), the classifier (averaged features) and every layer fed an "
-    "ASC sum of spike maps (values 0, 1, 2, ...); the spike-count column counts an integer input of k as k "
-    "accumulates instead. Where an ASC joins layers of different widths, its 1 x 1 projection makes the sum "
+    "Operations and energy are per time step and sample. NeuroBench counts the operations of a step whose "
+    "input is not binary as MACs: the classifier (averaged features), the stem at steps where a pixel counts "
+    "several events (event-count frames) and a layer fed an ASC sum of spike maps at the steps where two spikes meet (a value of 2); the spike-count "
+    "column counts an integer input of k as k accumulates instead. Where an ASC joins layers of different widths, its 1 x 1 projection makes the sum "
     "real-valued, hence MACs under both counts."
 )
 

@@ -228,7 +228,7 @@ class ANNDecoder(Decoder):
         """Recorded on the network: its linear layers read normalised counts and ReLU outputs
         (MACs); activation sparsity over the ReLU outputs."""
         check_fitted(self, "network_")
-        return network_cost(self, X, self.network_, self.label_scaler_.mean, self.label_scaler_.scale)
+        return network_cost(self, X, self.network_)
 
     def _streaming(self) -> MLPStepper:
         """The stepper of the current network, rebuilt when fit or loading replaced it."""

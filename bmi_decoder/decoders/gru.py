@@ -232,7 +232,7 @@ class GRUDecoder(Decoder):
         counter = OperationCounter()
         handle = self.network_.gru.register_forward_hook(lambda gru, args, output: count_gru(counter, gru, args[0], output[0]))
         try:
-            cost = network_cost(self, X, self.network_, self.label_scaler_.mean, self.label_scaler_.scale)
+            cost = network_cost(self, X, self.network_)
         finally:
             handle.remove()
         return cost.with_operations(counter.synops(len(X)))

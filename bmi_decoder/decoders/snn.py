@@ -313,10 +313,11 @@ class SNNDecoder(Decoder):
         return self.label_scaler_.decode(out.cpu().numpy())
 
     def cost(self, X: np.ndarray) -> ModelCost:
-        """Recorded on the network: layers fed 0/1 bins or spikes (the readout too) cost ACs, a
-        layer fed an addition-type skip sum costs MACs; activation sparsity over LIF spikes."""
+        """Recorded on the network: layers fed 0/1 bins or spikes (the readout too) cost ACs; a
+        layer fed an addition-type skip sum costs MACs at the steps where the sum exceeds 1;
+        activation sparsity over LIF spikes."""
         check_fitted(self, "network_")
-        return network_cost(self, X, self.network_, self.label_scaler_.mean, self.label_scaler_.scale)
+        return network_cost(self, X, self.network_)
 
     def _streaming(self) -> VelocityStepper:
         """The stepper of the current network, rebuilt when fit or loading replaced it."""

@@ -112,8 +112,8 @@ class WienerDecoder(Decoder):
         return out
 
     def cost(self, X: np.ndarray) -> ModelCost:
-        """One linear map per step from the lagged counts (MACs: counts are not 0/1 unless
-        ``bins_per_lag`` is 1); the intercept is a bias. Footprint: ``coef_`` and ``intercept_``,
+        """One linear map per step from the lagged counts (MACs at the steps where a count
+        exceeds 1, ACs at the others: always with ``bins_per_lag`` 1); the intercept is a bias. Footprint: ``coef_`` and ``intercept_``,
         float64. Activation sparsity: share of zero lagged counts."""
         check_fitted(self, "coef_")
         X = check_sequence(X, n_features=self.n_features_in_)

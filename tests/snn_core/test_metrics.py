@@ -76,3 +76,17 @@ def test_footprint_and_connection_sparsity():
     buffers = 2  # one beta buffer per LIF layer
     assert footprint_bytes(net) == 4 * (params + buffers)
     assert connection_sparsity(net) == pytest.approx(4 / 10)  # three zeros in l0, one in l1
+
+
+def test_mac_or_ac_is_decided_per_step():
+    """A summed input of 2 at one step (an ASC sum) makes only that step's operations MACs."""
+    layer = nn.Linear(3, 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]]))
+    x = torch.tensor([[[1.0, 0.0, 1.0]], [[2.0, 1.0, 0.0]], [[0.0, 1.0, 1.0]]])  # (T=3, batch=1, 3)
+    with ActivityRecorder(layer, spike_count=True) as rec:
+        layer(x)
+    # per step: non-zero inputs times non-zero weights of their column: 3, 2 + 1 = 3, 1 + 1 = 2
+    assert rec.synops(steps=3) == SynapticOperations(dense=6, effective_macs=1, effective_acs=5 / 3)
+    # counted by spikes, the input of 2 is two accumulates per non-zero weight: 3 + (4 + 1) + 2
+    assert rec.by_count.synops(steps=3) == SynapticOperations(dense=6, effective_macs=0, effective_acs=10 / 3)

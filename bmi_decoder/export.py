@@ -1,0 +1,69 @@
+"""A trained SNN decoder as a NIR graph, the format neuromorphic toolchains and SNN frameworks read.
+
+The graph (see :mod:`snn_core.nir` for how the LIF layers and skips are written) reads one 4 ms
+bin of binned spikes per step at node ``input`` and gives the decoded velocity in mm/s at node
+``output``, so that running it step by step from its reset state reproduces
+``SNNDecoder.predict``:
+
+- the body's LIF layers, from :func:`snn_core.nir.network_nodes`;
+- the leaky readout ``v[t] = beta v[t-1] + W s[t] + b``: ``readout_0_synapse`` (``nir.Affine``)
+  into a leaky integrator (``readout_1_membrane``, ``readout_2_leak``);
+- the label scaling that maps the readout to mm/s: ``velocity``, a ``nir.Affine`` with the
+  per-axis scale on its diagonal and the mean as its bias.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nir
+import numpy as np
+
+from bmi_decoder.checkpoint import load_decoder
+from bmi_decoder.decoders import SNNDecoder
+from snn_core.atomic import atomic_path
+from snn_core.errors import InputError
+from snn_core.nir import float32_array, leaky_integrator, network_nodes
+
+
+def decoder_graph(decoder: SNNDecoder) -> nir.NIRGraph:
+    """The NIR graph of a fitted SNN decoder: binned spikes (F,) in, velocity (2,) in mm/s out."""
+    network = decoder.network_
+    nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.array([decoder.n_features_in_])})}
+    body_nodes, edges, spikes = network_nodes(network.body, "input")
+    nodes.update(body_nodes)
+    readout = network.readout
+    nodes["readout_0_synapse"] = nir.Affine(weight=float32_array(readout.linear.weight), bias=float32_array(readout.linear.bias))
+    integrator_nodes, integrator_edges = leaky_integrator(
+        "readout", np.full(2, float(readout.beta), dtype=np.float32), "readout_0_synapse"
+    )
+    nodes.update(integrator_nodes)
+    scaler = decoder.label_scaler_
+    nodes["velocity"] = nir.Affine(
+        weight=np.diag(scaler.scale).astype(np.float32), bias=np.asarray(scaler.mean, dtype=np.float32)
+    )
+    nodes["output"] = nir.Output(output_type={"output": np.array([2])})
+    edges += [
+        (spikes, "readout_0_synapse"),
+        *integrator_edges,
+        ("readout_1_membrane", "velocity"),
+        ("velocity", "output"),
+    ]
+    # in name order, as a NIR file lists them (see snn_core.nir on why the order matters)
+    nodes = {name: nodes[name] for name in sorted(nodes)}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"source": "skipsnn bmi-decoder export", "bin_width_s": 0.004})
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path) -> nir.NIRGraph:
+    """Write the SNN decoder of ``checkpoint`` to ``out`` as a NIR file (HDF5), atomically.
+
+    Raises:
+        InputError: when the checkpoint is not one of a fitted SNN decoder.
+    """
+    decoder, _meta = load_decoder(checkpoint, device="cpu")
+    if not isinstance(decoder, SNNDecoder):
+        raise InputError(checkpoint, "decoder", f"a checkpoint of the snn decoder (the one NIR describes), got {decoder.name!r}")
+    graph = decoder_graph(decoder)
+    with atomic_path(out) as tmp:
+        nir.write(tmp, graph)
+    return graph
