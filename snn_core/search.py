@@ -235,7 +235,7 @@ def trial_printer(
             line = f"{head}  {trial.state.name.lower()}"
         elif len(trial.values) > 1:
             values = "  ".join(f"{v:.4g}" for v in trial.values)
-            line = f"{head}  {metric} {values}{repeat}  Pareto front {len(study.best_trials)} trials"
+            line = f"{head}  {metric} {values}{repeat}  Pareto front {len(pareto_front(study))} trials"
         else:
             best = study.best_trial
             line = f"{head}  {metric} {trial.value:.3f}{repeat}  best {best.value:.3f} ({best.user_attrs['topology']})"
@@ -509,9 +509,9 @@ def run_search(
         done = _wait_for_others(study, trial, str(topology))
         if done is not None:
             trial.set_user_attr("repeat_of", done.number)
+            for step, value in sorted(done.intermediate_values.items()):  # its curve, as if trained again
+                trial.report(value, step)
             if done.state == TrialState.PRUNED:  # training is deterministic: it would be pruned again
-                for step, value in sorted(done.intermediate_values.items()):
-                    trial.report(value, step)
                 raise optuna.TrialPruned()
             return tuple(done.values) if several else float(done.value)
 
