@@ -127,6 +127,16 @@ def epoch_listener(callback: Callable[[dict], None]) -> Iterator[None]:
         _EPOCH_LISTENER.reset(token)
 
 
+def report_epoch(record: dict) -> None:
+    """Hand ``record`` to the :func:`epoch_listener` of the context, as :func:`train` does after an
+    epoch; nothing happens outside one. For an objective that replays a stored training curve
+    (a table of every topology's per-epoch scores) instead of training, so that a search prunes
+    it exactly as it would prune the training."""
+    listener = _EPOCH_LISTENER.get()
+    if listener is not None:
+        listener(record)
+
+
 def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     """The generator of one epoch's batch order (``epoch`` 0-based): a function of both alone,
     so that an epoch run after a resume draws what it would have drawn without the interruption."""

@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 from snn_core.errors import InputError
 from snn_core.search import check_objectives, check_options, pareto_front, run_search, trial_printer
 from snn_core.topology import ASC, DSC, SkipTopology
-from snn_core.training import epoch_listener, train
+from snn_core.training import epoch_listener, report_epoch, train
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 EPOCHS = 9
@@ -128,3 +128,16 @@ def test_objectives_and_pruner_options():
         check_options("tpe", 5, workers=0)
     with pytest.raises(ValueError, match="single objective"):
         run_search(lambda t: (1.0, 1.0), [2], n_trials=1, direction=["maximize", "minimize"], pruner="sha")
+
+
+def test_a_replayed_curve_is_pruned_like_a_trained_one():
+    def replayed(topology: SkipTopology) -> float:
+        for epoch in range(1, EPOCHS + 1):
+            report_epoch({"epoch": epoch, "score": quality(topology) * epoch / EPOCHS})
+        return quality(topology)
+
+    report_epoch({"epoch": 1, "score": 0.0})  # outside a search: no listener, nothing happens
+    replay = run_search(replayed, [3], "random", n_trials=24, seed=0, pruner="sha")
+    trained_study = run_search(lambda t: trained(t, []), [3], "random", n_trials=24, seed=0, pruner="sha")
+    assert [t.state for t in replay.trials] == [t.state for t in trained_study.trials]
+    assert [t.intermediate_values for t in replay.trials] == [t.intermediate_values for t in trained_study.trials]
