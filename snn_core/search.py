@@ -558,7 +558,9 @@ def run_workers(target: Callable[..., Any], args: Sequence[Any], workers: int) -
     The processes are spawned, not forked: numba's OpenMP threading layer, once the fused LIF
     kernels have run, does not survive a fork. Each process gets its share of this machine's
     cores for torch and numba, so that the workers together do not oversubscribe them.
-    ``target`` and ``args`` must pickle (a module-level function; data, not closures).
+    ``target`` and ``args`` must pickle (a module-level function; data, not closures), and a
+    script that calls this needs Python's ``if __name__ == "__main__":`` guard, since each spawned
+    process imports the script's main module.
     """
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // workers)
