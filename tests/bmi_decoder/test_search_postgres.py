@@ -111,7 +111,7 @@ def test_workers_share_a_postgres_study_and_a_killed_workers_trial_is_retried(po
                 victim = trial.number
                 break
         time.sleep(0.05)
-    searching.join(timeout=180)
+    searching.join(timeout=900)
     assert not searching.is_alive() and "error" not in outcome, outcome.get("error")
     assert victim is not None, "no trial was caught mid-training"
 
