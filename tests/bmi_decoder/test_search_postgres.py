@@ -73,6 +73,7 @@ def postgres_url():
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # retried_trial_number
 def test_workers_share_a_postgres_study_and_a_killed_workers_trial_is_retried(postgres_url, tmp_path):
     session = tmp_path / "s.mat"
     assert main(["synth", str(session), "--seconds", "30", "--seed", "2"]) == 0
