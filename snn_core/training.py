@@ -18,6 +18,9 @@ What it gives every caller:
   keyed by an *identity* (a JSON-able dict: the model's settings and a digest of its data); a file
   of another identity is not resumed, and a corrupt or foreign file is renamed ``*.corrupt`` with a
   one-line warning instead of stopping the run.
+- **Per-epoch listeners** (:func:`epoch_listener`): code that trains through layers which do not
+  pass callbacks down (a decoder's ``fit``) still sees every epoch's record, e.g. a search that
+  reports validation scores to Optuna's pruner and stops a poor trial by raising.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +68,8 @@ _STATE_KEYS = frozenset(
 
 Batch = Any
 EpochBatches = Callable[[np.random.Generator], Iterable[Batch]]
+# The listener of the :func:`train` calls in the current context (:func:`epoch_listener`).
+_EPOCH_LISTENER: ContextVar[Callable[[dict], None] | None] = ContextVar("epoch_listener", default=None)
 
 
 @dataclass
@@ -104,6 +110,31 @@ def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         yield
+
+
+@contextmanager
+def epoch_listener(callback: Callable[[dict], None]) -> Iterator[None]:
+    """Call ``callback(record)`` after every epoch of every :func:`train` run inside the block.
+
+    ``record`` is the epoch's history record (``epoch``, ``score``, ...), passed once the epoch's
+    progress is saved. An exception the callback raises (e.g. :class:`optuna.TrialPruned`) stops
+    the training and leaves the block; the weights are then those of the last epoch.
+    """
+    token = _EPOCH_LISTENER.set(callback)
+    try:
+        yield
+    finally:
+        _EPOCH_LISTENER.reset(token)
+
+
+def report_epoch(record: dict) -> None:
+    """Hand ``record`` to the :func:`epoch_listener` of the context, as :func:`train` does after an
+    epoch; nothing happens outside one. For an objective that replays a stored training curve
+    (a table of every topology's per-epoch scores) instead of training, so that a search prunes
+    it exactly as it would prune the training."""
+    listener = _EPOCH_LISTENER.get()
+    if listener is not None:
+        listener(record)
 
 
 def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
@@ -290,7 +321,8 @@ def train(
             a user must not lose by mistake.
         restart_hint: how to start over, ending the ``strict`` refusal (e.g. a command's option).
         epoch_stats: given an epoch's record (before it is saved), returns entries to add to it.
-        on_epoch: called with the history after every epoch, once saved (the latest record last).
+        on_epoch: called with the history after every epoch, once saved (the latest record last);
+            then the :func:`epoch_listener` of the context, if any, with the latest record.
         progress: show a tqdm bar over epochs.
         desc: label of the bar.
 
@@ -306,6 +338,7 @@ def train(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
     path = Path(checkpoint) if checkpoint is not None else None
     key = identity_key(identity or {})
+    listener = _EPOCH_LISTENER.get()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         # the weights before training are the "best" until an epoch scores (NaN never does)
         state = _State(best=copy.deepcopy(model.state_dict()) if keep_best else None)
@@ -347,6 +380,8 @@ def train(
                 bar.set_postfix(loss=f"{loss:.3f}", score=f"{score:.3f}")
                 if on_epoch is not None:
                     on_epoch(state.history)
+                if listener is not None:
+                    listener(record)
     if keep_best and state.best is not None:
         model.load_state_dict(state.best)
     model.eval()

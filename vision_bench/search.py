@@ -149,6 +149,7 @@ def run_vision_search(
     log: Callable[[str], None] = print,
     callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
     out: str | Path | None = None,
+    pruner: str = "none",
 ) -> VisionSearchResult:
     """Search the skip topology with each sampler, then test the start and the best topology.
 
@@ -166,6 +167,8 @@ def run_vision_search(
             :func:`run_search`'s callbacks, called after every trial.
         out: folder to write the report to (``search.json``, ``search.md``,
             ``search_convergence.png``; :mod:`vision_bench.search_report`), or None to write nothing.
+        pruner: one of :data:`snn_core.search.PRUNERS`: every trial reports its validation
+            accuracy per epoch, and a pruned trial stops early (recorded as pruned, no score).
 
     Returns:
         Data sizes, start, per-sampler searches, best, claims, runtime and the paths written.
@@ -181,7 +184,18 @@ def run_vision_search(
         Path(out).mkdir(parents=True, exist_ok=True)
     with resumable():
         result = _search(
-            dataset, root, config, samplers, trials, storage or default_storage(out), seed, prefix, progress, log, callbacks
+            dataset,
+            root,
+            config,
+            samplers,
+            trials,
+            storage or default_storage(out),
+            seed,
+            prefix,
+            progress,
+            log,
+            callbacks,
+            pruner,
         )
     if out is not None:
         from vision_bench.search_report import write_report
@@ -190,7 +204,9 @@ def run_vision_search(
     return result
 
 
-def _search(dataset, root, config, samplers, trials, storage, seed, prefix, progress, log, callbacks) -> VisionSearchResult:
+def _search(
+    dataset, root, config, samplers, trials, storage, seed, prefix, progress, log, callbacks, pruner
+) -> VisionSearchResult:
     started = time.perf_counter()
     data = config.data
     train_set, test_set = (
@@ -256,8 +272,21 @@ def _search(dataset, root, config, samplers, trials, storage, seed, prefix, prog
                 study.set_user_attr("train_seconds", {**study.user_attrs.get("train_seconds", {}), key: seconds[key]})
             return scores[key]
 
-        log(f"searching {search_space_size(layers):,} topologies of blocks {layers} with {sampler}, {trials} trials")
-        run_search(objective, layers, sampler, trials, seed, store, study.study_name, callbacks=callbacks, settings=settings)
+        log(
+            f"searching {search_space_size(layers):,} topologies of blocks {layers} with {sampler}, {trials} trials, pruner {pruner}"
+        )
+        run_search(
+            objective,
+            layers,
+            sampler,
+            trials,
+            seed,
+            store,
+            study.study_name,
+            callbacks=callbacks,
+            settings=settings,
+            pruner=pruner,
+        )
         searches[sampler] = _sampler_record(optuna.load_study(study_name=study.study_name, storage=store), seconds)
 
     def test(topology: str) -> ScoredTopology:

@@ -14,7 +14,7 @@ from bmi_decoder.search import search_topology
 from snn_core.atomic import check_output
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
-from snn_core.search import SAMPLERS, check_options, trial_printer
+from snn_core.search import PRUNERS, SAMPLER_NAMES, check_objectives, check_options, trial_printer
 
 DESCRIPTION = """\
 Search the skip topology of the SNN decoder (one block of --layers LIF layers: which entries of
@@ -26,13 +26,20 @@ Trials are stored in --storage (default: a SQLite file DIR/search.db; a PostgreS
 lets workers on several machines share one study): rerunning the same command resumes the search,
 keeping the completed trials; another recording (by content, not file name) or other settings
 are refused. Ctrl-C stops it with exit status 130; rerun to resume. Writes DIR/search.json (every trial, the best topology, its test
-R2) and DIR/best.pt, the best decoder, a checkpoint that `bmi-decoder replay` reads."""
+R2) and DIR/best.pt, the best decoder, a checkpoint that `bmi-decoder replay` reads.
+Every trial reports its validation R2 after each epoch: --pruner sha or hyperband stops poor trials
+early (recorded as pruned). --workers K runs K processes on the study; workers on other machines
+join it with the same command and a shared --storage. --objectives score,energy (or score,synops)
+searches for the Pareto front of R2 against the decoder's cost per 4 ms step on the validation
+split, listed in search.json and drawn in DIR/search_pareto.png."""
 
 EPILOG = """\
 examples:
   bmi-decoder search session.mat --trials 20 --out runs/search
   bmi-decoder search session.mat --sampler random --out runs/search-random   # the baseline
-  bmi-decoder search session.mat --storage postgresql://user:pw@host/db --study indy   # one per worker"""
+  bmi-decoder search session.mat --storage postgresql://user:pw@host/db --study indy   # one per machine
+  bmi-decoder search session.mat --trials 40 --pruner hyperband --workers 2
+  bmi-decoder search session.mat --objectives score,energy --sampler nsga2 --out runs/pareto"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,8 +51,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="recording file (.mat or .nwb)")
-    parser.add_argument("--sampler", default="tpe", help=f"one of {', '.join(SAMPLERS)} (default tpe; random is the baseline)")
-    parser.add_argument("--trials", type=int, default=20, help="completed trials the study should hold (default 20)")
+    parser.add_argument(
+        "--sampler", default="tpe", help=f"one of {', '.join(SAMPLER_NAMES)} (default tpe; random is the baseline)"
+    )
+    parser.add_argument(
+        "--trials", type=int, default=20, help="finished (completed or pruned) trials the study should hold (default 20)"
+    )
+    parser.add_argument("--pruner", default="none", help=f"one of {', '.join(PRUNERS)} (default none; sha: successive halving)")
+    parser.add_argument("--workers", type=int, default=1, metavar="K", help="processes on this machine (default 1)")
+    parser.add_argument(
+        "--objectives", default="score", help="score, or score,energy or score,synops for a Pareto front (default score)"
+    )
     parser.add_argument("--layers", type=int, help="layers of the block (default: the length of hidden, else 3)")
     parser.add_argument("--storage", metavar="URL", help="Optuna RDB URL (default sqlite:///DIR/search.db)")
     parser.add_argument("--study", default="skip-search", metavar="NAME", help="study name in the storage (default skip-search)")
@@ -60,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_output(args.out, "--out", [args.file, args.config], folder=True)
-    check_options(args.sampler, args.trials)
+    objectives = check_objectives(args.objectives)
+    check_options(args.sampler, args.trials, pruner=args.pruner, workers=args.workers, objectives=len(objectives))
     if args.layers is not None and args.layers < 2:
         raise InputError("command line", "--layers", f"at least 2 (one layer has no skip to search), got {args.layers}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial, printed below
@@ -75,8 +92,15 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         config_source=str(args.config),
         log=lambda line: print(line, file=sys.stderr, flush=True),
-        callbacks=[trial_printer("validation R2")],
+        callbacks=[trial_printer("validation R2" if len(objectives) == 1 else f"validation R2, {objectives[1]}")],
+        pruner=args.pruner,
+        objectives=objectives,
+        workers=args.workers,
     )
     print(f"best topology {result.best_topology}: validation R2 {result.validation_r2:.3f}, test R2 {result.test_r2:.3f}")
-    print(f"report: {result.paths[0]}, decoder: {result.paths[1]}", file=sys.stderr)
+    for point in result.pareto_front:
+        print(
+            f"Pareto front: trial {point['trial']:3d}  {point['topology']}  R2 {point['validation_r2']:.3f}  {objectives[1]} {point['cost']:.4g}"
+        )
+    print(f"report: {', '.join(map(str, result.paths[:1] + result.paths[2:]))}, decoder: {result.paths[1]}", file=sys.stderr)
     return 0

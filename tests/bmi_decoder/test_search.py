@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import optuna
 import pytest
 
 from bmi_decoder.cli import main
@@ -83,3 +84,20 @@ def test_ctrl_c_is_one_line_and_exit_130_then_the_rerun_resumes(sessions, tmp_pa
     assert main(argv) == 0
     trials = json.loads((tmp_path / "o" / "search.json").read_text())["trials"]
     assert [t["state"] for t in trials].count("complete") == 2 and trials[1]["state"] == "fail"
+
+
+def test_trials_report_validation_r2_per_epoch_and_pruned_ones_are_never_the_best(sessions, tmp_path):
+    config = ExperimentConfig(seed=1, decoders={"snn": {"hidden": [16, 16, 16], "max_epochs": 4, "patience": 4}})
+    result = search_topology(sessions[0], config, sampler="random", trials=6, out=tmp_path, pruner="sha")
+    study = optuna.load_study(study_name="skip-search", storage=result.storage)
+    assert [t.state.name.lower() for t in study.trials] == [t.state for t in result.trials]
+    assert sum(t.state in ("complete", "pruned") for t in result.trials) == 6 and result.pruner == "sha"
+    for t in study.trials:  # the validation R2 of every epoch run; a completed trial's score is its best
+        assert sorted(t.intermediate_values) == list(range(1, len(t.intermediate_values) + 1))
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            assert len(t.intermediate_values) == 4 and t.value == max(t.intermediate_values.values())
+    best = next(t for t in result.trials if t.number == result.best_trial)
+    assert best.state == "complete" and result.validation_r2 == max(
+        t.validation_r2 for t in result.trials if t.state == "complete"
+    )
+    assert json.loads(result.paths[0].read_text())["pruner"] == "sha"

@@ -66,11 +66,15 @@ def test_resuming_with_other_settings_is_refused(session_file, config_file, tmp_
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--sampler", "bayes"], "--sampler: expected one of tpe, gp, random, got 'bayes'"),
+        (["--sampler", "bayes"], "--sampler: expected one of tpe, gp, random, nsga2, got 'bayes'"),
         (["--storage", "nosuchdb://x"], "nosuchdb://x: storage: expected an Optuna RDB URL"),
         (["--storage", "sqlite:///no/such/dir/search.db"], "storage: expected an Optuna RDB URL that opens"),
         (["--layers", "3", "--config", "CONFIG"], "decoders.snn.hidden: expected 3 widths to match --layers 3"),
         (["--trials", "0"], "--trials: expected at least 1"),
+        (["--pruner", "median"], "--pruner: expected one of none, sha, hyperband, got 'median'"),
+        (["--workers", "0"], "--workers: expected at least 1, got 0"),
+        (["--objectives", "score,power"], "--objectives: expected score, score,energy or score,synops, got 'score,power'"),
+        (["--objectives", "score,energy", "--pruner", "sha"], "--pruner: expected none with several --objectives"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(session_file, config_file, tmp_path, capsys, args, fragment):

@@ -164,7 +164,7 @@ def test_shown_url_masks_the_password_and_check_options():
         open_storage("nosuchdb://user:secret@host/db")
     assert "secret" not in str(opened.value) and "user:***@host" in str(opened.value)
     assert check_options("all", 3, allow_all=True) == ["tpe", "gp", "random"] and check_options("gp", 1) == ["gp"]
-    with pytest.raises(InputError, match="--sampler: expected one of tpe, gp, random, got 'all'"):
+    with pytest.raises(InputError, match="--sampler: expected one of tpe, gp, random, nsga2, got 'all'"):
         check_options("all", 3)
     with pytest.raises(InputError, match="--trials: expected at least 1"):
         check_options("tpe", 0)

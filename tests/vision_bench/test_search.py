@@ -131,9 +131,30 @@ def test_search_all_writes_the_comparison_and_resumes(sim_root, config, tmp_path
     assert "train" in capsys.readouterr().err
 
 
+def test_trials_report_validation_accuracy_per_epoch_to_the_pruner(sim_root, tmp_path, capsys):
+    config = tmp_path / "search.toml"
+    config.write_text(TINY_CONFIG.replace("epochs = 1", "epochs = 3"))
+    out = tmp_path / "out"
+    assert main(_argv(sim_root, config, out, "--sampler", "random", "--trials", "4", "--pruner", "hyperband")) == 0
+    study = optuna.load_study(study_name="vision-search-random", storage=f"sqlite:///{out / 'search.db'}")
+    finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    assert len(finished) == 4
+    for t in finished:  # a completed trial reported every epoch, and its score is the last epoch's accuracy
+        steps = sorted(t.intermediate_values)
+        assert steps == list(range(1, len(steps) + 1)) and (t.state == optuna.trial.TrialState.PRUNED or steps == [1, 2, 3])
+        assert t.state == optuna.trial.TrialState.PRUNED or t.value == t.intermediate_values[3]
+    states = [t["state"] for t in json.loads((out / "search.json").read_text())["searches"]["random"]["trials"]]
+    assert states == [t.state.name.lower() for t in study.trials]
+
+
 @pytest.mark.parametrize(
     "extra, message",
-    [(["--sampler", "bayes"], "--sampler"), (["--trials", "0"], "--trials"), (["--storage", "nosuchdb://x"], "storage")],
+    [
+        (["--sampler", "bayes"], "--sampler"),
+        (["--trials", "0"], "--trials"),
+        (["--storage", "nosuchdb://x"], "storage"),
+        (["--pruner", "median"], "--pruner"),
+    ],
 )
 def test_bad_input_exits_2_with_one_line(sim_root, config, tmp_path, capsys, extra, message):
     assert main(_argv(sim_root, config, tmp_path / "out", *extra)) == 2

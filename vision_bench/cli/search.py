@@ -11,7 +11,7 @@ import torch
 
 from snn_core.atomic import check_output
 from snn_core.errors import InputError
-from snn_core.search import SAMPLERS, check_options, trial_printer
+from snn_core.search import PRUNERS, SAMPLERS, check_options, trial_printer
 from vision_bench.claims import claims_table
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 from vision_bench.config import AnalysisConfig, load_config
@@ -33,7 +33,9 @@ every study tries it first. `--sampler all` runs TPE, GP and random search with 
 Trials are stored in --storage (default sqlite:///OUT/search.db; a PostgreSQL or MySQL URL lets
 workers on several machines share the studies): rerunning the command resumes, and a topology
 already trained under the same settings is not trained again, whichever sampler asks for it.
-Ctrl-C stops it with exit status 130; rerun to resume.
+Ctrl-C stops it with exit status 130; rerun to resume. Every trial reports its validation accuracy
+after each epoch; --pruner sha or hyperband stops poor trials early (recorded as pruned, counted
+among the --trials).
 Writes OUT/search.json, OUT/search.md and OUT/search_convergence.png (atomically).
 Model and training come from the config (see `vision-bench analyze --help`); its [train] seed
 seeds every fit, --seed the samplers."""
@@ -62,7 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--sampler", default="tpe", help=f"one of {', '.join(SAMPLERS)}, or all (default tpe; random is the baseline)"
     )
-    parser.add_argument("--trials", type=int, default=20, metavar="N", help="completed trials per sampler (default 20)")
+    parser.add_argument(
+        "--trials", type=int, default=20, metavar="N", help="finished (completed or pruned) trials per sampler (default 20)"
+    )
+    parser.add_argument("--pruner", default="none", help=f"one of {', '.join(PRUNERS)} (default none; sha: successive halving)")
     parser.add_argument("--storage", metavar="URL", help="Optuna RDB URL (default sqlite:///OUT/search.db)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default runs/search-DATASET)")
     parser.add_argument("--seed", type=int, default=0, metavar="K", help="seed of the samplers (default 0)")
@@ -77,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    samplers = check_options(args.sampler, args.trials, allow_all=True)
+    samplers = check_options(args.sampler, args.trials, allow_all=True, pruner=args.pruner)
     if args.threads is not None:
         if args.threads < 1:
             raise InputError("command line", "--threads", f"at least 1, got {args.threads}")
@@ -100,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr, flush=True),
         out=out,
         callbacks=[trial_printer("validation acc", label=lambda study: f"{study.study_name.rsplit('-', 1)[-1]:6s} ")],
+        pruner=args.pruner,
     )
     print(samplers_table(result.to_dict()), claims_table(result.claims), sep="\n\n")
     print(
