@@ -41,16 +41,8 @@ from bmi_decoder.evaluation import r2_score
 from snn_core.errors import InputError
 from snn_core.metrics import ModelCost, OperationCounter
 
-from ._base import Decoder, check_bin, check_fitted, check_sequence, is_int, is_real, require, train_validation
+from ._base import Decoder, check_bin, check_fitted, check_sequence, is_real, require, require_candidates, train_validation
 from ._history import SpikeHistory, cumulative_counts, lagged_counts
-
-
-def _candidates(value: int | Sequence[int]) -> list[int] | None:
-    """``value`` as a list of integers (one int is a one-item list); None when it is neither."""
-    items = [value] if is_int(value) else value
-    if isinstance(items, str | bytes) or not isinstance(items, Sequence) or not items or not all(is_int(v) for v in items):
-        return None
-    return [int(v) for v in items]
 
 
 def _least_squares(inputs: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,9 +136,7 @@ class KalmanDecoder(Decoder):
 
     def _grid(self) -> tuple[list[int], list[int]]:
         """The candidate bin widths and lags, checked (with every other parameter)."""
-        widths, lags = _candidates(self.bins_per_window), _candidates(self.lags)
-        require(self, widths is not None and min(widths) >= 1, "bins_per_window", "an integer >= 1 or a list of them")
-        require(self, lags is not None and min(lags) >= 0, "lags", "an integer >= 0 or a list of them")
+        widths, lags = require_candidates(self, "bins_per_window", 1), require_candidates(self, "lags", 0)
         ridge = self.observation_ridge
         require(self, is_real(ridge) and ridge >= 0, "observation_ridge", "a number >= 0")
         return widths, lags

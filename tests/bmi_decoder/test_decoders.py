@@ -9,6 +9,7 @@ NeuroBench.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
 from collections.abc import Iterator
 
@@ -26,7 +27,8 @@ from bmi_decoder.decoders._history import SpikeHistory, cumulative_counts, lagge
 from bmi_decoder.decoders._training import network_device
 from bmi_decoder.decoders.kalman import KalmanDecoder, linear_recursion
 from bmi_decoder.evaluation import r2_score
-from bmi_decoder.preprocess import prepare_session
+from bmi_decoder.experiment import evaluate_decoder
+from bmi_decoder.preprocess import PreparedSession, prepare_session
 from snn_core.device import loading_device
 from snn_core.errors import InputError
 
@@ -472,10 +474,62 @@ def test_kalman_chooses_its_bin_and_lag_on_validation(data: dict) -> None:
     assert scores[decoder.window_, decoder.lag_] == max(scores.values())
 
 
-def test_wiener_chooses_the_best_validation_penalty(data: dict) -> None:
-    decoder = make_decoder("wiener").fit(*data["train"], *data["val"])
-    assert set(decoder.validation_r2_) == set(decoder.alphas)
-    assert decoder.validation_r2_[decoder.alpha_] == max(decoder.validation_r2_.values())
+def test_wiener_chooses_history_and_penalty_on_validation(data: dict) -> None:
+    decoder = make_decoder("wiener", n_lags=[2, 5], bins_per_lag=[3, 7]).fit(*data["train"], *data["val"])
+    scores = {
+        (lags, width, alpha): r2
+        for lags, by_width in decoder.validation_r2_.items()
+        for width, by_alpha in by_width.items()
+        for alpha, r2 in by_alpha.items()
+    }
+    assert set(scores) == {(lags, w, a) for lags in (2, 5) for w in (3, 7) for a in decoder.alphas}
+    assert scores[decoder.n_lags_, decoder.bins_per_lag_, decoder.alpha_] == max(scores.values())
+    assert decoder.coef_.shape == (decoder.n_lags_ * N_CHANNELS, 2)
+
+
+# What each decoder chooses on the validation split: the linear filters their history, lag and
+# ridge penalty (given candidates), the trained networks their stopping epoch (tiny, 2 epochs).
+CHOOSERS = {
+    "kalman": ({"bins_per_window": [4, 8], "lags": [0, 1, 2]}, ("window_", "lag_")),
+    "wiener": ({"n_lags": [2, 5], "bins_per_lag": [3, 7]}, ("n_lags_", "bins_per_lag_", "alpha_")),
+    **{name: ({**params, "max_epochs": 2, "progress": False}, ()) for name, params in TINY.items()},
+}
+
+
+@pytest.mark.parametrize("chooser", sorted(CHOOSERS))
+def test_the_test_split_never_influences_a_choice(chooser: str) -> None:
+    """``evaluate_decoder`` fits on train and chooses on validation: scrambling and corrupting
+    the test split's spikes and labels changes the test score, never what was chosen or fitted."""
+    params, chosen = CHOOSERS[chooser]
+    X, y = tuned_spikes(N_BINS, N_CHANNELS, seed=1)
+    session = PreparedSession(
+        features=X,
+        velocity=y,
+        bin_t=np.arange(N_BINS) * 0.004,
+        reach_index=np.arange(N_BINS) // 100,
+        train=slice(0, N_BINS // 2),
+        val=slice(N_BINS // 2, 3 * N_BINS // 4),
+        test=slice(3 * N_BINS // 4, N_BINS),
+        bin_width=0.004,
+        lag=0.0,
+    )
+    rng = np.random.default_rng(2)
+    scrambled_X, scrambled_y = X.copy(), y.copy()
+    test = session.test
+    scrambled_X[test] = rng.permutation(X[test])[:, rng.permutation(N_CHANNELS)]
+    scrambled_y[test] = -rng.permutation(y[test]) * 3.0
+    scrambled = dataclasses.replace(session, features=scrambled_X, velocity=scrambled_y)
+
+    results = []
+    for s in (session, scrambled):
+        decoder = make_decoder(chooser, **params)
+        results.append((evaluate_decoder(decoder, s, "s"), decoder))
+    (clean, a), (dirty, b) = results
+    assert dirty.r2 != clean.r2  # the corruption does reach the test score
+    assert [getattr(a, k) for k in chosen] == [getattr(b, k) for k in chosen]
+    assert a.validation_r2_ == b.validation_r2_
+    Xv, _ = session.split("val")
+    np.testing.assert_array_equal(a.predict(Xv), b.predict(Xv))
 
 
 @pytest.mark.parametrize("seeded", SEEDED)
