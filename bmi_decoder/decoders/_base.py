@@ -15,6 +15,7 @@ import abc
 import copy
 import inspect
 import numbers
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
@@ -230,3 +231,14 @@ def require_int(decoder: Decoder, param: str, minimum: int) -> None:
     """Require parameter ``param`` to be an integer of at least ``minimum``."""
     value = getattr(decoder, param)
     require(decoder, is_int(value) and value >= minimum, param, f"an integer >= {minimum}")
+
+
+def require_candidates(decoder: Decoder, param: str, minimum: int) -> list[int]:
+    """Parameter ``param`` as a list of integer candidates, each at least ``minimum``: one
+    integer is a one-item list; a decoder with several picks one on the validation split."""
+    value = getattr(decoder, param)
+    items = [value] if is_int(value) else value
+    ok = isinstance(items, Sequence) and not isinstance(items, str | bytes) and len(items) > 0
+    ok = ok and all(is_int(v) and v >= minimum for v in items)
+    require(decoder, ok, param, f"an integer >= {minimum} or a non-empty list of them")
+    return [int(v) for v in items]

@@ -64,19 +64,21 @@ def test_wiener_on_single_bins_counts_accumulates() -> None:
 
 def test_kalman_counts_by_hand() -> None:
     rng = np.random.default_rng(3)
-    decoder = KalmanDecoder(bins_per_window=2).fit(rng.random((50, 3)), rng.random((50, 2)))
+    decoder = KalmanDecoder(bins_per_window=2, lags=0).fit(rng.random((50, 3)), rng.random((50, 2)))
     decoder.gain_ = WEIGHTS_HAND.copy()
     decoder.transition_ = np.array([[0.9, 0.0], [0.1, 0.8]])
     decoder.observation_mean_ = np.zeros(3)
     cost = decoder.cost(X_HAND)
-    # gain: non-zero window counts per channel 4, 1, 2 against 1, 0, 2 weights -> 8, of which
-    # the 3 of the bin [2,0,1] are MACs and the 5 of the 0/1 bins ACs.
-    # state multiplied at each bin: 0, [0.5, 0], then two fully non-zero states; non-zero
-    # entries per component 3, 2 against transition columns with 2 and 1 non-zero weights -> 8.
-    assert cost.synops.effective_macs == pytest.approx((3 + 8) / 4)
-    assert cost.synops.effective_acs == pytest.approx(5 / 4)
-    assert cost.synops.dense == 6 + 4
-    assert cost.activation_sparsity == pytest.approx((5 + 3) / (12 + 8))
+    # Two updates in 4 bins (at bins 1 and 3), on the 2-bin counts [2, 0, 1] and [1, 1, 0].
+    # gain: non-zero counts against 1, 0, 2 non-zero weights per channel: 1 + 2 = 3 MACs for
+    # [2, 0, 1] (a count above 1), 1 AC for the 0/1 counts [1, 1, 0].
+    # state multiplied at each update: 0 (nothing effective), then gain @ [2, 0, 1] = [3, -1],
+    # non-zero in both components against transition columns with 2 and 1 non-zero weights:
+    # 3 MACs.
+    assert cost.synops.effective_macs == pytest.approx((3 + 3) / 4)
+    assert cost.synops.effective_acs == pytest.approx(1 / 4)
+    assert cost.synops.dense == pytest.approx((2 * 6 + 2 * 4) / 4)
+    assert cost.activation_sparsity == pytest.approx((2 + 2) / (6 + 4))
     assert cost.connection_sparsity == pytest.approx(4 / 10)
     assert cost.footprint_bytes == (6 + 4 + 3 + 2) * 8
 
