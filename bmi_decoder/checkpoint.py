@@ -7,9 +7,9 @@ previous checkpoint.
 
 Loading cannot run code. The file holds only tensors and plain values (numbers, strings, lists,
 dicts) and is read with ``torch.load(weights_only=True)``, which refuses anything else unread.
-Format ``skipsnn-decoder/2`` is::
+Format ``skipsnn-decoder/3`` is::
 
-    {"format": "skipsnn-decoder/2", "decoder": name,
+    {"format": "skipsnn-decoder/3", "decoder": name,
      "params": JSON text of get_params(), "meta": JSON text,
      "learned": {attribute: entry}}
 
@@ -23,7 +23,8 @@ where each learned entry is tagged by its ``kind``:
   ``to_state()``, rebuilt by its ``from_state()``.
 
 Anything else is refused when saving. Format ``skipsnn-decoder/1`` pickled whole objects; such
-files are refused unread, with a request to retrain.
+files are refused unread, with a request to retrain. Format 2 files (before the Kalman and Wiener
+filters chose their bins, lag and history on validation) are refused with the same request.
 
 Devices: a checkpoint holds CPU tensors only, whatever device the decoder trained on, so it
 loads on any machine. Loading places the network of a decoder with a ``device`` parameter by
@@ -51,9 +52,11 @@ from snn_core.atomic import atomic_path
 from snn_core.device import loading_device
 from snn_core.errors import InputError
 
-FORMAT = "skipsnn-decoder/2"
-# Older formats, recognised by their name in the file's raw bytes so that they are never unpickled.
-OLD_FORMATS = ("skipsnn-decoder/1",)
+FORMAT = "skipsnn-decoder/3"
+# Older formats: 1 is recognised by its name in the file's raw bytes so that it is never unpickled;
+# 2 is safe to read but its Kalman and Wiener states lack the bin width, lag and history that
+# decoders of format 3 choose on the validation split.
+OLD_FORMATS = ("skipsnn-decoder/1", "skipsnn-decoder/2")
 RETRAIN = f"a checkpoint of format {FORMAT}; this file was written by an older version: retrain with `bmi-decoder train`"
 # The one learned attribute that is a torch module: rebuilt by the decoder, then given the weights.
 NETWORK = "network_"

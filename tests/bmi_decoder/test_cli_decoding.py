@@ -228,9 +228,9 @@ def _one_error_line(capsys) -> str:
 def test_replay_refuses_a_crafted_checkpoint_without_running_it(payload_class, session_file, tmp_path, capsys):
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pt"
-    torch.save({"format": "skipsnn-decoder/2", "decoder": "kalman", "learned": payload_class(marker)}, evil)
+    torch.save({"format": "skipsnn-decoder/3", "decoder": "kalman", "learned": payload_class(marker)}, evil)
     assert main(["replay", str(evil), session_file]) == 2
-    assert "evil.pt: format: expected a checkpoint of format skipsnn-decoder/2" in _one_error_line(capsys)
+    assert "evil.pt: format: expected a checkpoint of format skipsnn-decoder/3" in _one_error_line(capsys)
     assert not marker.exists(), "loading a checkpoint ran code"
 
 
@@ -245,8 +245,18 @@ def test_old_format_checkpoint_is_refused_with_a_request_to_retrain(session_file
     )
     assert main(["replay", str(old), session_file]) == 2
     err = _one_error_line(capsys)
-    assert "old.pt: format: expected a checkpoint of format skipsnn-decoder/2; this file was written by an older version" in err
+    assert "old.pt: format: expected a checkpoint of format skipsnn-decoder/3; this file was written by an older version" in err
     assert "retrain with `bmi-decoder train`" in err
+
+
+def test_format_2_checkpoint_is_refused_with_a_request_to_retrain(session_file, tmp_path, capsys):
+    """Format 2 is safe to read, but its Kalman state lacks the coarse bins and lag of format 3."""
+    old = tmp_path / "v2.pt"
+    torch.save({"format": "skipsnn-decoder/2", "decoder": "kalman", "params": "{}", "meta": "{}", "learned": {}}, old)
+    assert main(["replay", str(old), session_file]) == 2
+    assert "v2.pt: format: expected a checkpoint of format skipsnn-decoder/3; this file was written by an older version" in (
+        _one_error_line(capsys)
+    )
 
 
 def test_truncated_checkpoint_and_a_recording_as_checkpoint_exit_2(session_file, tmp_path, capsys):

@@ -157,7 +157,7 @@ def test_checkpoint_restores_streaming(fitted: tuple, data: dict, tmp_path) -> N
     save_decoder(decoder, tmp_path / "decoder.pt", {"session": "s"})
     # tensors and plain values only: readable without unpickling any object
     payload = torch.load(tmp_path / "decoder.pt", weights_only=True)
-    assert payload["format"] == "skipsnn-decoder/2"
+    assert payload["format"] == "skipsnn-decoder/3"
     assert all(key.endswith("_") for key in payload["learned"])
     loaded, meta = load_decoder(tmp_path / "decoder.pt")
     assert meta == {"session": "s"} and type(loaded) is type(decoder)
