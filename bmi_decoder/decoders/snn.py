@@ -34,7 +34,7 @@ from snn_core.surrogate import ATan
 from snn_core.topology import SkipTopology
 from snn_core.training import seeded_torch
 
-from ._base import Decoder, check_bin_fast, check_fitted, check_sequence, require, require_int, train_validation
+from ._base import Decoder, check_bin_fast, check_fitted, check_sequence, is_real, require, require_int, train_validation
 from ._training import (
     LabelScaler,
     check_training_params,
@@ -183,12 +183,14 @@ class SNNDecoder(Decoder):
         learn_beta: bool = False,
         readout_beta: float = 0.95,
         weight_gain: float = 3.0,
+        recurrent_gain: float = 0.5,
+        grad_clip: float = 1.0,
         chunk_bins: int = 128,
         burn_in_bins: int = 16,
         lr: float = 2e-3,
         batch_size: int = 8,
-        max_epochs: int = 20,
-        patience: int = 5,
+        max_epochs: int = 30,
+        patience: int = 10,
         seed: int = 0,
         progress: bool = True,
         progress_file: str | None = None,
@@ -201,6 +203,8 @@ class SNNDecoder(Decoder):
         self.learn_beta = learn_beta
         self.readout_beta = readout_beta
         self.weight_gain = weight_gain
+        self.recurrent_gain = recurrent_gain
+        self.grad_clip = grad_clip
         self.chunk_bins = chunk_bins
         self.burn_in_bins = burn_in_bins
         self.lr = lr
@@ -222,7 +226,9 @@ class SNNDecoder(Decoder):
         for name in ("beta", "readout_beta"):
             value = getattr(self, name)
             require(self, isinstance(value, float | int) and 0 <= value <= 1, name, "a decay in [0, 1]")
-        require(self, isinstance(self.weight_gain, float | int) and self.weight_gain > 0, "weight_gain", "a number > 0")
+        require(self, is_real(self.weight_gain) and self.weight_gain > 0, "weight_gain", "a number > 0")
+        require(self, is_real(self.recurrent_gain) and self.recurrent_gain >= 0, "recurrent_gain", "a number >= 0")
+        require(self, is_real(self.grad_clip) and self.grad_clip >= 0, "grad_clip", "a number >= 0 (0: no clipping)")
         for name in ("recurrent", "learn_beta"):  # a string such as "no" would otherwise count as true
             require(self, isinstance(getattr(self, name), bool), name, "true or false")
         require(
@@ -259,6 +265,11 @@ class SNNDecoder(Decoder):
             for layer in network.body.modules():
                 if isinstance(layer, SkipLayer):
                     layer.synapse.weight.mul_(self.weight_gain)
+                    if layer.recurrence is not None:
+                        # orthogonal: every direction of the spike state is kept at the same
+                        # gain, so that through BPTT no mode explodes or dies first (Saxe et
+                        # al. 2014; Le et al. 2015 start from a scaled identity for the same reason)
+                        nn.init.orthogonal_(layer.recurrence.weight, gain=self.recurrent_gain)
         return network
 
     def fit(
@@ -300,6 +311,7 @@ class SNNDecoder(Decoder):
                 lambda: r2_score(y_val, self.predict(X_val)),
                 self,
                 data=(X, y, X_val, y_val),
+                clip_grad_norm=float(self.grad_clip) or None,
             )
         return self
 
@@ -328,3 +340,62 @@ class SNNDecoder(Decoder):
 
     def step(self, x: np.ndarray) -> np.ndarray:
         return self._streaming().step(check_bin_fast(x, self.n_features_in_))
+
+
+class SmallSNNDecoder(SNNDecoder):
+    """The SNN decoder sized for a neuromorphic core: a recurrent, skip-connected block of under
+    30 KB, after the BioCAS 2024 tinyRSNN (27 KB, R2 0.66 on the NeuroBench primate-reaching
+    sessions, docs/data.md).
+
+    Same parameters as :class:`SNNDecoder`, other defaults: two recurrent layers of 24 LIF
+    neurons, the second also reading the input (DSC, topology ``"2-1"``): 6.4 k parameters, 25 KB
+    in float32. Recurrence gives the small block the memory that width gives the large one: the
+    simulated units lead the hand by 50 to 200 ms (docs/data.md), longer than a 24-neuron
+    feed-forward layer integrates.
+    """
+
+    name = "snn_small"
+
+    def __init__(
+        self,
+        hidden: Sequence[int] = (24, 24),
+        topology: str | None = "2-1",
+        recurrent: bool = True,
+        beta: float = 0.98,
+        learn_beta: bool = False,
+        readout_beta: float = 0.95,
+        weight_gain: float = 3.0,
+        recurrent_gain: float = 0.5,
+        grad_clip: float = 1.0,
+        chunk_bins: int = 128,
+        burn_in_bins: int = 16,
+        lr: float = 2e-3,
+        batch_size: int = 8,
+        max_epochs: int = 30,
+        patience: int = 10,
+        seed: int = 0,
+        progress: bool = True,
+        progress_file: str | None = None,
+        device: str = "auto",
+    ) -> None:
+        super().__init__(
+            hidden,
+            topology,
+            recurrent,
+            beta,
+            learn_beta,
+            readout_beta,
+            weight_gain,
+            recurrent_gain,
+            grad_clip,
+            chunk_bins,
+            burn_in_bins,
+            lr,
+            batch_size,
+            max_epochs,
+            patience,
+            seed,
+            progress,
+            progress_file,
+            device,
+        )

@@ -32,7 +32,7 @@ N_BINS, N_CHANNELS, LEAD_BINS = 4000, 24, 25
 R2_FLOOR = 0.5
 # 2,000 training bins make only a couple of BPTT batches per epoch: the SNN's default step
 # size, chosen for sessions of 10^5 bins and more, needs more epochs than a test should take.
-SMALL_PROBLEM_PARAMS = {"snn": {"lr": 5e-3}}
+SMALL_PROBLEM_PARAMS = {"snn": {"lr": 5e-3}, "snn_small": {"lr": 5e-3}}
 
 
 def tuned_spikes(n_bins: int, n_channels: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -298,6 +298,7 @@ TRAINABLE = sorted(name for name, cls in DECODERS.items() if "device" in cls.par
 # One epoch of a tiny network: these tests are about where a decoder runs, not how well.
 TINY = {
     "snn": {"hidden": [16], "topology": None, "chunk_bins": 64, "burn_in_bins": 8, "max_epochs": 1},
+    "snn_small": {"hidden": [8, 8], "chunk_bins": 64, "burn_in_bins": 8, "max_epochs": 1},
     "ann": {"hidden": [8], "max_epochs": 1},
     "gru": {"hidden": 8, "max_epochs": 1},
 }
@@ -315,7 +316,7 @@ def close_enough(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def test_the_torch_decoders_are_the_trainable_ones() -> None:
-    assert TRAINABLE == sorted(TINY) == ["ann", "gru", "snn"]
+    assert TRAINABLE == sorted(TINY) == ["ann", "gru", "snn", "snn_small"]
     assert all(DECODERS[name]().device == "auto" for name in TRAINABLE)
 
 
