@@ -145,21 +145,26 @@ class SNNDecoder(Decoder):
         hidden: widths of the LIF layers of the block.
         topology: skip topology of the block in snn_core's text form; None for no skips. The
             default ``"3-111"`` is densenet-like: every layer also reads, concatenated, what all
-            earlier layers read. On simulated sessions it beat the plain chain "3-000" and the
-            Wiener filter (see the README's decoder comparison).
-        recurrent: recurrent weights in every layer (off by default: on simulated sessions the
-            recurrent block trained slower and less stably than the feed-forward skip block).
+            earlier layers read. No topology the search tried on a simulated session beat it on
+            validation R2, and it beat the plain chain "3-000" (README, "Choosing the SNN's
+            topology").
+        recurrent: recurrent weights in every layer (off by default: the feed-forward skip block
+            runs on the fused LIF kernels, a recurrent one step by step, several times slower).
         beta: LIF membrane decay per 4 ms step (learned when ``learn_beta``).
         learn_beta: train the decay of every layer.
         readout_beta: decay of the leaky readout per step.
         weight_gain: factor on the default (uniform +-1/sqrt(fan_in)) initial feed-forward
-            weights (recurrent weights keep the default, larger ones made training unstable). Binned
-            spikes are sparse (about 5% of 4 ms bins hold a spike), so default weights leave
-            LIF neurons nearly silent (under 1% firing) and gradients vanish; a gain of about 3
-            starts them near 10%.
+            weights. Binned spikes are sparse (about 5% of 4 ms bins hold a spike), so default
+            weights leave LIF neurons nearly silent (under 1% firing) and gradients vanish; a gain
+            of about 3 starts them near 10%.
+        recurrent_gain: recurrent weights start as a random orthogonal matrix times this gain:
+            below 1, so that the spike state's echo decays in every direction at first.
+        grad_clip: each batch's gradient is clipped to this global L2 norm (0: no clipping), so
+            that a rare exploding BPTT gradient cannot throw the weights off in one step.
         chunk_bins: bins per truncated-BPTT chunk.
         burn_in_bins: bins at the start of each chunk left out of the loss.
-        lr, batch_size, max_epochs, patience: Adam and early stopping.
+        lr, batch_size, max_epochs, patience: Adam, the length of the cosine schedule, and early
+            stopping (the validation R2 of these sessions dips and recovers over several epochs).
         seed: seeds initialisation and chunk order.
         progress: show a tqdm progress bar over epochs.
         progress_file: where to save the training state after every epoch; an interrupted
@@ -343,24 +348,26 @@ class SNNDecoder(Decoder):
 
 
 class SmallSNNDecoder(SNNDecoder):
-    """The SNN decoder sized for a neuromorphic core: a recurrent, skip-connected block of under
-    30 KB, after the BioCAS 2024 tinyRSNN (27 KB, R2 0.66 on the NeuroBench primate-reaching
+    """The SNN decoder sized for a neuromorphic core: a skip-connected block of under 30 KB, the
+    budget of the BioCAS 2024 tinyRSNN (27 KB, R2 0.66 on the NeuroBench primate-reaching
     sessions, docs/data.md).
 
-    Same parameters as :class:`SNNDecoder`, other defaults: two recurrent layers of 24 LIF
-    neurons, the second also reading the input (DSC, topology ``"2-1"``): 6.4 k parameters, 25 KB
-    in float32. Recurrence gives the small block the memory that width gives the large one: the
-    simulated units lead the hand by 50 to 200 ms (docs/data.md), longer than a 24-neuron
-    feed-forward layer integrates.
+    Same parameters as :class:`SNNDecoder`, other defaults: three layers of 32 LIF neurons, the
+    third also reading the first's spikes (DSC, topology ``"3-001"``): 6.3 k parameters, 25 KB in
+    float32. A DSC keeps every layer's input binary, so all its synaptic operations stay ACs (an
+    ASC sum of spikes would make them MACs). It is feed-forward by default, so the fused LIF
+    kernels train it; ``recurrent=True`` with ``hidden=[24, 24]``, ``topology="2-1"`` is the
+    tinyRSNN-like recurrent block of the same size, whose step-by-step BPTT costs about 4x the
+    CPU time per epoch.
     """
 
     name = "snn_small"
 
     def __init__(
         self,
-        hidden: Sequence[int] = (24, 24),
-        topology: str | None = "2-1",
-        recurrent: bool = True,
+        hidden: Sequence[int] = (32, 32, 32),
+        topology: str | None = "3-001",
+        recurrent: bool = False,
         beta: float = 0.98,
         learn_beta: bool = False,
         readout_beta: float = 0.95,

@@ -26,13 +26,15 @@ def test_recurrent_weights_start_orthogonal_at_their_gain(gain: float) -> None:
         assert torch.allclose(w @ w.T, gain**2 * torch.eye(len(w)), atol=1e-5)
 
 
-def test_small_snn_fits_in_30_kb_and_is_recurrent_with_skips() -> None:
-    decoder = SmallSNNDecoder()
+@pytest.mark.parametrize("params", [{}, {"hidden": [24, 24], "topology": "2-1", "recurrent": True}])
+def test_small_snn_fits_in_30_kb_with_skips(params: dict) -> None:
+    """The preset, and its recurrent tinyRSNN-like variant that its docstring gives."""
+    decoder = SmallSNNDecoder(**params)
     network = decoder._build_network(N_CHANNELS)
     # NeuroBench's footprint: the network's parameters and buffers (the tinyRSNN's 27 KB)
     assert footprint_bytes(network) <= 30 * 1024
-    assert decoder.recurrent and recurrent_weights(decoder)
-    assert any(c in decoder.topology.split("-", 1)[1] for c in "12")  # at least one skip
+    assert "1" in decoder.topology.split("-", 1)[1]  # a DSC skip
+    assert bool(recurrent_weights(decoder)) == decoder.recurrent
     assert footprint_bytes(SNNDecoder()._build_network(N_CHANNELS)) > 5 * footprint_bytes(network)
 
 
