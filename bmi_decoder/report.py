@@ -130,7 +130,7 @@ def plot_pareto(rows: list[dict], path: Path, step: str = "4 ms step") -> None:
         # area proportional to footprint, 30 to 600 points^2: a 10 KB and a 200 KB model both readable
         area = 30 + 570 * s["footprint_bytes"] / largest
         ax.errorbar(s["energy_pj_per_step"], s["r2_mean"], yerr=s["r2_se"], fmt="none", ecolor="grey", capsize=3, zorder=1)
-        ax.scatter(s["energy_pj_per_step"], s["r2_mean"], s=area, alpha=0.75, zorder=2, label=s["decoder"])
+        ax.scatter(s["energy_pj_per_step"], s["r2_mean"], s=area, alpha=0.75, zorder=2)
         ax.annotate(
             f"{s['decoder']} {s['footprint_bytes'] / 1024:.0f} KB",
             (s["energy_pj_per_step"], s["r2_mean"]),
@@ -154,7 +154,7 @@ def plot_pareto(rows: list[dict], path: Path, step: str = "4 ms step") -> None:
     n = max(s["sessions"] for s in summary)
     ax.set_ylabel(f"test R2 (mean +- s.e. over {n} session{'s' * (n > 1)})")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right")  # the points are labelled where they lie
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110)

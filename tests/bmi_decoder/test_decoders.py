@@ -300,7 +300,7 @@ TRAINABLE = sorted(name for name, cls in DECODERS.items() if "device" in cls.par
 # One epoch of a tiny network: these tests are about where a decoder runs, not how well.
 TINY = {
     "snn": {"hidden": [16], "topology": None, "chunk_bins": 64, "burn_in_bins": 8, "max_epochs": 1},
-    "snn_small": {"hidden": [8, 8], "chunk_bins": 64, "burn_in_bins": 8, "max_epochs": 1},
+    "snn_small": {"hidden": [8, 8, 8], "chunk_bins": 64, "burn_in_bins": 8, "max_epochs": 1},
     "ann": {"hidden": [8], "max_epochs": 1},
     "gru": {"hidden": 8, "max_epochs": 1},
 }
