@@ -192,7 +192,7 @@ class SNNDecoder(Decoder):
         grad_clip: float = 1.0,
         chunk_bins: int = 128,
         burn_in_bins: int = 16,
-        lr: float = 2e-3,
+        lr: float = 1e-3,
         batch_size: int = 8,
         max_epochs: int = 30,
         patience: int = 10,
