@@ -2,7 +2,7 @@
 
 Writes one simulated 96-channel session per seed in the Zenodo .mat layout, then runs exactly
 what a user runs, ``bmi-decoder evaluate``, over all of them with the default decoder settings
-(no --config). It prints each decoder's test R2 per session and, over the sessions, its mean
+(no --config). It prints one table: each decoder's test R2 per session and, over the sessions, its mean
 +- standard error with its footprint, effective operations and energy per 4 ms step, and the
 three checks of the SNN decoders against the GRU and the Wiener filter; ``--figure`` writes the
 R2-vs-energy Pareto figure of :func:`bmi_decoder.report.plot_pareto`.
@@ -71,18 +71,21 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     rows = [row for path in args.reports for row in json.loads(path.read_text())["results"]] if args.reports else run(args)
-    names = list(dict.fromkeys(r["decoder"] for r in rows))
-    print("\nsession            " + "  ".join(f"{d:>9s}" for d in names))
-    for session in dict.fromkeys(r["session"] for r in rows):
-        r2 = {r["decoder"]: r["r2"] for r in rows if r["session"] == session}
-        print(f"{session:18s} " + "  ".join(f"{r2[d]:9.3f}" if d in r2 else f"{'-':>9s}" for d in names))
-
+    sessions = list(dict.fromkeys(r["session"] for r in rows))
+    r2 = {(r["session"], r["decoder"]): r["r2"] for r in rows}
     summary = {s["decoder"]: s for s in decoder_summary(rows)}
-    print("\n| decoder | test R2 (mean +- s.e.) | footprint (KB) | eff. ACs/step | eff. MACs/step | energy (pJ/step) |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "\n| decoder | "
+        + " | ".join(sessions)
+        + " | test R2 (mean +- s.e.) | footprint (KB) | eff. ACs/step | eff. MACs/step | energy (pJ/step) |"
+    )
+    print("|---|" + "---|" * (len(sessions) + 5))
     for s in sorted(summary.values(), key=lambda s: -s["r2_mean"]):
+        per_session = " | ".join(
+            f"{r2[(session, s['decoder'])]:.3f}" if (session, s["decoder"]) in r2 else "-" for session in sessions
+        )
         print(
-            f"| {s['decoder']} | {s['r2_mean']:.3f} +- {s['r2_se']:.3f} | {s['footprint_bytes'] / 1024:.1f} | "
+            f"| {s['decoder']} | {per_session} | {s['r2_mean']:.3f} +- {s['r2_se']:.3f} | {s['footprint_bytes'] / 1024:.1f} | "
             f"{s['effective_acs']:,.0f} | {s['effective_macs']:,.0f} | {s['energy_pj_per_step']:,.0f} |"
         )
     print("\n" + "\n".join(checks(summary)))
