@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -79,12 +80,94 @@ def plot_r2_vs_synops(results: list[DecoderResult], path: Path) -> None:
     plt.close(fig)
 
 
+def decoder_summary(rows: list[dict]) -> list[dict]:
+    """Per decoder over sessions (report rows): mean test R2 with its standard error, mean energy
+    and effective operations per step, and footprint, in first-seen order."""
+    summary = []
+    for decoder in dict.fromkeys(r["decoder"] for r in rows):
+        mine = [r for r in rows if r["decoder"] == decoder]
+        r2 = np.array([r["r2"] for r in mine])
+        summary.append(
+            {
+                "decoder": decoder,
+                "sessions": len(mine),
+                "r2_mean": float(r2.mean()),
+                # standard error of the mean over sessions (0 for one session)
+                "r2_se": float(r2.std(ddof=1) / np.sqrt(len(r2))) if len(r2) > 1 else 0.0,
+                "energy_pj_per_step": float(np.mean([r["energy_pj_per_step"] for r in mine])),
+                "effective_acs": float(np.mean([r["synops"]["effective_acs"] for r in mine])),
+                "effective_macs": float(np.mean([r["synops"]["effective_macs"] for r in mine])),
+                "footprint_bytes": float(np.mean([r["footprint_bytes"] for r in mine])),
+            }
+        )
+    return summary
+
+
+def pareto_front(summary: list[dict]) -> list[dict]:
+    """The decoders no other beats on both energy per step (lower) and mean R2 (higher), cheapest first."""
+    front, best = [], -np.inf
+    for s in sorted(summary, key=lambda s: (s["energy_pj_per_step"], -s["r2_mean"])):
+        if s["r2_mean"] > best:
+            front.append(s)
+            best = s["r2_mean"]
+    return front
+
+
+def plot_pareto(rows: list[dict], path: Path, step: str = "4 ms step") -> None:
+    """Mean test R2 (+- s.e. over sessions) against energy per step, log scale; marker area grows
+    with the footprint, which labels each point; the Pareto front is drawn as a step line.
+
+    Args:
+        rows: report rows (``DecoderResult.row()`` or ``report.json``'s ``results``), any
+            number of sessions per decoder.
+        path: the PNG to write.
+        step: what the costs are per, for the axis label.
+    """
+    summary = decoder_summary(rows)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    largest = max(s["footprint_bytes"] for s in summary)
+    for s in summary:
+        # area proportional to footprint, 30 to 600 points^2: a 10 KB and a 200 KB model both readable
+        area = 30 + 570 * s["footprint_bytes"] / largest
+        ax.errorbar(s["energy_pj_per_step"], s["r2_mean"], yerr=s["r2_se"], fmt="none", ecolor="grey", capsize=3, zorder=1)
+        ax.scatter(s["energy_pj_per_step"], s["r2_mean"], s=area, alpha=0.75, zorder=2)
+        ax.annotate(
+            f"{s['decoder']} {s['footprint_bytes'] / 1024:.0f} KB",
+            (s["energy_pj_per_step"], s["r2_mean"]),
+            textcoords="offset points",
+            xytext=(7, -12),
+            fontsize=8,
+        )
+    front = pareto_front(summary)
+    ax.step(
+        [s["energy_pj_per_step"] for s in front],
+        [s["r2_mean"] for s in front],
+        where="post",
+        color="black",
+        lw=0.8,
+        ls="--",
+        zorder=0,
+        label="Pareto front",
+    )
+    ax.set_xscale("log")
+    ax.set_xlabel(f"energy per {step} (pJ, log; effective MACs and ACs at 45 nm)")
+    n = max(s["sessions"] for s in summary)
+    ax.set_ylabel(f"test R2 (mean +- s.e. over {n} session{'s' * (n > 1)})")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower right")  # the points are labelled where they lie
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+
+
 def write_report(results: list[DecoderResult], out: str | Path, meta: dict) -> Path:
-    """Write ``report.json``, ``report.md`` and the two figures under ``out``; return the folder."""
+    """Write ``report.json``, ``report.md`` and the three figures under ``out``; return the folder."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plot_velocity_traces(results, out / "velocity.png")
     plot_r2_vs_synops(results, out / "r2_vs_synops.png")
+    plot_pareto([r.row() for r in results], out / "pareto.png", step_words(results))
     report = {**meta, "energy_note": ENERGY_CAVEAT, "results": [r.row() for r in results]}
     write_text_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
     md = [
@@ -100,6 +183,8 @@ def write_report(results: list[DecoderResult], out: str | Path, meta: dict) -> P
         "![true vs decoded velocity](velocity.png)",
         "",
         "![R2 against synaptic operations](r2_vs_synops.png)",
+        "",
+        "![R2 against energy per step, marker area by footprint](pareto.png)",
         "",
     ]
     write_text_atomic(out / "report.md", "\n".join(md))

@@ -257,6 +257,7 @@ def _run_epoch(
     loss_fn: Callable[[Batch], torch.Tensor],
     device: torch.device,
     precision: torch.dtype | None,
+    clip_grad_norm: float | None = None,
 ) -> float:
     """One pass of optimiser steps; returns the mean batch loss."""
     model.train()
@@ -267,6 +268,10 @@ def _run_epoch(
             loss = loss_fn(batch)
         # a disabled scaler passes the loss and the step straight through
         scaler.scale(loss).backward()
+        if clip_grad_norm is not None:
+            # on the true gradients: a float16 scaler's factor must come off first
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
         scaler.step(optimizer)
         scaler.update()
         total, count = total + loss.detach().float(), count + 1  # summed on device: no sync per batch
@@ -285,6 +290,7 @@ def train(
     patience: int | None = None,
     keep_best: bool = True,
     precision: torch.dtype | None = None,
+    clip_grad_norm: float | None = None,
     checkpoint: str | Path | None = None,
     identity: dict | None = None,
     extra: dict | None = None,
@@ -312,6 +318,9 @@ def train(
         keep_best: end with the weights of the best score (else the last weights).
         precision: ``torch.bfloat16`` or ``torch.float16`` to train under autocast on CUDA
             (float16 with a gradient scaler); ignored on other devices. None: float32.
+        clip_grad_norm: rescale each batch's gradient to at most this global L2 norm (Pascanu
+            et al. 2013: backpropagation through time can meet a rare, huge gradient that one
+            step turns into diverged weights). None: no clipping.
         checkpoint: progress file saved atomically after every epoch (None: none).
         identity: JSON-able description of what is trained (settings, data digest); progress of
             another identity is not resumed.
@@ -358,7 +367,8 @@ def train(
                     break
                 lr = optimizer.param_groups[0]["lr"]
                 start = time.perf_counter()
-                loss = _run_epoch(model, optimizer, scaler, epoch_batches(epoch_rng(seed, epoch)), loss_fn, device, precision)
+                batches = epoch_batches(epoch_rng(seed, epoch))
+                loss = _run_epoch(model, optimizer, scaler, batches, loss_fn, device, precision, clip_grad_norm)
                 seconds = time.perf_counter() - start
                 schedule.step()
                 model.eval()

@@ -15,10 +15,12 @@ from ._base import Decoder, clone
 from .ann import ANNDecoder
 from .gru import GRUDecoder
 from .kalman import KalmanDecoder
-from .snn import SNNDecoder
+from .snn import SmallSNNDecoder, SNNDecoder
 from .wiener import WienerDecoder
 
-DECODERS: dict[str, type[Decoder]] = {cls.name: cls for cls in (SNNDecoder, KalmanDecoder, WienerDecoder, ANNDecoder, GRUDecoder)}
+DECODERS: dict[str, type[Decoder]] = {
+    cls.name: cls for cls in (SNNDecoder, SmallSNNDecoder, KalmanDecoder, WienerDecoder, ANNDecoder, GRUDecoder)
+}
 
 
 def make_decoder(name: str, /, source: str = "--decoders", **params: Any) -> Decoder:
@@ -50,6 +52,7 @@ __all__ = [
     "GRUDecoder",
     "KalmanDecoder",
     "SNNDecoder",
+    "SmallSNNDecoder",
     "WienerDecoder",
     "clone",
     "make_decoder",

@@ -89,6 +89,7 @@ def train_early_stopping(
     decoder: Decoder,
     mixed_precision: bool = False,
     data: Sequence[np.ndarray | None] = (),
+    clip_grad_norm: float | None = None,
 ) -> list[float]:
     """Train ``network`` with Adam until validation R2 stops improving; keep the best weights.
 
@@ -112,6 +113,7 @@ def train_early_stopping(
         mixed_precision: on CUDA, run the forward pass and loss under bfloat16 autocast.
         data: the arrays the fit learns from (training and validation inputs and labels),
             digested into the progress file's identity.
+        clip_grad_norm: clip each batch's gradient to this global norm (None: no clipping).
 
     Returns:
         validation R2 after each epoch run.
@@ -133,6 +135,7 @@ def train_early_stopping(
         seed=decoder.seed,
         patience=decoder.patience,
         precision=torch.bfloat16 if mixed_precision else None,
+        clip_grad_norm=clip_grad_norm,
         checkpoint=decoder.progress_file or None,
         identity=identity,
         strict=True,

@@ -169,6 +169,7 @@ def test_device_flag_sets_every_trainable_decoder(tmp_path):
     config = load_config(None, device="cpu")
     assert {name: config.decoder(name).get_params().get("device") for name in DECODERS} == {
         "snn": "cpu",
+        "snn_small": "cpu",
         "ann": "cpu",
         "gru": "cpu",
         "kalman": None,

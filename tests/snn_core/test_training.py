@@ -171,3 +171,25 @@ def test_data_digest_tells_data_apart():
     assert data_digest(a) == data_digest(torch.from_numpy(a.copy()))
     assert data_digest(a) != data_digest(a.reshape(2, 3)) != data_digest(a.astype(np.float64))
     assert data_digest(a, None) != data_digest(a)
+
+
+@pytest.mark.parametrize("clip", [None, 0.01])
+def test_gradient_clipping_bounds_each_step(clip):
+    """One plain SGD step of lr 1 moves the weights by the gradient: its norm is the clip's at most."""
+    with seeded_torch(0, DEVICE):
+        model = torch.nn.Linear(5, 1)
+    before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+    train(
+        model,
+        torch.optim.SGD(model.parameters(), lr=1.0),
+        lambda rng: iter([(X, Y)]),
+        # a loss scaled up a thousandfold: the unclipped step is far longer than 0.01
+        lambda batch: 1e3 * torch.nn.functional.mse_loss(model(batch[0]), batch[1]),
+        lambda: 0.0,
+        max_epochs=1,
+        seed=0,
+        keep_best=False,
+        clip_grad_norm=clip,
+    )
+    moved = float(torch.linalg.vector_norm(torch.cat([p.detach().flatten() for p in model.parameters()]) - before))
+    assert moved <= 0.01 + 1e-6 if clip is not None else moved > 100
