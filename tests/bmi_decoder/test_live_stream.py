@@ -89,6 +89,9 @@ echo $? > {q(str(folder / "rig.rc"))}
 
 def results(folder: Path) -> dict:
     """What a finished run left: exit statuses, the rig's summary, stream.json, stream's stderr."""
+    if not (folder / "stream.json").exists():  # say why, from both processes' own words
+        logs = {name: (folder / name).read_text()[-2000:] for name in ("stream.err", "rig.err") if (folder / name).exists()}
+        pytest.fail(f"{folder.name}: the stream wrote no stream.json; {logs}")
     out = {
         "rig_rc": int((folder / "rig.rc").read_text()),
         "stream_rc": int((folder / "stream.rc").read_text()),
