@@ -26,7 +26,8 @@ trial would return), ``test_score``, the synaptic operations per step (``dense``
 ``seconds`` (training and scoring of that row, on a shared machine). A JSON header beside the CSV
 (``<out>.json``) records the task, budget, seed, data, package and simulator versions and the
 command. The builder resumes: rows already in the CSV are kept, and the CSV is rewritten
-atomically after every new row; a header of another budget is refused.
+atomically after every new row; a header of another budget is refused. ``--part K/N`` builds one
+of N slices (one process per core or machine), and ``--merge`` gathers the slices into one table.
 
     python benchmarks/topology_table.py bmi --out benchmarks/tables/bmi_snn_4layer.csv
     python benchmarks/topology_table.py vision --out benchmarks/tables/vision_snn_4layer.csv
@@ -273,6 +274,34 @@ def header(task: str, budget: dict, seed: int, data: dict, command: list[str]) -
     }
 
 
+def check_header(path: Path, task: str, seed: int, budget: dict) -> None:
+    """Refuse a table whose header (``path``) was made with another task, seed or budget.
+
+    Raises:
+        InputError: naming the header and the differing field (also for a missing header).
+    """
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(path, "header", f"the JSON header of a table ({err})") from None
+    for key, value in (("task", task), ("seed", seed), ("budget", json.loads(json.dumps(budget)))):
+        if stored.get(key) != value:
+            raise InputError(path, key, f"{value!r} as stored, to resume or merge this table (or another --out)")
+
+
+def part(text: str, topologies: list[str]) -> list[str]:
+    """The K-th of N contiguous slices of ``topologies`` for ``--part K/N``.
+
+    Raises:
+        InputError: not of the form K/N with 1 <= K <= N.
+    """
+    k, sep, n = text.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise InputError("command line", "--part", f"K/N with 1 <= K <= N, e.g. 2/2, got {text!r}")
+    bounds = np.linspace(0, len(topologies), int(n) + 1).round().astype(int)
+    return topologies[bounds[int(k) - 1] : bounds[int(k)]]
+
+
 def build_table(
     task: str,
     out: str | Path,
@@ -282,6 +311,7 @@ def build_table(
     data_dir: str | Path = "datasets/tables",
     progress: bool = True,
     command: list[str] | None = None,
+    merge: tuple[str | Path, ...] = (),
 ) -> dict[str, Row]:
     """Train every missing topology of the table at ``out`` and return all its rows.
 
@@ -294,21 +324,26 @@ def build_table(
         data_dir: where the simulated data are written (once) and read.
         progress: a tqdm bar over the missing rows.
         command: recorded in the header (default: this process's command line).
+        merge: tables built elsewhere with the same task, seed and budget (e.g. ``--part``
+            slices run on other cores); their rows are added before training what is missing.
 
     Raises:
-        InputError: the header beside ``out`` was made with another task, budget or seed.
+        InputError: the header beside ``out`` or a merged table was made with another task,
+            budget or seed.
     """
     out = Path(out)
     budget = BUDGETS[task] if budget is None else budget
     order = all_topologies()
     wanted = order if topologies is None else [str(SkipTopology.from_string(t)) for t in topologies]
     meta_path = out.with_suffix(".json")
-    if meta_path.exists():
-        stored = json.loads(meta_path.read_text())
-        for key, value in (("task", task), ("seed", seed), ("budget", json.loads(json.dumps(budget)))):
-            if stored.get(key) != value:
-                raise InputError(meta_path, key, f"{value!r} as stored to resume this table (or another --out)")
+    for path in (meta_path, *(Path(p).with_suffix(".json") for p in merge)):
+        if path.exists() or path != meta_path:
+            check_header(path, task, seed, budget)
     rows = read_table(out)
+    merged = {t: r for part in merge for t, r in read_table(part).items() if t not in rows}
+    if merged:
+        rows.update(merged)
+        write_table(out, rows, order)
     missing = [t for t in wanted if t not in rows]
     out.parent.mkdir(parents=True, exist_ok=True)
     runner = TASKS[task](budget, Path(data_dir))
@@ -328,10 +363,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of every fit (default 0)")
     parser.add_argument("--data-dir", type=Path, default=Path("datasets/tables"), help="simulated data folder")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: the machine is shared)")
+    parser.add_argument("--part", metavar="K/N", help="build only the K-th of N slices of the topologies (one per core)")
+    parser.add_argument("--merge", type=Path, nargs="+", default=[], metavar="CSV", help="add the rows of these tables")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        rows = build_table(args.task, args.out, seed=args.seed, data_dir=args.data_dir)
+        topologies = part(args.part, all_topologies()) if args.part else None
+        rows = build_table(args.task, args.out, seed=args.seed, data_dir=args.data_dir, topologies=topologies, merge=args.merge)
     except InputError as err:
         print(f"topology_table: error: {err}", file=sys.stderr)
         return 2
