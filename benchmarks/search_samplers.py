@@ -29,6 +29,7 @@ the same sampler and seed without pruning.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -44,7 +45,7 @@ from optuna.trial import TrialState
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).parent))
-from topology_table import Row, read_table  # noqa: E402
+from topology_table import Row, all_topologies, read_table  # noqa: E402
 
 from snn_core.atomic import atomic_path, write_text_atomic  # noqa: E402
 from snn_core.search import make_sampler, suggest_topology  # noqa: E402
@@ -166,36 +167,64 @@ def pruning_statistics(runs: dict[str, dict[str, list[dict]]], table: dict[str, 
 
 
 def collect(
-    table: dict[str, Row], task: str, sampler_name: str, pruner_name: str, seeds: int, trials: int, cache: Path
+    table: dict[str, Row],
+    task: str,
+    sampler_name: str,
+    pruner_name: str,
+    seeds: int,
+    trials: int,
+    cache: Path,
+    part: tuple[int, int] = (1, 1),
 ) -> list[dict]:
-    """The searches of seeds 0..seeds-1, read from ``cache`` or run and added to it one by one.
+    """The searches of seeds 0..seeds-1, each read from its file in ``cache`` or run and saved.
 
-    The cache (one JSON file per task, sampler and pruner, rewritten atomically after every
-    search) lets an interrupted benchmark resume, and the slow GP searches run in processes of
-    their own (``--tasks``, ``--samplers``) before one run gathers everything.
+    The cache lets an interrupted benchmark resume, and the slow GP searches run in several
+    processes (``part`` (K, N): only the seeds with seed % N == K - 1) before one run gathers
+    everything.
     """
-    path = cache / f"{task}_{sampler_name}_{pruner_name}_{trials}.json"
-    done = json.loads(path.read_text()) if path.exists() else {}
+    found = []
     for seed in range(seeds):
-        if str(seed) not in done:
-            done[str(seed)] = search(table, sampler_name, seed, trials, pruner_name)
+        path = cache / f"{task}_{sampler_name}_{pruner_name}_{trials}_seed{seed}.json"
+        if path.exists():
+            found.append(json.loads(path.read_text()))
+        elif seed % part[1] == part[0] - 1:
+            found.append(search(table, sampler_name, seed, trials, pruner_name))
             cache.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, json.dumps(done) + "\n")
-    return [done[str(seed)] for seed in range(seeds)]
+            write_text_atomic(path, json.dumps(found[-1]) + "\n")
+    return found
 
 
 def run_task(
-    table: dict[str, Row], task: str, seeds: int, trials: int, cache: Path, samplers=SAMPLERS, log: Callable[[str], None] = print
+    table: dict[str, Row],
+    task: str,
+    seeds: int,
+    trials: int,
+    cache: Path,
+    samplers=SAMPLERS,
+    log: Callable[[str], None] = print,
+    part: tuple[int, int] = (1, 1),
+    gp_seeds: int | None = None,
 ) -> dict:
-    """Every sampler and pruner on one table; curves, picks and their statistics."""
+    """Every sampler and pruner on one table; curves, picks and their statistics.
+
+    ``gp_seeds`` (default ``seeds``) lets the GP sampler, by far the slowest to propose a trial,
+    run fewer searches when compute is short.
+    """
     curves, picks = {}, {}
     for name in samplers:
         start = time.perf_counter()
-        found = collect(table, task, name, "none", seeds, trials, cache)
+        n = gp_seeds if name == "gp" and gp_seeds is not None else seeds
+        found = collect(table, task, name, "none", n, trials, cache, part)
+        if part != (1, 1):
+            continue
         curves[name] = np.array([best_so_far(f["values"]) for f in found])
         picks[name] = [f["best"] for f in found]
-        log(f"  {name}: {seeds} searches ({time.perf_counter() - start:.0f} s)")
-    pruned = {s: {p: collect(table, task, s, p, seeds, trials, cache) for p in PRUNERS} for s in PRUNED_SAMPLERS if s in samplers}
+        log(f"  {name}: {n} searches ({time.perf_counter() - start:.0f} s)")
+    pruned = {
+        s: {p: collect(table, task, s, p, seeds, trials, cache, part) for p in PRUNERS} for s in PRUNED_SAMPLERS if s in samplers
+    }
+    if part != (1, 1):
+        return {}
     return {
         "curves": curves,
         "statistics": sampler_statistics(table, curves, picks) if "random" in curves else None,
@@ -212,12 +241,10 @@ def figure(results: dict[str, dict], labels: dict[str, str]) -> Figure:
             trials = np.arange(1, c.shape[1] + 1)
             mean = c.mean(axis=0)
             half = stats.t.ppf(0.975, len(c) - 1) * c.std(axis=0, ddof=1) / np.sqrt(len(c))
-            ax.plot(trials, mean, label=name)
+            ax.plot(trials, mean, label=f"{name} ({len(c)} searches)")
             ax.fill_between(trials, mean - half, mean + half, alpha=0.2)
         ax.axhline(result["statistics"]["true_best"], color="grey", linestyle=":", label="table's best")
-        ax.set(
-            xscale="log", xlabel="trial", ylabel=f"best {labels[task]} so far", title=f"{task}: 729 topologies, {len(c)} seeds"
-        )
+        ax.set(xscale="log", xlabel="trial", ylabel=f"best {labels[task]} so far", title=f"{task}: 729 topologies")
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -233,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
     parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS))
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of the GP sampler (default 1)")
+    parser.add_argument("--gp-seeds", type=int, help="searches of the GP sampler (default: --seeds)")
+    parser.add_argument("--part", type=int, nargs=2, default=(1, 1), metavar=("K", "N"), help="run only seeds %% N == K-1")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -240,16 +269,27 @@ def main(argv: list[str] | None = None) -> int:
     for task in args.tasks:
         file, label = TASKS[task]
         table = read_table(args.tables / file)
+        if len(table) != len(all_topologies()):
+            print(
+                f"search_samplers: error: {args.tables / file}: rows: all {len(all_topologies())} topologies, got {len(table)}",
+                file=sys.stderr,
+            )
+            return 2
         print(f"{task}: {len(table)} topologies; searching")
-        results[task] = run_task(table, task, args.seeds, args.trials, args.cache, args.samplers)
+        # cached searches are keyed by the table's content: a rebuilt table is searched afresh
+        key = f"{task}-{hashlib.sha256((args.tables / file).read_bytes()).hexdigest()[:12]}"
+        results[task] = run_task(
+            table, key, args.seeds, args.trials, args.cache, args.samplers, part=tuple(args.part), gp_seeds=args.gp_seeds
+        )
         labels[task] = label
-    if set(args.samplers) != set(SAMPLERS) or set(args.tasks) != set(TASKS):
+    if set(args.samplers) != set(SAMPLERS) or set(args.tasks) != set(TASKS) or tuple(args.part) != (1, 1):
         return 0  # a part of the work, for the cache; the report needs every task and sampler
     with atomic_path(args.out / "search_samplers.png") as tmp:
         figure(results, labels).savefig(tmp, dpi=120)
     report = {
         "command": " ".join(["python", Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if argv is None else None,
         "seeds": args.seeds,
+        "gp_seeds": args.gp_seeds or args.seeds,
         "trials": args.trials,
         "nsga2_population": NSGA2_POPULATION,
         "tasks": {

@@ -52,4 +52,4 @@ def test_statistics_on_a_synthetic_table(table, tmp_path):
     assert sb.collect(table, "synthetic", "random", "none", 4, 40, tmp_path) == sb.collect(
         table, "synthetic", "random", "none", 4, 40, tmp_path
     )
-    assert len(list(tmp_path.glob("synthetic_*.json"))) == 3 * 1 + 2 * 2  # 3 samplers, 2 pruners of 2 samplers
+    assert len(list(tmp_path.glob("synthetic_*.json"))) == 4 * (3 + 2 * 2)  # per seed: 3 samplers, 2 pruners of 2
