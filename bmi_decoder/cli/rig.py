@@ -22,7 +22,7 @@ send nothing but loopback traffic, run it inside a network namespace (see the RE
 
 EPILOG = """\
 examples:
-  bmi-decoder rig datasets/simulated/demo_sim2_300s_seed0.mat
+  bmi-decoder rig datasets/simulated/demo_sim3_300s_seed0.mat
   bmi-decoder rig session.mat --speed 4 --seconds 20 --gap 200 --duplicates --reorder"""
 
 
