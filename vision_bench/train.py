@@ -70,6 +70,12 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be positive, lr positive, weight_decay non-negative")
 
 
+# Part of every checkpoint's identity; bumped when what a checkpoint holds changes meaning, so an
+# older run's checkpoint is refused instead of resumed. 2: the per-epoch score on val_data is
+# recorded as val_accuracy (version 1 called it test_accuracy).
+CHECKPOINT_VERSION = 2
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` returns.
@@ -183,6 +189,7 @@ def train(
     device = choose_device(config.device, "train.device")
     model.to(device)
     identity = {
+        "version": CHECKPOINT_VERSION,
         "spec": model.spec.to_dict(),
         "mode": model.mode,
         "num_classes": model.num_classes,
