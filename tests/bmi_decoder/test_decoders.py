@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import sys
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -53,14 +52,9 @@ def tuned_spikes(n_bins: int, n_channels: int, seed: int) -> tuple[np.ndarray, n
     return spikes.astype(np.float32), velocity[:n_bins].astype(np.float32)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """These networks are tiny: on a shared 2-core machine a second intra-op thread mostly spins
-    (measured: the GRU fit took 3x the wall time with 2 threads under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# These networks are tiny: on a shared 2-core machine a second intra-op thread mostly spins
+# (measured: the GRU fit took 3x the wall time with 2 threads under load).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

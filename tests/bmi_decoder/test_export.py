@@ -3,7 +3,6 @@ import), decodes the test split step by step as the decoder does; bad input exit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import nir
@@ -21,12 +20,7 @@ from bmi_decoder.simulate import simulate_session
 CHANNELS = 16
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ sparsity is taken from the whole-sequence forward, with ``LIF`` registered throu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -56,12 +54,7 @@ class WholeSequence(nn.Module):
         return self.network(bins[:, None])[:, 0]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
