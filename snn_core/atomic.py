@@ -19,6 +19,19 @@ from pathlib import Path
 from snn_core.errors import InputError
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0o666 less the process umask (POSIX reads the umask
+    only by setting it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# mkstemp creates its file 0600; the renamed result gets the mode any new file would get, so that
+# a report or checkpoint is as readable as the user's other files.
+_NEW_FILE_MODE = _new_file_mode()
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
@@ -32,6 +45,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _NEW_FILE_MODE)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
