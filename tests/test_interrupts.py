@@ -54,7 +54,16 @@ SCRIPTS = {
 
 def _interrupt(prelude: str, package: str, args: list[str]) -> subprocess.CompletedProcess:
     code = f"{prelude}\nimport sys\nsys.argv[1:] = {args!r}\nfrom {package} import main\nsys.exit(main())\n"
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell's background job starts with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: the child gets the default disposition back, as a terminal has.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         assert proc.stdout.readline() == "ready\n"  # generous: imports take seconds on a loaded machine
         proc.send_signal(signal.SIGINT)
