@@ -24,7 +24,8 @@ counts, and the R2 of the streamed velocity beside the R2 of the same bins decod
 EPILOG = """\
 examples:
   bmi-decoder stream runs/snn.pt --view
-  bmi-decoder stream runs/snn.pt --out runs/stream.json --wait 60"""
+  bmi-decoder stream runs/snn.pt --out runs/stream.json --wait 60
+  bmi-decoder stream runs/snn.pt --realtime --cpu 1      # the decode loop pinned to core 1"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,6 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-gap-ms", type=float, default=100.0, help="silence longer than this is a gap (default: 100)")
     parser.add_argument("--reference", type=Path, help="recording to decode offline for r2_offline (default: the stream's file)")
     parser.add_argument("--velocity-name", default=VELOCITY_NAME, help=f"velocity stream name (default: {VELOCITY_NAME})")
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="pin the decode loop to a core of its own (--cpu), poll the stream without sleeping and keep "
+        "the step path warm between bins: how the README's latency figures were measured; needs 2 CPUs "
+        "and keeps one of them busy",
+    )
+    parser.add_argument("--cpu", type=int, help="the core for --realtime (default: the last one this process may use)")
     parser.add_argument("--view", action="store_true", help="serve the live view on 127.0.0.1 (see --port)")
     parser.add_argument("--port", type=int, default=8765, help="port of the live view (default: 8765; 0: any free port)")
     parser.set_defaults(func=run)
@@ -51,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bmi_decoder.checkpoint import load_decoder
+    from bmi_decoder.live.realtime import pick_cpu
     from bmi_decoder.live.stream import LiveDecoder
     from bmi_decoder.live.view import LiveView
 
@@ -59,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("command line", option, f"a finite number > {low:g}, got {value}")
     if not 0 <= args.port <= 65535:
         raise InputError("command line", "--port", f"a TCP port number 0 to 65535, got {args.port}")
+    if args.cpu is not None and not args.realtime:
+        raise InputError("command line", "--cpu", "--realtime beside it (--cpu picks the real-time core)")
+    realtime_cpu = pick_cpu(args.cpu) if args.realtime else None
     check_output(args.out, "--out", [args.checkpoint, args.reference])
     # one small step per 4 ms bin is latency-bound: the CPU beats a GPU kernel launch
     decoder, meta = load_decoder(args.checkpoint, device="cpu")
@@ -71,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         max_gap_s=args.max_gap_ms * 1e-3,
         reference=args.reference,
         velocity_name=args.velocity_name,
+        realtime_cpu=realtime_cpu,
     )
     view = None
     if args.view:

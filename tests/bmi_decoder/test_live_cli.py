@@ -13,6 +13,7 @@ from bmi_decoder.cli import main
 from bmi_decoder.decoders import WienerDecoder
 from bmi_decoder.io import write_recording
 from bmi_decoder.simulate import simulate_session
+from snn_core.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,8 @@ def files(tmp_path_factory):
         (["stream", "{sorted}", "--out", "{out}"], "data.mode"),
         (["stream", "{sorted}", "--wait", "-1"], "--wait"),
         (["stream", "{sorted}", "--port", "70000"], "--port"),
+        (["stream", "{sorted}", "--cpu", "0"], "--cpu"),
+        (["stream", "{sorted}", "--realtime", "--cpu", "4096"], "--cpu"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(files, tmp_path, capsys, args, field):
@@ -50,3 +53,32 @@ def test_bad_input_is_one_line_and_status_2(files, tmp_path, capsys, args, field
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and field in err[0], err
     assert "pylsl" not in sys.modules
+
+
+def test_realtime_pins_the_calling_thread_and_gives_its_cpus_back():
+    import os
+    import threading
+
+    from bmi_decoder.live import realtime
+
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        with pytest.raises(InputError, match="--realtime"):
+            realtime.pick_cpu(None)
+        return
+    cpu = realtime.pick_cpu(None)
+    assert cpu == max(allowed)
+    seen = {}
+
+    def pinned():  # in a thread of its own: only that thread is pinned
+        previous = realtime.enter(cpu)
+        seen["inside"] = os.sched_getaffinity(0)
+        seen["main"] = os.sched_getaffinity(os.getpid())  # the main thread's, whose id is the pid
+        realtime.leave(previous)
+        seen["after"] = os.sched_getaffinity(0)
+
+    thread = threading.Thread(target=pinned)
+    thread.start()
+    thread.join()
+    assert seen["inside"] == {cpu} and seen["after"] == allowed
+    assert seen["main"] == allowed

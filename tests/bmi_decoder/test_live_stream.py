@@ -49,14 +49,16 @@ def session(tmp_path_factory) -> tuple[Path, Path]:
     return path, checkpoint
 
 
-def start_live(folder: Path, path: Path, checkpoint: Path, rig_args: list[str], view: bool = False) -> subprocess.Popen:
+def start_live(
+    folder: Path, path: Path, checkpoint: Path, rig_args: list[str], view: bool = False, stream_args: str = ""
+) -> subprocess.Popen:
     """Start rig and stream as two processes inside one fresh loopback-only network namespace;
     with ``view``, the stream serves its view and headless chromium watches it before the rig starts."""
     folder.mkdir(parents=True, exist_ok=True)
     python, q = shlex.quote(sys.executable), shlex.quote
     # the decoder runs at raised priority, as a closed-loop decoder would: the clean run's deadline
     # (no bin late) is about the decoder, not about whatever else the machine is doing
-    stream = f"nice -n -10 {python} -m bmi_decoder stream {q(str(checkpoint))} --out {q(str(folder / 'stream.json'))} --wait 120"
+    stream = f"nice -n -10 {python} -m bmi_decoder stream {q(str(checkpoint))} --out {q(str(folder / 'stream.json'))} --wait 120 {stream_args}"
     rig = f"{python} -m bmi_decoder rig {q(str(path))} --seconds {SECONDS} --speed {SPEED} --wait 120 {shlex.join(rig_args)}"
     browser = browser_done = ""
     if view:
@@ -123,11 +125,11 @@ SCENARIOS = {
 
 @pytest.fixture(scope="module")
 def runs(session, tmp_path_factory) -> dict[str, dict]:
-    """The clean run alone (its latency is asserted), then the fault runs side by side."""
+    """The clean run alone, in real-time mode (its latency is asserted), then the fault runs side by side."""
     path, checkpoint = session
     base = tmp_path_factory.mktemp("runs")
     done = {}
-    start_live(base / "clean", path, checkpoint, []).wait(timeout=240)
+    start_live(base / "clean", path, checkpoint, [], stream_args="--realtime").wait(timeout=240)
     done["clean"] = results(base / "clean")
     procs = {name: start_live(base / name, path, checkpoint, args) for name, args in SCENARIOS.items()}
     # the browser watches a stream of binned counts
@@ -158,6 +160,7 @@ def test_clean_stream_equals_offline(runs, session):
     for key in ("gaps", "out_of_order", "duplicates", "dropped_chunks", "lost_events", "stale_events", "reconnects"):
         assert stats[key] == 0, key
     assert stats["finished"] and stats["latency_us"]["p99"] >= stats["decode_us"]["median"] > 0
+    assert stats["realtime_cpu"] in os.sched_getaffinity(0)  # the twin stepped beside it changed nothing above
 
 
 def test_binned_counts_stream_equals_offline(runs):
