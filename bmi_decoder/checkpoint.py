@@ -18,13 +18,16 @@ where each learned entry is tagged by its ``kind``:
 - ``array``: a NumPy array as a tensor, with its NumPy ``dtype`` name;
 - ``plain``: a number, string, None, or a list, tuple or dict of them;
 - ``module``: the ``state_dict`` of ``network_``, loaded into the network the decoder's own
-  ``_build_network(n_features_in_)`` builds from its parameters;
+  ``_build_network(n_features_in_)`` builds from its parameters and the other learned
+  attributes, restored first (the ANN's network reads the window it chose, ``n_lags_``);
 - ``object``: an instance of a class of :data:`STATE_CLASSES`, as the entries of its
   ``to_state()``, rebuilt by its ``from_state()``.
 
 Anything else is refused when saving. Format ``skipsnn-decoder/1`` pickled whole objects; such
 files are refused unread, with a request to retrain. Format 2 files (before the Kalman and Wiener
-filters chose their bins, lag and history on validation) are refused with the same request.
+filters chose their bins, lag and history on validation) are refused with the same request, and
+so are ANN checkpoints of format 3 written before the ANN chose its window on validation (they
+lack ``n_lags_``).
 
 Devices: a checkpoint holds CPU tensors only, whatever device the decoder trained on, so it
 loads on any machine. Loading places the network of a decoder with a ``device`` parameter by
@@ -248,7 +251,12 @@ def _restore_network(decoder: Decoder, state_dict: dict[str, torch.Tensor], path
         raise InputError(path, "learned.n_features_in_", "a positive channel count")
     # Building initialises weights that are then overwritten: the caller's generator is left alone.
     with torch.random.fork_rng(devices=[]):
-        network = decoder._build_network(decoder.n_features_in_)
+        try:
+            network = decoder._build_network(decoder.n_features_in_)
+        except AttributeError as err:
+            # the network's shape needs a learned attribute the file lacks: written before the
+            # decoder learned it (an ANN from before it chose its window on validation, n_lags_)
+            raise InputError(path, "learned", f"{RETRAIN} ({_first_line(err)})") from None
     network.load_state_dict(state_dict)
     target = loading_device(decoder.device, path, "device")
     decoder.network_ = network.to(target)

@@ -296,6 +296,7 @@ def train(
     extra: dict | None = None,
     strict: bool = False,
     restart_hint: str = "delete it to start over",
+    supersedes: Iterable[dict] = (),
     epoch_stats: Callable[[dict], dict] | None = None,
     on_epoch: Callable[[list[dict]], None] | None = None,
     progress: bool = False,
@@ -329,6 +330,9 @@ def train(
             with a warning, for checkpoints that are also the trained model's only copy, or that
             a user must not lose by mistake.
         restart_hint: how to start over, ending the ``strict`` refusal (e.g. a command's option).
+        supersedes: identities of earlier stages of the same job that share ``checkpoint`` (a
+            fit that trains several candidates in turn): progress of one of them is the job's
+            own, overwritten from the first epoch without a refusal or a warning.
         epoch_stats: given an epoch's record (before it is saved), returns entries to add to it.
         on_epoch: called with the history after every epoch, once saved (the latest record last);
             then the :func:`epoch_listener` of the context, if any, with the latest record.
@@ -354,6 +358,8 @@ def train(
         saved = read_progress(path, device) if path is not None else None
         if saved is not None and saved["identity"] == key:
             state = _restore(saved, model, optimizer, schedule, scaler, device)
+        elif saved is not None and saved["identity"] in {identity_key(stage) for stage in supersedes}:
+            pass  # the previous stage's progress: this stage starts afresh and overwrites it
         elif saved is not None and strict:
             raise InputError(
                 path, "spec/config", f"a checkpoint of this same model, data and training configuration ({restart_hint})"

@@ -81,6 +81,16 @@ class LabelScaler:
         return np.asarray(y, dtype=np.float64) * self.scale + self.mean
 
 
+def fit_identity(decoder: Decoder, data: Sequence[np.ndarray | None]) -> dict | None:
+    """What a progress file of this fit is keyed by: the decoder's name, its parameters (all but
+    :data:`NOT_FINGERPRINTED`) and a digest of ``data``; None without a ``progress_file`` (the
+    digest is only needed to key one)."""
+    if not decoder.progress_file:
+        return None
+    params = {k: v for k, v in decoder.get_params().items() if k not in NOT_FINGERPRINTED}
+    return {"decoder": decoder.name, "params": params, "data": data_digest(*data)}
+
+
 def train_early_stopping(
     network: torch.nn.Module,
     epoch_batches: Callable[[np.random.Generator], Iterable[tuple[torch.Tensor, torch.Tensor]]],
@@ -90,6 +100,9 @@ def train_early_stopping(
     mixed_precision: bool = False,
     data: Sequence[np.ndarray | None] = (),
     clip_grad_norm: float | None = None,
+    identity: dict | None = None,
+    supersedes: Sequence[dict] = (),
+    extra: dict | None = None,
 ) -> list[float]:
     """Train ``network`` with Adam until validation R2 stops improving; keep the best weights.
 
@@ -114,6 +127,12 @@ def train_early_stopping(
         data: the arrays the fit learns from (training and validation inputs and labels),
             digested into the progress file's identity.
         clip_grad_norm: clip each batch's gradient to this global norm (None: no clipping).
+        identity: the progress file's identity when the caller made it (:func:`fit_identity`,
+            e.g. with the candidate being trained); None: ``fit_identity(decoder, data)``.
+        supersedes: identities of the fit's earlier stages sharing the progress file, whose
+            progress is overwritten rather than refused (see :func:`snn_core.training.train`).
+        extra: plain values and tensors saved beside the progress (what a resumed fit needs to
+            skip the stages it finished).
 
     Returns:
         validation R2 after each epoch run.
@@ -121,10 +140,8 @@ def train_early_stopping(
     Raises:
         InputError: ``decoder.progress_file`` holds progress of another decoder, settings or data.
     """
-    identity = None
-    if decoder.progress_file:  # the digest is only needed to key a progress file
-        params = {k: v for k, v in decoder.get_params().items() if k not in NOT_FINGERPRINTED}
-        identity = {"decoder": decoder.name, "params": params, "data": data_digest(*data)}
+    if identity is None:
+        identity = fit_identity(decoder, data)
     result = train(
         network,
         torch.optim.Adam(network.parameters(), lr=decoder.lr),
@@ -140,6 +157,8 @@ def train_early_stopping(
         identity=identity,
         strict=True,
         restart_hint="rerun `bmi-decoder train` with --restart, or delete it, to discard it and train afresh",
+        supersedes=supersedes,
+        extra=extra,
         progress=bool(decoder.progress),
         desc=f"fit {decoder.name}",
     )

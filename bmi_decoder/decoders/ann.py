@@ -6,11 +6,20 @@ ReLU layers of 32 and 48 units, each followed by batch normalisation (dropout on
 and a linear readout of velocity. This is that network, with the window given by
 ``n_lags x bins_per_lag`` and a batch normalisation of the input so that counts of any scale
 train well. Trained with Adam on mini-batches of bins, early stopping on validation R2.
+
+NeuroBench fixes the window; here it is chosen on the validation split among candidates, as the
+Wiener filter chooses its history: neural activity leads movement by a different time on every
+array (docs/data.md: 100 to 180 ms), so how far back the network should read differs too. One
+network is trained per candidate window, each from the same seed, and the one with the best
+validation R2 is kept. The default candidates are 7 sub-windows of 4, 7 or 10 bins (112, 196
+and 280 ms), NeuroBench's 7 x 7 among them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Self
 
 import numpy as np
@@ -21,7 +30,7 @@ from bmi_decoder.cost import network_cost
 from bmi_decoder.evaluation import r2_score
 from snn_core.metrics import ModelCost
 from snn_core.streaming import cpu_float64
-from snn_core.training import seeded_torch
+from snn_core.training import identity_key, read_progress, seeded_torch
 
 from ._base import (
     Decoder,
@@ -31,7 +40,7 @@ from ._base import (
     is_int,
     is_real,
     require,
-    require_int,
+    require_candidates,
     train_validation,
 )
 from ._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
@@ -39,10 +48,17 @@ from ._training import (
     LabelScaler,
     check_training_params,
     current_stepper,
+    fit_identity,
     network_device,
     train_early_stopping,
     training_device,
 )
+
+# Saved beside the progress of each candidate's training (snn_core.training.train's ``extra``):
+# the windows already trained with their validation curves, and the best one's weights, so that
+# a resumed fit skips them.
+FINISHED = "finished_windows"
+BEST = "best_window"
 
 
 def build_mlp(n_inputs: int, hidden: Sequence[int], dropout: float) -> nn.Sequential:
@@ -105,26 +121,52 @@ class MLPStepper:
         return velocity
 
 
+def decode(network: nn.Sequential, scaler: LabelScaler, X: np.ndarray, n_lags: int, bins_per_lag: int) -> np.ndarray:
+    """Velocity (T, 2) in mm/s decoded by ``network`` from the lagged counts of ``X`` (T, F)."""
+    out = np.empty((len(X), 2), dtype=np.float32)
+    device = network_device(network)
+    network.eval()
+    with torch.no_grad():
+        for rows, phi in lagged_count_chunks(X, n_lags, bins_per_lag):
+            out[rows] = network(torch.from_numpy(phi.astype(np.float32)).to(device)).cpu().numpy()
+    return scaler.decode(out)
+
+
+def best_r2(curve: Sequence[float]) -> float:
+    """A candidate's score: the best validation R2 of its epochs (the weights early stopping
+    kept); -inf when no epoch scored (NaN)."""
+    return max((r2 for r2 in curve if math.isfinite(r2)), default=-math.inf)
+
+
 class ANNDecoder(Decoder):
     """Multilayer perceptron on lagged spike counts.
 
     Args:
-        n_lags: sub-windows of the input window (NeuroBench: 7).
-        bins_per_lag: 4 ms bins per sub-window (7 x 7 bins = 196 ms, NeuroBench's 200 ms).
+        n_lags: sub-windows of the input window (NeuroBench: 7), or candidates chosen on the
+            validation split.
+        bins_per_lag: 4 ms bins per sub-window, or candidates chosen on the validation split
+            (default 4, 7 or 10: windows of 112, 196 and 280 ms; 7 x 7 bins = 196 ms is
+            NeuroBench's 200 ms). Every pair of ``n_lags`` and ``bins_per_lag`` is a candidate.
         hidden: widths of the hidden layers (NeuroBench: 32, 48).
         dropout: dropout rate after the second and later hidden layers (NeuroBench: 0.5).
         lr: Adam learning rate.
         batch_size: bins per mini-batch.
-        max_epochs: passes over the training bins at most.
+        max_epochs: passes over the training bins at most, per candidate window.
         patience: epochs without a better validation R2 before stopping.
-        seed: seeds weight initialisation, dropout and batch order.
+        seed: seeds weight initialisation, dropout and batch order (the same for every
+            candidate, so a candidate trains as it would alone).
         progress: show a tqdm progress bar over epochs.
         progress_file: where to save the training state after every epoch; an interrupted
-            fit resumes from it (None: no saving).
+            fit resumes from it, skipping the candidate windows it finished (None: no saving).
         device: ``"auto"`` (a CUDA GPU when visible, else the CPU), ``"cpu"``, ``"cuda"`` or
             ``"cuda:N"``. On CUDA the training forward pass runs under bfloat16 autocast (the
             linear layers; batch normalisation and the loss stay in float32); ``predict``
             and validation run in float32.
+
+    Fitted attributes: ``n_lags_`` and ``bins_per_lag_`` (the chosen window), ``network_`` (its
+    network), ``validation_r2_`` (its validation R2 after each epoch) and
+    ``window_validation_r2_`` (``{n_lags: {bins_per_lag: per-epoch validation R2}}`` of every
+    candidate).
     """
 
     name = "ann"
@@ -133,8 +175,8 @@ class ANNDecoder(Decoder):
 
     def __init__(
         self,
-        n_lags: int = 7,
-        bins_per_lag: int = 7,
+        n_lags: int | Sequence[int] = 7,
+        bins_per_lag: int | Sequence[int] = (4, 7, 10),
         hidden: Sequence[int] = (32, 48),
         dropout: float = 0.5,
         lr: float = 3e-3,
@@ -159,18 +201,38 @@ class ANNDecoder(Decoder):
         self.progress_file = progress_file
         self.device = device
 
+    def _windows(self) -> list[tuple[int, int]]:
+        """The candidate windows (n_lags, bins_per_lag), checked, shortest first (equal spans:
+        fewer sub-windows first), the order in which ties are settled."""
+        lags, widths = require_candidates(self, "n_lags", 1), require_candidates(self, "bins_per_lag", 1)
+        return sorted({(n, b) for n in lags for b in widths}, key=lambda window: (window[0] * window[1], window[0]))
+
     def check_params(self) -> None:
-        require_int(self, "n_lags", 1)
-        require_int(self, "bins_per_lag", 1)
+        self._windows()
         widths = self.hidden if isinstance(self.hidden, Sequence) else ()
         hidden_ok = len(widths) > 0 and all(is_int(h) and h > 0 for h in widths)
         require(self, hidden_ok, "hidden", "a non-empty list of positive layer widths")
         require(self, is_real(self.dropout) and 0 <= self.dropout < 1, "dropout", "a rate in [0, 1)")
         check_training_params(self)
 
+    def _network(self, n_features: int, n_lags: int) -> nn.Sequential:
+        """The untrained network reading ``n_lags`` sub-windows of ``n_features`` channels, on the CPU."""
+        return build_mlp(n_lags * n_features, [int(h) for h in self.hidden], float(self.dropout))
+
     def _build_network(self, n_features: int) -> nn.Sequential:
-        """The untrained network for ``n_features`` channels, on the CPU (fit and checkpoints)."""
-        return build_mlp(self.n_lags * n_features, [int(h) for h in self.hidden], float(self.dropout))
+        """The untrained network of the chosen window (checkpoints load the weights into it)."""
+        return self._network(n_features, self.n_lags_)
+
+    def _resumed(self, stages: dict[tuple[int, int], dict]) -> dict:
+        """What the progress file holds of the windows this fit finished (``FINISHED`` and
+        ``BEST``), when it holds progress of this fit; else nothing (a file of another fit is
+        refused when the first window's training reads it)."""
+        if not stages:
+            return {}
+        saved = read_progress(Path(self.progress_file), torch.device("cpu"))
+        if saved is None or saved["identity"] not in {identity_key(stage) for stage in stages.values()}:
+            return {}
+        return {FINISHED: saved.get(FINISHED, []), BEST: saved.get(BEST)}
 
     def fit(
         self,
@@ -180,6 +242,7 @@ class ANNDecoder(Decoder):
         y_val: np.ndarray | None = None,
     ) -> Self:
         self.check_params()
+        windows = self._windows()
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         require(self, len(X) >= 2, "batch_size", "at least 2 training bins for batch normalisation")
         device = training_device(self)
@@ -188,41 +251,70 @@ class ANNDecoder(Decoder):
         cum = cumulative_counts(X)
         targets = torch.from_numpy(self.label_scaler_.encode(y)).to(device)
 
-        def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-            order = rng.permutation(len(X))
-            # A trailing batch of one bin would break batch normalisation's training mode.
-            for start in range(0, len(order) - 1, self.batch_size):
-                rows = order[start : start + self.batch_size]
-                # Lag features are gathered on the host, batch by batch: all of them at once
-                # (T x lags x F) would not fit in memory for a long session.
-                features = lagged_counts(cum, rows, self.n_lags, self.bins_per_lag)
-                yield torch.from_numpy(features.astype(np.float32)).to(device), targets[torch.from_numpy(rows).to(device)]
+        def batches_of(
+            n_lags: int, bins_per_lag: int
+        ) -> Callable[[np.random.Generator], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
+            def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+                order = rng.permutation(len(X))
+                # A trailing batch of one bin would break batch normalisation's training mode.
+                for start in range(0, len(order) - 1, self.batch_size):
+                    rows = order[start : start + self.batch_size]
+                    # Lag features are gathered on the host, batch by batch: all of them at once
+                    # (T x lags x F) would not fit in memory for a long session.
+                    features = lagged_counts(cum, rows, n_lags, bins_per_lag)
+                    yield torch.from_numpy(features.astype(np.float32)).to(device), targets[torch.from_numpy(rows).to(device)]
 
-        with seeded_torch(self.seed, device):
-            # built on the CPU, as on every machine, so that a seed gives the same initial weights
-            self.network_ = self._build_network(X.shape[1]).to(device)
-            self.validation_r2_ = train_early_stopping(
-                self.network_,
-                epoch_batches,
-                nn.functional.mse_loss,
-                lambda: r2_score(y_val, self.predict(X_val)),
-                self,
-                mixed_precision=True,
-                data=(X, y, X_val, y_val),
-            )
-        self.history_ = SpikeHistory(X.shape[1], self.n_lags, self.bins_per_lag)
+            return epoch_batches
+
+        # Each window's training is one stage of the fit in one progress file, keyed by the
+        # fit's identity and the window.
+        fit_id = fit_identity(self, (X, y, X_val, y_val))
+        stages = {window: {**fit_id, "window": list(window)} for window in windows} if fit_id else {}
+        resumed = self._resumed(stages)
+        curves: dict[tuple[int, int], list[float]] = {(n, b): list(curve) for n, b, curve in resumed.get(FINISHED, [])}
+        best: tuple[float, int, int, nn.Sequential] | None = None
+        if resumed.get(BEST) is not None:
+            n, b, weights = resumed[BEST]
+            network = self._network(X.shape[1], n)
+            network.load_state_dict(weights)
+            best = (best_r2(curves[n, b]), n, b, network.to(device))
+        for n_lags, bins_per_lag in windows:
+            if (n_lags, bins_per_lag) in curves:
+                continue
+            extra = {FINISHED: [[n, b, curve] for (n, b), curve in curves.items()], BEST: None}
+            if best is not None:
+                extra[BEST] = [best[1], best[2], {k: v.detach().to("cpu", copy=True) for k, v in best[3].state_dict().items()}]
+            with seeded_torch(self.seed, device):
+                # built on the CPU, as on every machine, so that a seed gives the same initial weights
+                network = self._network(X.shape[1], n_lags).to(device)
+                curve = train_early_stopping(
+                    network,
+                    batches_of(n_lags, bins_per_lag),
+                    nn.functional.mse_loss,
+                    lambda network=network, n=n_lags, b=bins_per_lag: r2_score(
+                        y_val, decode(network, self.label_scaler_, X_val, n, b)
+                    ),
+                    self,
+                    mixed_precision=True,
+                    identity=stages.get((n_lags, bins_per_lag)),
+                    supersedes=list(stages.values()),
+                    extra=extra,
+                )
+            curves[n_lags, bins_per_lag] = curve
+            if best is None or best_r2(curve) > best[0]:  # ties: the earlier, i.e. shorter, window
+                best = (best_r2(curve), n_lags, bins_per_lag, network)
+        _, self.n_lags_, self.bins_per_lag_, self.network_ = best
+        self.validation_r2_ = curves[self.n_lags_, self.bins_per_lag_]
+        self.window_validation_r2_ = {}
+        for (n, b), curve in sorted(curves.items()):
+            self.window_validation_r2_.setdefault(n, {})[b] = curve
+        self.history_ = SpikeHistory(X.shape[1], self.n_lags_, self.bins_per_lag_)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         check_fitted(self, "network_")
         X = check_sequence(X, n_features=self.n_features_in_)
-        out = np.empty((len(X), 2), dtype=np.float32)
-        device = network_device(self.network_)
-        self.network_.eval()
-        with torch.no_grad():
-            for rows, phi in lagged_count_chunks(X, self.n_lags, self.bins_per_lag):
-                out[rows] = self.network_(torch.from_numpy(phi.astype(np.float32)).to(device)).cpu().numpy()
-        return self.label_scaler_.decode(out)
+        return decode(self.network_, self.label_scaler_, X, self.n_lags_, self.bins_per_lag_)
 
     def cost(self, X: np.ndarray) -> ModelCost:
         """Recorded on the network: its linear layers read normalised counts and ReLU outputs

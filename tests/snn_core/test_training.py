@@ -114,6 +114,22 @@ def test_progress_of_other_data_is_not_resumed(tmp_path, capsys):
         _fit(checkpoint, data=_regression(7), epochs=2, strict=True)
 
 
+def test_a_later_stage_overwrites_the_progress_of_the_stage_it_supersedes(tmp_path, capsys):
+    """A fit that trains stages in turn through one progress file (the ANN's candidate windows):
+    the next stage starts afresh over the previous stage's progress, silently, even when strict;
+    a file of another job is still refused."""
+    checkpoint = tmp_path / "progress.pt"
+    earlier = {"task": "regression", "data": data_digest(*_regression(7))}
+    _fit(checkpoint, data=_regression(7), epochs=2)
+    capsys.readouterr()
+    model, result = _fit(checkpoint, epochs=2, strict=True, supersedes=[earlier])
+    assert result.resumed_from == 0 and len(result.history) == 2
+    assert capsys.readouterr().err == ""
+    assert _same_weights(model, _fit(epochs=2)[0])
+    with pytest.raises(InputError, match="spec/config"):
+        _fit(checkpoint, data=_regression(8), epochs=2, strict=True, supersedes=[earlier])
+
+
 def test_a_truncated_progress_file_is_set_aside(tmp_path, capsys):
     checkpoint = tmp_path / "progress.pt"
     _fit(checkpoint, epochs=2)
