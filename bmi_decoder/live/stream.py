@@ -308,7 +308,15 @@ class LiveDecoder:
     def _reconnect(self) -> bool:
         print(f"stream: source {self.name!r} lost; waiting up to {self.wait_s:g} s for it to return", file=sys.stderr)
         self._leave_realtime()  # the new inlet's liblsl threads must not inherit the loop's core
-        returned = self._open(self.wait_s)
+        deadline = time.monotonic() + self.wait_s
+        returned = False
+        while not returned and (remaining := deadline - time.monotonic()) > 0:
+            try:
+                returned = self._open(remaining)
+            except self.pylsl.util.LostError:
+                # resolved an outlet on its way out (the vanished source, still announced for
+                # a moment): resolve again until one answers or the wait is over
+                time.sleep(0.05)
         self._enter_realtime()
         if not returned:
             self.note = f"the source did not return within {self.wait_s:g} s"
