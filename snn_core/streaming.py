@@ -36,6 +36,8 @@ order of torch's own.
 
 from __future__ import annotations
 
+import copy
+
 import numba
 import numpy as np
 import torch
@@ -107,8 +109,6 @@ class DenseStepper:
         # weight column.
         sizes = [spec.in_size] + [w for block in spec.widths for w in block]
         self._starts = np.concatenate([[0], np.cumsum(np.add(sizes, 1))]).astype(int)
-        self._buffer = np.zeros(self._starts[-1], dtype=dtype)
-        self._input = self._buffer[: spec.in_size]
         plans = []
         base = 0  # global index of the current block's input node
         for block in network.blocks:
@@ -130,15 +130,29 @@ class DenseStepper:
         )
         self._betas = np.array([beta for *_, beta, _ in plans], dtype=dtype)
         self._thresholds = np.array([np.nan if t is None else t for *_, t in plans], dtype=dtype)
-        self._states = np.zeros(s_starts[-1], dtype=dtype)
-        last = len(sizes) - 1
+        self._n_states = int(s_starts[-1])
+        self._allocate_state()
+        # compile (or load from numba's cache) now, not during the first streamed bin
+        self.step(np.zeros(spec.in_size, dtype))
+        self.reset()
+
+    def _allocate_state(self) -> None:
+        """The buffer and the membranes, all that a step writes, and the views into the buffer."""
+        self._buffer = np.zeros(self._starts[-1], dtype=self._dtype)
+        self._states = np.zeros(self._n_states, dtype=self._dtype)
+        self._input = self._buffer[: self._starts[1] - 1]
+        last = len(self._starts) - 2
         self._output = self._buffer[self._starts[last] : self._starts[last + 1] - 1]
         self.output_and_one = self._buffer[self._starts[last] :]
         """(out_size + 1,) view: the last layer's output then a constant 1, for readouts that
         fold their bias into a weight column the same way."""
-        # compile (or load from numba's cache) now, not during the first streamed bin
-        self.step(np.zeros(spec.in_size, dtype))
-        self.reset()
+
+    def fork(self) -> DenseStepper:
+        """A stepper that shares these weights (never written) and has a state of its own, reset."""
+        twin = copy.copy(self)
+        twin._allocate_state()
+        twin.reset()
+        return twin
 
     @property
     def out_size(self) -> int:

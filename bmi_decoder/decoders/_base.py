@@ -129,6 +129,12 @@ class Decoder(abc.ABC):
         """NeuroBench's complexity metrics, measured while decoding ``X`` (T, F) from the reset
         state: footprint, sparsities and synaptic operations per step (see :mod:`bmi_decoder.cost`)."""
 
+    def twin(self) -> Decoder:
+        """A fitted decoder that steps exactly as this one, with a step state of its own (the
+        live consumer's real-time mode steps one to keep the step path warm). A deep copy here;
+        a decoder whose weights can be shared between step states shares them."""
+        return copy.deepcopy(self)
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickled and copied without ``_stepper``: a streaming stepper is a cache of the
         network's weights, rebuilt on the next ``reset``/``step``, and holds views into its own

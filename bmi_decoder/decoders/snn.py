@@ -14,6 +14,7 @@ with the best validation R2, decoded from the reset state over the whole validat
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator, Sequence
 from typing import Self
@@ -124,6 +125,14 @@ class VelocityStepper:
         self.spikes = np.zeros(len(self.body.output_and_one))
         self.mean = np.asarray(scaler.mean, dtype=np.float64)
         self.velocity = self.mean.copy()
+
+    def fork(self) -> VelocityStepper:
+        """A stepper that shares these weights and has a state of its own, reset."""
+        twin = copy.copy(self)
+        twin.body = self.body.fork()
+        twin.spikes = np.zeros_like(self.spikes)
+        twin.velocity = self.mean.copy()
+        return twin
 
     def reset(self) -> None:
         self.body.reset()
@@ -348,6 +357,13 @@ class SNNDecoder(Decoder):
 
     def step(self, x: np.ndarray) -> np.ndarray:
         return self._streaming().step(check_bin_fast(x, self.n_features_in_))
+
+    def twin(self) -> SNNDecoder:
+        """This decoder with a step state of its own, sharing the network and the stepper's
+        weights: a twin that steps beside it keeps them in cache for it."""
+        twin = copy.copy(self)  # without the stepper (Decoder.__getstate__)
+        twin._stepper = self._streaming().fork()
+        return twin
 
 
 class SmallSNNDecoder(SNNDecoder):

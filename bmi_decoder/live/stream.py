@@ -27,7 +27,6 @@ decoded one bin per ``bin_width`` of samples.
 
 from __future__ import annotations
 
-import copy
 import gc
 import json
 import math
@@ -127,9 +126,10 @@ class LiveDecoder:
             description names, if it exists here).
         velocity_name: the velocity outlet's name.
         realtime_cpu: pin the loop to this CPU, poll without blocking and, whenever the inlet is
-            empty, step a twin of the decoder on the last bin, which keeps the step path warm;
-            the twin's state is its own, so the decoded velocities are untouched
-            (:mod:`bmi_decoder.live.realtime`). None: the loop sleeps in its pull.
+            empty, step a twin of the decoder (:meth:`Decoder.twin`: its own state, the SNN's
+            weights shared) on the last bin, which keeps the step path and the weights warm;
+            the decoded velocities are untouched (:mod:`bmi_decoder.live.realtime`). None: the
+            loop sleeps in its pull.
     """
 
     def __init__(
@@ -155,7 +155,7 @@ class LiveDecoder:
         self.wait_s, self.max_gap_s, self.reference = wait_s, max_gap_s, reference
         self.velocity_name = velocity_name
         self.realtime_cpu = realtime_cpu
-        self.twin = copy.deepcopy(decoder) if realtime_cpu is not None else None
+        self.twin = decoder.twin() if realtime_cpu is not None else None
         self.last_x = np.zeros(self.n_features)
         self.counts = Counts()
         self.sequence = SequenceTracker()
@@ -294,8 +294,8 @@ class LiveDecoder:
                 # Code left idle for a few hundred microseconds runs cold, even on a core that
                 # spins: on the 2-core KVM build machine the first step after 4 ms of spinning
                 # took 35 us (median) against 6 us back to back, and a trivial NumPy call 21 us
-                # against 2. The twin's steps keep the path warm; a bin's event waits at most
-                # one twin step (about 6 us) to be pulled.
+                # against 2. The twin's steps keep the path (and, shared, the weights) warm; an
+                # event waits at most one twin step (about 6 us) to be pulled.
                 self.twin.step(self.last_x)
             now = clock_now()
             if now >= next_kinematics:

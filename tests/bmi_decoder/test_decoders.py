@@ -25,6 +25,7 @@ from bmi_decoder.decoders import DECODERS, Decoder, clone, make_decoder
 from bmi_decoder.decoders._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
 from bmi_decoder.decoders._training import network_device
 from bmi_decoder.decoders.kalman import KalmanDecoder, linear_recursion
+from bmi_decoder.decoders.snn import SNNDecoder
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import evaluate_decoder
 from bmi_decoder.preprocess import PreparedSession, prepare_session
@@ -143,6 +144,34 @@ def test_streaming_equals_predict(fitted: tuple, data: dict) -> None:
     decoder.reset()
     restarted = np.stack([decoder.step(x) for x in X[:50]])
     np.testing.assert_allclose(restarted, batch[:50], rtol=0, atol=tolerance)
+
+
+def test_a_twin_stepped_in_between_changes_nothing(fitted: tuple, data: dict) -> None:
+    """The live consumer's real-time mode steps a twin while it waits (docs/live.md)."""
+    decoder = fitted[0]
+    X, _ = data["test"]
+    alone = _streamed(decoder, X[:200])
+    twin = decoder.twin()
+    twin.reset()
+    decoder.reset()
+    interleaved = []
+    for x in X[:200]:
+        twin.step(X[0])
+        twin.step(np.ones_like(x))
+        interleaved.append(decoder.step(x))
+    # equal up to float rounding: a BLAS product may sum in another order for another alignment
+    tolerance = 1e-9 * float(np.abs(alone).max())
+    np.testing.assert_allclose(np.stack(interleaved), alone, rtol=0, atol=tolerance)
+    twin.reset()  # and the twin steps as the decoder does
+    np.testing.assert_allclose(np.stack([twin.step(x) for x in X[:200]]), alone, rtol=0, atol=tolerance)
+
+
+def test_the_snn_twin_shares_the_weights(data: dict) -> None:
+    decoder = SNNDecoder(hidden=[16], topology="1-", max_epochs=1, progress=False, device="cpu").fit(*data["train"])
+    twin = decoder.twin()
+    mine, its = decoder._streaming(), twin._streaming()
+    assert its is not mine and its.body._weights is mine.body._weights and its.weight_t is mine.weight_t
+    assert its.body._states is not mine.body._states and its.body._buffer is not mine.body._buffer
 
 
 def _streamed(decoder: Decoder, X: np.ndarray) -> np.ndarray:
