@@ -41,6 +41,13 @@ class NetworkSpec:
         topology: the skip topology in its text form (see :mod:`snn_core.topology`).
         recurrent: add recurrent weights to every dense layer (recurrent SNNs lead the NeuroBench
             primate-reaching results, docs/data.md).
+        recurrent_grad: factor on the gradient that flows back through the recurrent input to the
+            previous step's spikes; the forward pass is the same whatever its value. 0 (the
+            default) stops it there, as e-prop's gradient does (Bellec et al. 2020). The membrane's
+            own decay already passes the gradient back with a factor of ``beta`` per step (0.98 in
+            the BMI decoder), so a recurrent term of spectral radius above ``1 - beta`` can lift
+            the step's Jacobian past 1 and the gradient then grows exponentially along a chunk.
+            Bellec et al. (2018) damp it with 0.3; 1 is full BPTT.
         beta, threshold, learn_beta: LIF parameters (ignored by the ANN twin).
         kernel_size, batchnorm, pool: conv only; ``pool`` is the max-pool factor after each block
             (max keeps spikes binary, unlike average pooling).
@@ -51,6 +58,7 @@ class NetworkSpec:
     widths: tuple[tuple[int, ...], ...]
     topology: str
     recurrent: bool = False
+    recurrent_grad: float = 0.0
     beta: float = 0.9
     threshold: float = 1.0
     learn_beta: bool = False
@@ -91,6 +99,7 @@ class SkipLayer(nn.Module):
             self.synapse = nn.Conv2d(in_size, width, spec.kernel_size, padding=spec.kernel_size // 2, bias=not spec.batchnorm)
             self.norm = nn.BatchNorm2d(width) if spec.batchnorm else None
         self.recurrence = nn.Linear(width, width, bias=False) if spec.recurrent else None
+        self.recurrent_grad = float(spec.recurrent_grad)
         self.neuron = LIF(spec.beta, spec.threshold, learn_beta=spec.learn_beta) if mode == "snn" else None
         self.probe = ActivityProbe()
 
@@ -115,16 +124,23 @@ class SkipLayer(nn.Module):
             # step by step: the input at step t needs this layer's output at t - 1
             out_t, state, outs = torch.zeros_like(current[0]), None, []
             for current_t in current:
-                out_t, state = self._activate(current_t + self.recurrence(out_t), state)
+                out_t, state = self._activate(current_t + self.recurrence(self._fed_back(out_t)), state)
                 outs.append(out_t)
             out = torch.stack(outs)
         return self.probe(out)
+
+    def _fed_back(self, out: torch.Tensor) -> torch.Tensor:
+        """``out`` as the recurrent input reads it: the same values, the gradient scaled."""
+        if self.recurrent_grad == 1.0:
+            return out
+        detached = out.detach()
+        return detached if self.recurrent_grad == 0.0 else detached + self.recurrent_grad * (out - detached)
 
     def step(self, x: torch.Tensor, state: tuple | None) -> tuple[torch.Tensor, tuple]:
         out_prev, mem = state if state is not None else (None, None)
         current = self.current(x.unsqueeze(0))[0]
         if self.recurrence is not None and out_prev is not None:
-            current = current + self.recurrence(out_prev)
+            current = current + self.recurrence(self._fed_back(out_prev))
         out, mem = self._activate(current, mem)
         return out, (out, mem)
 

@@ -25,7 +25,7 @@ from bmi_decoder.decoders import DECODERS, Decoder, clone, make_decoder
 from bmi_decoder.decoders._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
 from bmi_decoder.decoders._training import network_device
 from bmi_decoder.decoders.kalman import KalmanDecoder, linear_recursion
-from bmi_decoder.decoders.snn import SNNDecoder
+from bmi_decoder.decoders.snn import SmallSNNDecoder, SNNDecoder
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import evaluate_decoder
 from bmi_decoder.preprocess import PreparedSession, prepare_session
@@ -232,6 +232,15 @@ def test_learns_tuned_velocity(fitted: tuple, data: dict) -> None:
     assert r2_score(y, fitted[0].predict(X)) > R2_FLOOR
 
 
+def test_recurrent_snn_learns_tuned_velocity(data: dict) -> None:
+    """The tinyRSNN-like recurrent variant (SmallSNNDecoder's docstring), on its default
+    recurrent_grad, learns as the feed-forward decoders do; README "Recurrent blocks" has its
+    validation curves on 600 s sessions."""
+    decoder = quiet(SmallSNNDecoder(hidden=[24, 24], topology="2-1", recurrent=True, **SNN_SMALL_PROBLEM))
+    decoder.fit(*data["train"], *data["val"])
+    assert r2_score(data["test"][1], decoder.predict(data["test"][0])) > R2_FLOOR
+
+
 def test_same_seed_same_predictions(fitted: tuple, data: dict) -> None:
     decoder = fitted[0]
     again = clone(decoder).fit(*data["train"], *data["val"])
@@ -317,6 +326,7 @@ def test_unknown_decoder_raises_input_error() -> None:
         ("gru", {"max_epochs": True}, "max_epochs"),
         ("snn", {"recurrent": "no"}, "recurrent"),  # a non-empty string must not count as true
         ("snn", {"learn_beta": 1}, "learn_beta"),
+        ("snn_small", {"recurrent_grad": 1.5}, "recurrent_grad"),
     ],
 )
 def test_bad_parameter_value_raises_input_error(name: str, params: dict, field: str, data: dict) -> None:

@@ -105,3 +105,31 @@ def test_recurrence_is_dense_only_and_spec_checks_block_sizes():
     spec = _dense_spec("3-120")
     assert NetworkSpec.from_dict(spec.to_dict()) == spec
     assert isinstance(build_network(spec).blocks[0].layers[0], SkipLayer)
+
+
+@pytest.mark.parametrize("mode", ["snn", "ann"])
+def test_recurrent_grad_leaves_the_forward_pass_alone(mode):
+    x = torch.rand(12, 3, 8)
+    outs = []
+    for scale in (0.0, 0.3, 1.0):
+        torch.manual_seed(0)
+        outs.append(build_network(_dense_spec("3-111", recurrent=True, recurrent_grad=scale), mode)(x))
+    assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], outs[2])
+
+
+def test_recurrent_grad_scales_the_gradient_through_the_previous_step():
+    """In the ReLU twin, input 0 reaches output 1 only through the recurrent weights: with two
+    steps the gradient crosses them once, so it is exactly ``recurrent_grad`` times full BPTT's."""
+    x = torch.rand(2, 1, 8)
+    grads = {}
+    for scale in (0.0, 0.3, 1.0):
+        torch.manual_seed(0)
+        layer = SkipLayer(_dense_spec("1-", widths=((8,),), recurrent=True, recurrent_grad=scale), 8, 8, "ann")
+        with torch.no_grad():
+            layer.synapse.bias.fill_(1.0)  # every ReLU active, so no gradient is lost to a zero
+        x_s = x.clone().requires_grad_(True)
+        layer(x_s)[1].sum().backward()
+        grads[scale] = x_s.grad[0]
+    assert grads[1.0].abs().sum() > 0
+    assert torch.equal(grads[0.0], torch.zeros_like(grads[0.0]))
+    torch.testing.assert_close(grads[0.3], 0.3 * grads[1.0])
