@@ -1,7 +1,7 @@
 """Recurrent SNN training with and without BPTT through the recurrent spikes: validation R2 per epoch.
 
 The tinyRSNN-like recurrent variant of the small SNN decoder (``SmallSNNDecoder(hidden=[24, 24],
-topology="2-1", recurrent=True)``, 24 KB) is fitted on each simulated session of
+topology="2-1", recurrent=True)``, 25.1 KB) is fitted on each simulated session of
 ``benchmarks/decoder_comparison.py`` (simulated here when missing), once per value of its
 ``recurrent_grad``: 1 is full BPTT, 0 (the default) stops the gradient at the recurrent input
 (:class:`snn_core.network.NetworkSpec`). All other settings are the decoder's defaults, on the

@@ -190,7 +190,7 @@ def search_topology(
     Args:
         recording: a recording file (``.mat`` or ``.nwb``) or a :class:`Recording`.
         config: data settings, seed, device and the ``[decoders.snn]`` settings (``hidden``: the
-            block's widths, default 96 per layer); None for the defaults.
+            block's widths, default the SNN decoder's: 128 per layer); None for the defaults.
         sampler: one of :data:`snn_core.search.SAMPLERS`.
         trials: completed trials the study should hold in the end.
         layers: layers of the block (default: the length of ``hidden``, else 3).

@@ -20,8 +20,8 @@ DESCRIPTION = """\
 Search the skip topology of the SNN decoder (one block of --layers LIF layers: which entries of
 its adjacency matrix carry a skip, and of which type, DSC or ASC) with Optuna, maximising the
 validation R2 of the NeuroBench split. The test split is scored once, at the end, for the best
-topology only. Layer widths (hidden; default 96 per layer) and every other SNN setting come from
-the config's [decoders.snn] table.
+topology only. Layer widths (hidden; default 128 per layer, as in the SNN decoder) and every other
+SNN setting come from the config's [decoders.snn] table.
 Trials are stored in --storage (default: a SQLite file DIR/search.db; a PostgreSQL or MySQL URL
 lets workers on several machines share one study): rerunning the same command resumes the search,
 keeping the completed trials; another recording (by content, not file name) or other settings

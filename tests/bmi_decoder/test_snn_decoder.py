@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from bmi_decoder.decoders import SmallSNNDecoder, SNNDecoder, make_decoder
+from bmi_decoder.experiment import load_config
 from snn_core.errors import InputError
 from snn_core.metrics import footprint_bytes
 from snn_core.network import SkipLayer
@@ -48,3 +51,10 @@ def test_bad_training_settings_are_refused(params: dict, field: str) -> None:
     with pytest.raises(InputError) as info:
         SNNDecoder(**params).check_params()
     assert info.value.field == field
+
+
+def test_the_recurrent_config_builds_the_tiny_recurrent_variant() -> None:
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "bmi_snn_recurrent.toml")
+    decoder = config.decoder("snn_small")
+    assert decoder.recurrent and decoder.recurrent_grad == 0.0
+    assert footprint_bytes(decoder._build_network(N_CHANNELS)) <= 30 * 1024
