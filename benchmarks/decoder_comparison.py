@@ -30,14 +30,20 @@ from bmi_decoder.report import decoder_summary, plot_pareto
 DECODERS = "snn,snn_small,kalman,wiener,ann,gru"
 
 
+def simulated_sessions(out: Path, seeds: list[int], seconds: float) -> list[str]:
+    """The benchmark's session files in ``out``, one per seed, simulated where missing."""
+    files = []
+    for seed in seeds:
+        path = out / f"sim_{seconds:.0f}s_seed{seed}.mat"
+        if not path.exists():
+            bmi_decoder(["synth", str(path), "--seconds", str(seconds), "--seed", str(seed)])
+        files.append(str(path))
+    return files
+
+
 def run(args: argparse.Namespace) -> list[dict]:
     """Simulate the sessions that are missing, evaluate every decoder on them; the report rows."""
-    files = []
-    for seed in args.seeds:
-        path = args.out / f"sim_{args.seconds:.0f}s_seed{seed}.mat"
-        if not path.exists():
-            bmi_decoder(["synth", str(path), "--seconds", str(args.seconds), "--seed", str(seed)])
-        files.append(str(path))
+    files = simulated_sessions(args.out, args.seeds, args.seconds)
     bmi_decoder(["evaluate", *files, "--decoders", args.decoders, "--out", str(args.out)])
     return json.loads((args.out / "report.json").read_text())["results"]
 

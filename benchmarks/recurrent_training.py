@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from decoder_comparison import simulated_sessions
 
-from bmi_decoder.cli import main as bmi_decoder
 from bmi_decoder.decoders import make_decoder
 from bmi_decoder.experiment import evaluate_decoder, load_config, read_decodable
 from bmi_decoder.preprocess import prepare_session
@@ -96,12 +96,7 @@ def main() -> None:
     parser.add_argument("--figure", type=Path, help="write the validation curves here")
     args = parser.parse_args()
 
-    paths = []
-    for seed in args.seeds:
-        path = args.out / f"sim_{args.seconds:.0f}s_seed{seed}.mat"
-        if not path.exists():
-            bmi_decoder(["synth", str(path), "--seconds", str(args.seconds), "--seed", str(seed)])
-        paths.append(str(path))
+    paths = simulated_sessions(args.out, args.seeds, args.seconds)
     store = args.out / "recurrent_training.json"
     results = json.loads(store.read_text())["results"] if store.exists() else []
     done = {(r["session"], r["recurrent_grad"]) for r in results}
