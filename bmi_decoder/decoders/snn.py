@@ -157,9 +157,11 @@ class SNNDecoder(Decoder):
         topology: skip topology of the block in snn_core's text form; None for no skips. The
             default ``"3-111"`` is densenet-like: every layer also reads, concatenated, what all
             earlier layers read. It beat the plain chain "3-000" on validation R2 in the searches
-            on a simulated session, and at three of 128 it lies on the search's front of R2
-            against energy: the addition-type topologies that scored about 0.02 higher cost 14 to
-            28 times its energy per step (README, "Choosing the SNN's topology").
+            on a simulated session, and it lies on the search's front of R2 against energy. The
+            addition-type "3-222", the accuracy-only search's pick on a 300 s session, scored
+            lower validation R2 than it on all three 600 s sessions of
+            ``benchmarks/decoder_comparison.py``, at 28 times its energy per step (README,
+            "Choosing the SNN's topology").
         recurrent: recurrent weights in every layer (off by default: the feed-forward skip block
             runs on the fused LIF kernels, a recurrent one step by step, several times slower).
         beta: LIF membrane decay per 4 ms step (learned when ``learn_beta``).
