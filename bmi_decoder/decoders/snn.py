@@ -157,7 +157,8 @@ class SNNDecoder(Decoder):
         topology: skip topology of the block in snn_core's text form; None for no skips. The
             default ``"3-111"`` is densenet-like: every layer also reads, concatenated, what all
             earlier layers read. It beat the plain chain "3-000" on validation R2 in the searches
-            on a simulated session, and it lies on the search's front of R2 against energy. The
+            on a simulated session, and no point of the R2-against-energy search's front had both
+            more R2 and less energy. The
             addition-type "3-222", the accuracy-only search's pick on a 300 s session, scored
             lower validation R2 than it on all three 600 s sessions of
             ``benchmarks/decoder_comparison.py``, at 28 times its energy per step (README,
