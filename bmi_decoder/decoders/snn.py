@@ -158,9 +158,8 @@ class SNNDecoder(Decoder):
             default ``"3-111"`` is densenet-like: every layer also reads, concatenated, what all
             earlier layers read. It beat the plain chain "3-000" on validation R2 in the searches
             on a simulated session, and no point of the R2-against-energy search's front had both
-            more R2 and less energy. The
-            addition-type "3-222", the accuracy-only search's pick on a 300 s session, scored
-            lower validation R2 than it on all three 600 s sessions of
+            more R2 and less energy. The addition-type "3-222", the accuracy-only search's pick
+            on a 300 s session, scored lower validation R2 than it on all three 600 s sessions of
             ``benchmarks/decoder_comparison.py``, at 28 times its energy per step (README,
             "Choosing the SNN's topology").
         recurrent: recurrent weights in every layer (off by default: the feed-forward skip block
