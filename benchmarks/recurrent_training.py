@@ -38,8 +38,10 @@ TINY_RSNN = {"hidden": [24, 24], "topology": "2-1", "recurrent": True}
 
 def worst_fall(curve: list[float]) -> float:
     """The largest drop of an epoch's validation R2 below the best of the epochs before it."""
+    if len(curve) < 2:
+        return 0.0
     best_before = np.maximum.accumulate(curve)[:-1]
-    return float(max(0.0, np.max(best_before - np.asarray(curve[1:])))) if len(curve) > 1 else 0.0
+    return float(max(0.0, (best_before - np.asarray(curve[1:])).max()))
 
 
 def fit(path: str, grad: float) -> dict:
