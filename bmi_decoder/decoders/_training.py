@@ -14,7 +14,7 @@ depends on autocast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -79,6 +79,17 @@ class LabelScaler:
 
     def decode(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y, dtype=np.float64) * self.scale + self.mean
+
+
+def chunk_rows(rng: np.random.Generator, n_bins: int, chunk_bins: int, batch_size: int) -> Iterator[np.ndarray]:
+    """One epoch of truncated-BPTT batches over ``n_bins`` training bins: (batch, chunk_bins) row
+    indices of non-overlapping chunks in random order. The chunk grid starts at a random offset
+    each epoch, so that no bin is always at a chunk's edge."""
+    n_chunks = n_bins // chunk_bins
+    offset = int(rng.integers(0, n_bins - n_chunks * chunk_bins + 1))
+    starts = offset + chunk_bins * rng.permutation(n_chunks)
+    for b in range(0, n_chunks, batch_size):
+        yield starts[b : b + batch_size, None] + np.arange(chunk_bins)
 
 
 def fit_identity(decoder: Decoder, data: Sequence[np.ndarray | None]) -> dict | None:

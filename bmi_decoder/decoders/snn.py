@@ -39,6 +39,7 @@ from ._base import Decoder, check_bin_fast, check_fitted, check_sequence, is_rea
 from ._training import (
     LabelScaler,
     check_training_params,
+    chunk_rows,
     current_stepper,
     network_device,
     train_early_stopping,
@@ -67,15 +68,19 @@ class LeakyReadout(nn.Module):
         return current if v is None else self.beta * v + current
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
-        current = self.linear(spikes.flatten(0, 1)).unflatten(0, spikes.shape[:2])
-        backend = pick_backend("auto", current.device, NEVER_FIRES)
-        if backend != "eager":
-            return lif_multi_step(current, current.new_zeros(()), self.beta, math.inf, NEVER_FIRES, backend, return_mem=True)[1]
-        v, out = torch.zeros_like(current[0]), []
-        for current_t in current:
-            v = self.beta * v + current_t
-            out.append(v)
-        return torch.stack(out)
+        return leaky_integrate(self.linear(spikes.flatten(0, 1)).unflatten(0, spikes.shape[:2]), self.beta)
+
+
+def leaky_integrate(current: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """``v[t] = beta * v[t-1] + current[t]`` from ``v = 0`` over a time-major sequence."""
+    backend = pick_backend("auto", current.device, NEVER_FIRES)
+    if backend != "eager":
+        return lif_multi_step(current, current.new_zeros(()), beta, math.inf, NEVER_FIRES, backend, return_mem=True)[1]
+    v, out = torch.zeros_like(current[0]), []
+    for current_t in current:
+        v = beta * v + current_t
+        out.append(v)
+    return torch.stack(out)
 
 
 class SpikingVelocityNet(nn.Module):
@@ -321,14 +326,10 @@ class SNNDecoder(Decoder):
         # on the device once: every batch is then a gather there, not a host-to-device copy
         inputs = torch.from_numpy(X.astype(np.float32)).to(device)
         targets = torch.from_numpy(self.label_scaler_.encode(y)).to(device)
-        n_chunks = len(X) // self.chunk_bins
 
         def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-            # chunk starts jitter each epoch so that no bin is always at a chunk's edge
-            offset = int(rng.integers(0, len(X) - n_chunks * self.chunk_bins + 1))
-            starts = offset + self.chunk_bins * rng.permutation(n_chunks)
-            for b in range(0, n_chunks, self.batch_size):
-                rows = torch.from_numpy(starts[b : b + self.batch_size, None] + np.arange(self.chunk_bins)).to(device)
+            for rows in chunk_rows(rng, len(X), self.chunk_bins, self.batch_size):
+                rows = torch.from_numpy(rows).to(device)
                 yield inputs[rows].transpose(0, 1), targets[rows].transpose(0, 1)
 
         def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
