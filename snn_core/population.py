@@ -80,6 +80,11 @@ class StackedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, m = x.shape[0], self.members
+        if x.stride(1) == 0 and m > 1:
+            # every member reads the same input (expanded): one ungrouped convolution with all
+            # members' filters, without copying the input M times
+            out = F.conv2d(x[:, 0], self.weight, self.bias, padding=self.padding)
+            return out.reshape(n, m, -1, *out.shape[-2:])
         out = F.conv2d(x.reshape(n, -1, *x.shape[-2:]), self.weight, self.bias, padding=self.padding, groups=m)
         return out.reshape(n, m, -1, *out.shape[-2:])
 
@@ -117,6 +122,9 @@ class PopulationLayer(nn.Module):
         self.asc_sources = [i for i in range(k) if bool((kinds[:, i] == ASC).any())]
         self.register_buffer("dsc_mask", (kinds == DSC).float(), persistent=False)
         self.register_buffer("asc_mask", (kinds == ASC).float(), persistent=False)
+        # sources every member reads the same way need no mask (members sorted by topology
+        # often share their fattest skips, those of the block input)
+        self.unmasked = {(t, i) for t in (DSC, ASC) for i in range(k) if bool((kinds[:, i] == t).all())}
         self.slots = [node_sizes[k]] + [node_sizes[i] for i in self.dsc_sources]
         in_size = sum(self.slots)
         if spec.kind == "dense":
@@ -135,35 +143,76 @@ class PopulationLayer(nn.Module):
                 )
         self.neuron = None
         if mode == "snn":
-            beta = torch.full((members,) + (1,) * (1 if spec.kind == "dense" else 3), float(spec.beta))
+            beta = torch.full((members,) + (1,) * (2 if spec.kind == "dense" else 3), float(spec.beta))
             self.neuron = LIF(beta if spec.learn_beta else float(spec.beta), spec.threshold, learn_beta=spec.learn_beta)
 
-    def _mask(self, mask: torch.Tensor, i: int, like: torch.Tensor) -> torch.Tensor:
-        """Column ``i`` of a (M, k) mask, shaped to broadcast over ``like`` (T, B, M, ...)."""
-        return mask[:, i].reshape(1, 1, -1, *([1] * (like.ndim - 3)))
+    def _column(self, kind: int, i: int, ndim: int) -> torch.Tensor | None:
+        """Column ``i`` of the ``kind`` mask shaped (M, 1, ...) to ``ndim`` dimensions; None when
+        every member has that skip and nothing needs masking."""
+        if (kind, i) in self.unmasked:
+            return None
+        return (self.dsc_mask if kind == DSC else self.asc_mask)[:, i].reshape(-1, *([1] * (ndim - 1)))
 
-    def layer_input(self, nodes: list[torch.Tensor]) -> torch.Tensor:
+    def dense_current(self, nodes: list[torch.Tensor]) -> torch.Tensor:
+        """Synaptic current (M, N, O) from member-major nodes (M, N, F): one batched matmul per
+        source, the masks on the (small) weights, so that no activation is copied or masked."""
+        own = nodes[self.k]
+        for i in self.asc_sources:
+            key, mask = str(i), self._column(ASC, i, 3)
+            if key in self.projections:
+                weight = self.projections[key].weight
+                own = own + _member_matmul(nodes[i], weight if mask is None else weight * mask)
+            else:
+                own = own + (nodes[i] if mask is None else nodes[i] * mask)
+        weight, start = self.synapse.weight, self.slots[0]
+        current = _member_matmul(own, weight[:, :, :start], self.synapse.bias)
+        for i, width in zip(self.dsc_sources, self.slots[1:]):
+            mask, slot = self._column(DSC, i, 3), weight[:, :, start : start + width]
+            current = current + _member_matmul(nodes[i], slot if mask is None else slot * mask)
+            start += width
+        return current
+
+    def dense_forward(self, nodes: list[torch.Tensor], steps: int) -> torch.Tensor:
+        current = self.dense_current(nodes)
+        if self.neuron is None:
+            return torch.relu(current)
+        # the LIF runs time-major: (M, T, B, O) -> (T, M, B, O) and back (its decay is (M, 1, 1))
+        members, rows, width = current.shape
+        time_major = current.view(members, steps, rows // steps, width).transpose(0, 1)
+        return self.neuron(time_major).transpose(0, 1).reshape(members, rows, width)
+
+    def _masked(self, kind: int, i: int, source: torch.Tensor) -> torch.Tensor:
+        """A conv ``source`` (T, B, M, C, H, W) for the members whose skip from node ``i`` is of
+        ``kind``, zeros for the others."""
+        column = self._column(kind, i, source.ndim - 2)
+        return source if column is None else column * source
+
+    def conv_forward(self, nodes: list[torch.Tensor]) -> torch.Tensor:
+        """(T, B, M, C, H, W) nodes: the masked sources concatenated into one grouped convolution."""
         x = nodes[self.k]
         for i in self.asc_sources:
             key = str(i)
-            source = nodes[i]
-            if key in self.projections:
-                source = self.projections[key](source) if self.kind == "dense" else _conv_seq(self.projections[key], source)
-            x = x + self._mask(self.asc_mask, i, source) * source
-        parts = [x] + [self._mask(self.dsc_mask, i, nodes[i]) * nodes[i] for i in self.dsc_sources]
-        return torch.cat(parts, dim=3) if len(parts) > 1 else x
-
-    def forward(self, nodes: list[torch.Tensor]) -> torch.Tensor:
-        x = self.layer_input(nodes)
-        if self.kind == "dense":
-            current = self.synapse(x)
-        else:
-            current = _conv_seq(self.synapse, x)
-            if self.norm is not None:
-                shape = current.shape
-                current = self.norm(current.flatten(0, 1).flatten(1, 2)).reshape(shape)
-        # a learned decay is (M, 1) or (M, 1, 1, 1): it broadcasts over (batch, M, ...)
+            source = _conv_seq(self.projections[key], nodes[i]) if key in self.projections else nodes[i]
+            x = x + self._masked(ASC, i, source)
+        parts = [x] + [self._masked(DSC, i, nodes[i]) for i in self.dsc_sources]
+        current = _conv_seq(self.synapse, torch.cat(parts, dim=3) if len(parts) > 1 else x)
+        if self.norm is not None:
+            shape = current.shape
+            current = self.norm(current.flatten(0, 1).flatten(1, 2)).reshape(shape)
+        # a learned decay is (M, 1, 1, 1): it broadcasts over (batch, M, C, H, W)
         return torch.relu(current) if self.neuron is None else self.neuron(current)
+
+
+def _member_matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x`` (M, N, F) through each member's ``weight`` (M, O, F): (M, N, O). An input every member
+    shares (expanded, stride 0 over members) is one wide matmul against all weights side by side."""
+    members, width, _ = weight.shape
+    if x.stride(0) == 0 and members > 1:
+        wide = F.linear(x[0], weight.reshape(-1, weight.shape[-1]), None if bias is None else bias.reshape(-1))
+        return wide.view(-1, members, width).transpose(0, 1)
+    if bias is None:
+        return torch.bmm(x, weight.transpose(1, 2))
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 
 def _conv_seq(conv: StackedConv2d, x: torch.Tensor) -> torch.Tensor:
@@ -206,15 +255,32 @@ class PopulationNetwork(nn.Module):
         self.pool = nn.MaxPool2d(spec.pool) if spec.kind == "conv" and spec.pool > 1 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spec.kind == "dense":
+            return self._dense_forward(x)
         for block in self.blocks:
             nodes = [x]
             for layer in block:
-                nodes.append(layer(nodes))
+                nodes.append(layer.conv_forward(nodes))
             x = nodes[-1]
             if self.pool is not None:
                 pooled = self.pool(_flat(x).flatten(1, 2))
                 x = pooled.reshape(*x.shape[:4], *pooled.shape[-2:])
         return x
+
+    def _dense_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Dense blocks run member-major, (M, T * B, F), so that every synapse is a plain batched
+        matmul; an input shared by all members (expanded) stays one copy."""
+        steps, batch, members = x.shape[:3]
+        if x.stride(2) == 0:
+            x = x[:, :, 0].reshape(steps * batch, -1).expand(members, -1, -1)
+        else:
+            x = x.permute(2, 0, 1, 3).reshape(members, steps * batch, -1)
+        for block in self.blocks:
+            nodes = [x]
+            for layer in block:
+                nodes.append(layer.dense_forward(nodes, steps))
+            x = nodes[-1]
+        return x.view(members, steps, batch, -1).permute(1, 2, 0, 3)
 
     @classmethod
     def from_networks(cls, networks: Sequence[SkipNetwork]) -> PopulationNetwork:
