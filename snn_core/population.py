@@ -143,7 +143,7 @@ class PopulationLayer(nn.Module):
                 )
         self.neuron = None
         if mode == "snn":
-            beta = torch.full((members,) + (1,) * (2 if spec.kind == "dense" else 3), float(spec.beta))
+            beta = torch.full((members,) + (1,) * (1 if spec.kind == "dense" else 3), float(spec.beta))
             self.neuron = LIF(beta if spec.learn_beta else float(spec.beta), spec.threshold, learn_beta=spec.learn_beta)
 
     def _column(self, kind: int, i: int, ndim: int) -> torch.Tensor | None:
@@ -153,33 +153,55 @@ class PopulationLayer(nn.Module):
             return None
         return (self.dsc_mask if kind == DSC else self.asc_mask)[:, i].reshape(-1, *([1] * (ndim - 1)))
 
-    def dense_current(self, nodes: list[torch.Tensor]) -> torch.Tensor:
-        """Synaptic current (M, N, O) from member-major nodes (M, N, F): one batched matmul per
-        source, the masks on the (small) weights, so that no activation is copied or masked."""
-        own = nodes[self.k]
+    def source_weights(self) -> dict[int, torch.Tensor]:
+        """Each node's effective weight (M, O, F_i) in this layer's current, which is linear in
+        the nodes: ``W (node_k + sum_asc P_i node_i) + sum_dsc W_i node_i`` is
+        ``sum_i W'_i node_i`` with ``W'_k = W``, ``W'_i = W P_i`` (or ``W``) for an ASC and the
+        member's slot ``W_i`` for a DSC, each masked to the members that have that skip. One
+        matmul per node then, whatever mix of skip types the members have."""
+        weight, own = self.synapse.weight, self.slots[0]
+        effective = {self.k: weight[:, :, :own]}
         for i in self.asc_sources:
             key, mask = str(i), self._column(ASC, i, 3)
-            if key in self.projections:
-                weight = self.projections[key].weight
-                own = own + _member_matmul(nodes[i], weight if mask is None else weight * mask)
-            else:
-                own = own + (nodes[i] if mask is None else nodes[i] * mask)
-        weight, start = self.synapse.weight, self.slots[0]
-        current = _member_matmul(own, weight[:, :, :start], self.synapse.bias)
+            term = effective[self.k] @ self.projections[key].weight if key in self.projections else effective[self.k]
+            effective[i] = term if mask is None else term * mask
+        start = own
         for i, width in zip(self.dsc_sources, self.slots[1:]):
             mask, slot = self._column(DSC, i, 3), weight[:, :, start : start + width]
-            current = current + _member_matmul(nodes[i], slot if mask is None else slot * mask)
+            slot = slot if mask is None else slot * mask
+            effective[i] = effective[i] + slot if i in effective else slot
             start += width
-        return current
+        return effective
+
+    def dense_current(self, nodes: list[torch.Tensor]) -> torch.Tensor:
+        """Synaptic current (N, M, O) from nodes (N, M, F), N = T * batch: one matmul per node,
+        accumulated inside the matmuls (``baddbmm``); a node every member shares (the block input
+        of one recording) is one wide matmul against all members' weights side by side."""
+        terms = sorted(self.source_weights().items(), key=lambda item: nodes[item[0]].stride(1) != 0)
+        bias = self.synapse.bias
+        current = None  # (M, N, O) member-major while accumulating
+        for i, weight in terms:
+            x = nodes[i]
+            members, width, _ = weight.shape
+            if x.stride(1) == 0 and members > 1:  # shared: first in ``terms``, starts the sum
+                wide = F.linear(x[:, 0], weight.reshape(-1, weight.shape[-1]), bias.reshape(-1) if current is None else None)
+                current, bias = wide.view(-1, members, width).transpose(0, 1), None
+                continue
+            start = current if current is not None else (bias.unsqueeze(1) if bias is not None else None)
+            if start is None:
+                current = torch.bmm(x.transpose(0, 1), weight.transpose(1, 2))
+            else:
+                current = torch.baddbmm(start, x.transpose(0, 1), weight.transpose(1, 2))
+            bias = None
+        return current.transpose(0, 1)
 
     def dense_forward(self, nodes: list[torch.Tensor], steps: int) -> torch.Tensor:
         current = self.dense_current(nodes)
         if self.neuron is None:
             return torch.relu(current)
-        # the LIF runs time-major: (M, T, B, O) -> (T, M, B, O) and back (its decay is (M, 1, 1))
-        members, rows, width = current.shape
-        time_major = current.view(members, steps, rows // steps, width).transpose(0, 1)
-        return self.neuron(time_major).transpose(0, 1).reshape(members, rows, width)
+        # time-major already: (T * B, M, O) is (T, B * M * O) to the fused LIF (decay (M, 1))
+        rows, members, width = current.shape
+        return self.neuron(current.view(steps, rows // steps, members, width)).view(rows, members, width)
 
     def _masked(self, kind: int, i: int, source: torch.Tensor) -> torch.Tensor:
         """A conv ``source`` (T, B, M, C, H, W) for the members whose skip from node ``i`` is of
@@ -201,18 +223,6 @@ class PopulationLayer(nn.Module):
             current = self.norm(current.flatten(0, 1).flatten(1, 2)).reshape(shape)
         # a learned decay is (M, 1, 1, 1): it broadcasts over (batch, M, C, H, W)
         return torch.relu(current) if self.neuron is None else self.neuron(current)
-
-
-def _member_matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``x`` (M, N, F) through each member's ``weight`` (M, O, F): (M, N, O). An input every member
-    shares (expanded, stride 0 over members) is one wide matmul against all weights side by side."""
-    members, width, _ = weight.shape
-    if x.stride(0) == 0 and members > 1:
-        wide = F.linear(x[0], weight.reshape(-1, weight.shape[-1]), None if bias is None else bias.reshape(-1))
-        return wide.view(-1, members, width).transpose(0, 1)
-    if bias is None:
-        return torch.bmm(x, weight.transpose(1, 2))
-    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 
 def _conv_seq(conv: StackedConv2d, x: torch.Tensor) -> torch.Tensor:
@@ -268,19 +278,16 @@ class PopulationNetwork(nn.Module):
         return x
 
     def _dense_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Dense blocks run member-major, (M, T * B, F), so that every synapse is a plain batched
-        matmul; an input shared by all members (expanded) stays one copy."""
+        """Dense blocks run on (T * B, M, F) rows: time-major for the fused LIF, and a strided
+        batch of rows per member for the matmuls; an input shared by all members stays one copy."""
         steps, batch, members = x.shape[:3]
-        if x.stride(2) == 0:
-            x = x[:, :, 0].reshape(steps * batch, -1).expand(members, -1, -1)
-        else:
-            x = x.permute(2, 0, 1, 3).reshape(members, steps * batch, -1)
+        x = x.reshape(steps * batch, members, -1)  # a view, also of an expanded input
         for block in self.blocks:
             nodes = [x]
             for layer in block:
                 nodes.append(layer.dense_forward(nodes, steps))
             x = nodes[-1]
-        return x.view(members, steps, batch, -1).permute(1, 2, 0, 3)
+        return x.view(steps, batch, members, -1)
 
     @classmethod
     def from_networks(cls, networks: Sequence[SkipNetwork]) -> PopulationNetwork:

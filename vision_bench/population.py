@@ -79,7 +79,8 @@ def _members_view(batches: list[tuple[torch.Tensor, torch.Tensor]], device: torc
     (all members of one seed) is expanded to every member, not copied."""
     if len(batches) == 1:
         frames, labels = batches[0]
-        frames = time_major(frames, device).unsqueeze(2)
+        # contiguous before expanding, so that merging (T, batch) stays a view
+        frames = time_major(frames, device).contiguous().unsqueeze(2)
         return frames.expand(-1, -1, count, *frames.shape[3:]), labels.to(device)[:, None].expand(-1, count)
     frames = torch.stack([time_major(f, device) for f, _ in batches], dim=2)
     return frames, torch.stack([labels for _, labels in batches], dim=1).to(device)
@@ -92,7 +93,7 @@ def population_accuracy(model: PopulationVisionNet, data: Dataset, members: int,
     correct, total = torch.zeros(members, dtype=torch.long), 0
     with torch.no_grad():
         for frames, labels in DataLoader(data, batch_size=batch_size):
-            frames = time_major(frames, device).unsqueeze(2)
+            frames = time_major(frames, device).contiguous().unsqueeze(2)
             logits = model(frames.expand(-1, -1, members, *frames.shape[3:]))
             correct += (logits.argmax(dim=2).cpu() == labels[:, None]).sum(dim=0)
             total += len(labels)

@@ -180,7 +180,7 @@ def _fit_group(
 
     def members_view(batch: torch.Tensor, rows: list[np.ndarray]) -> torch.Tensor:
         if shared:  # one batch for all: a broadcast view, not M copies
-            picked = batch[torch.from_numpy(rows[0]).to(device)].transpose(0, 1)
+            picked = batch[torch.from_numpy(rows[0]).to(device)].transpose(0, 1).contiguous()
             return picked.unsqueeze(2).expand(-1, -1, count, -1)
         return torch.stack([batch[torch.from_numpy(r).to(device)].transpose(0, 1) for r in rows], dim=2)
 
