@@ -1,0 +1,135 @@
+"""The rows of a topology table (benchmarks/topology_table.py): one trained (topology, seed) each,
+read and written as CSV, averaged over seeds, and the split-half reliability of the ranking they
+give."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from snn_core.atomic import write_text_atomic
+from snn_core.errors import InputError
+from snn_core.topology import SkipTopology
+
+COLUMNS = (
+    "topology",
+    "seed",
+    "val_per_epoch",
+    "val_score",
+    "test_score",
+    "dense",
+    "effective_macs",
+    "effective_acs",
+    "energy_pj_per_step",
+    "seconds",
+)
+
+
+@dataclass
+class Row:
+    """One trained (topology, seed) (see the module docstring for the columns)."""
+
+    topology: str
+    val_per_epoch: list[float]
+    val_score: float
+    test_score: float
+    dense: float
+    effective_macs: float
+    effective_acs: float
+    energy_pj_per_step: float
+    seconds: float
+    seed: int = 0
+
+    def cells(self) -> list[str]:
+        values = [self.topology, str(self.seed), ";".join(f"{v:.6g}" for v in self.val_per_epoch)]
+        values += [f"{getattr(self, c):.6g}" for c in COLUMNS[3:]]
+        return values
+
+
+def parse_row(record: dict[str, str], source: str) -> Row:
+    """A CSV record as a :class:`Row` (a table without a ``seed`` column was built at seed 0).
+
+    Raises:
+        InputError: a missing or non-numeric cell.
+    """
+    try:
+        return Row(
+            topology=str(SkipTopology.from_string(record["topology"])),
+            val_per_epoch=[float(v) for v in record["val_per_epoch"].split(";")],
+            seed=int(record.get("seed") or 0),
+            **{c: float(record[c]) for c in COLUMNS[3:]},
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(source, "row", f"the columns {', '.join(COLUMNS)} with numbers ({err})") from None
+
+
+def read_rows(path: str | Path) -> dict[tuple[str, int], Row]:
+    """Every row of a table CSV by (topology, seed) (empty when the file does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    with path.open(newline="") as f:
+        return {(row.topology, row.seed): row for row in (parse_row(r, str(path)) for r in csv.DictReader(f))}
+
+
+def seed_means(rows: dict[tuple[str, int], Row]) -> dict[str, Row]:
+    """Per topology, the mean over its seeds of every score, curve and cost (seconds summed)."""
+    by_topology: dict[str, list[Row]] = {}
+    for (topology, _), row in sorted(rows.items()):
+        by_topology.setdefault(topology, []).append(row)
+    means = {}
+    for topology, group in by_topology.items():
+        length = min(len(r.val_per_epoch) for r in group)
+        fields = {c: float(np.mean([getattr(r, c) for r in group])) for c in COLUMNS[3:-1]}
+        curve = np.mean([r.val_per_epoch[:length] for r in group], axis=0).tolist()
+        means[topology] = Row(topology, curve, **fields, seconds=sum(r.seconds for r in group), seed=-1)
+    return means
+
+
+def read_table(path: str | Path) -> dict[str, Row]:
+    """The seed-mean rows of a table CSV by topology (:func:`seed_means` of :func:`read_rows`)."""
+    return seed_means(read_rows(path))
+
+
+def split_half(rows: dict[tuple[str, int], Row], field: str = "val_score") -> dict:
+    """Split-half reliability of the topology ranking: the Spearman correlation, over the
+    topologies with every seed, between the mean ``field`` over one half of the seeds and over the
+    other, for every split into halves (the first half smaller when the count is odd).
+
+    Returns ``{"seeds", "topologies", "splits": [[half, other, rho], ...], "mean", "min"}``.
+    """
+    seeds = sorted({seed for _, seed in rows})
+    topologies = sorted({t for t, _ in rows if all((t, s) in rows for s in seeds)})
+    scores = np.array([[getattr(rows[(t, s)], field) for s in seeds] for t in topologies])
+    splits = []
+    for half in combinations(range(len(seeds)), len(seeds) // 2):
+        other = [k for k in range(len(seeds)) if k not in half]
+        if len(seeds) % 2 == 0 and half[0] != 0:
+            continue  # with an even count each split appears twice
+        rho = float(spearmanr(scores[:, list(half)].mean(axis=1), scores[:, other].mean(axis=1)).statistic)
+        splits.append([[seeds[k] for k in half], [seeds[k] for k in other], rho])
+    rhos = [rho for *_, rho in splits]
+    return {
+        "seeds": seeds,
+        "topologies": len(topologies),
+        "splits": splits,
+        "mean": float(np.mean(rhos)) if rhos else None,
+        "min": float(np.min(rhos)) if rhos else None,
+    }
+
+
+def write_table(path: Path, rows: dict[tuple[str, int], Row], order: list[str]) -> None:
+    """Rewrite the CSV atomically, rows in counting order, then by seed."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    rank = {t: k for k, t in enumerate(order)}
+    for key in sorted(rows, key=lambda k: (rank.get(k[0], len(rank)), k[1])):
+        writer.writerow(rows[key].cells())
+    write_text_atomic(path, buffer.getvalue())
