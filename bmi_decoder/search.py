@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import PreparedSession, prepare_session
 from bmi_decoder.quality import require_decodable
 from bmi_decoder.recording import Recording
+from bmi_decoder.search_results import SearchResult, SearchTrial
 from snn_core import search as core_search
 from snn_core.atomic import write_text_atomic
 from snn_core.errors import InputError, NoTrialCompleted
@@ -48,7 +49,6 @@ from snn_core.search import (
     HEARTBEAT_SECONDS,
     OBJECTIVES,
     SearchInterrupted,
-    StudyOutcome,
     best_so_far,
     default_storage,
     open_storage,
@@ -59,90 +59,16 @@ from snn_core.search import (
     shown_url,
     trial_printer,
 )
+from snn_core.strategies import Strategy
 from snn_core.topology import SkipTopology, search_space_size
+
+__all__ = ["SearchResult", "SearchTrial", "block_widths", "search_topology", "session_sha256"]
 
 # SNN parameters the search sets itself, or that do not change a fit's result (the device only
 # changes rounding: workers with and without a GPU share one study)
 SEARCH_SET = ("topology", "hidden", "progress", "progress_file", "device")
 # the cost objectives, as reported and plotted (per 4 ms bin: one step of the decoder)
 COST_LABELS = {"energy": "energy per step (pJ)", "synops": "effective synaptic operations per step"}
-
-
-@dataclass(frozen=True)
-class SearchTrial:
-    """One trial of the study: its topology (None if it failed before drawing one), state, score,
-    its cost when the search has a second objective, and the worker (``host:pid``) that ran it."""
-
-    number: int
-    topology: str | None
-    state: str
-    validation_r2: float | None
-    cost: float | None = None
-    worker: str | None = None
-
-
-@dataclass(frozen=True)
-class SearchResult(StudyOutcome):
-    """What :func:`search_topology` found and wrote.
-
-    Attributes:
-        session: the recording searched on (its path, or its source for an in-memory one).
-        session_sha256: SHA-256 of its binned session (module docstring).
-        study, trials, best_so_far, best_trial, best_topology: as in
-            :class:`~snn_core.search.StudyOutcome`; ``trials`` holds :class:`SearchTrial` records.
-        storage: the storage URL, password masked.
-        sampler, seed: the sampler and the seed of it and of every fit.
-        hidden: the block's layer widths.
-        search_space_size: topologies of the block.
-        validation_r2, test_r2: the best topology's scores.
-        objectives: ``("score",)``, or the score and its cost (``"energy"`` or ``"synops"``).
-        pruner: the pruner of this run (:data:`snn_core.search.PRUNERS`).
-        pareto_front: with a cost, the trials on the Pareto front, by cost: trial, topology,
-            validation R2 and cost.
-        paths: the files written (the report ``search.json``, the decoder ``best.pt`` and, with a
-            cost, the figure ``search_pareto.png``).
-        decoder: the best decoder, fitted.
-    """
-
-    session: str
-    session_sha256: str
-    storage: str
-    sampler: str
-    seed: int
-    hidden: tuple[int, ...]
-    search_space_size: int
-    validation_r2: float
-    test_r2: float
-    objectives: tuple[str, ...] = ("score",)
-    pruner: str = "none"
-    pareto_front: tuple[dict, ...] = ()
-    paths: tuple[Path, ...] = ()
-    decoder: Decoder | None = field(default=None, compare=False, repr=False)
-
-    def to_dict(self) -> dict:
-        """The JSON report (``search.json``)."""
-        return {
-            "session": self.session,
-            "session_sha256": self.session_sha256,
-            "study": self.study,
-            "storage": self.storage,
-            "sampler": self.sampler,
-            "seed": self.seed,
-            "layers": len(self.hidden),
-            "hidden": list(self.hidden),
-            "search_space_size": self.search_space_size,
-            "objectives": list(self.objectives),
-            "pruner": self.pruner,
-            "trials": [vars(t) for t in self.trials],
-            "best_so_far": list(self.best_so_far),
-            "best": {
-                "trial": self.best_trial,
-                "topology": self.best_topology,
-                "validation_r2": self.validation_r2,
-                "test_r2": self.test_r2,
-            },
-            "pareto_front": list(self.pareto_front),
-        }
 
 
 def block_widths(config_hidden: list[int] | None, layers: int | None, source: str) -> tuple[int, ...]:
@@ -175,7 +101,7 @@ def search_topology(
     trials: int = 20,
     layers: int | None = None,
     storage: str | None = None,
-    study: str = "skip-search",
+    study: str | None = None,
     out: str | Path = "runs/search",
     config_source: str = "config",
     log: Callable[[str], None] | None = None,
@@ -184,6 +110,7 @@ def search_topology(
     objectives: Sequence[str] = ("score",),
     workers: int = 1,
     heartbeat_s: int = HEARTBEAT_SECONDS,
+    strategy: Strategy | None = None,
 ) -> SearchResult:
     """Search the SNN decoder's skip topology for the best validation R2; resumes a stored study.
 
@@ -195,7 +122,8 @@ def search_topology(
         trials: completed trials the study should hold in the end.
         layers: layers of the block (default: the length of ``hidden``, else 3).
         storage: Optuna RDB URL (default: :func:`~snn_core.search.default_storage` of ``out``).
-        study: the study's name in the storage.
+        study: the study's name in the storage (default ``skip-search``, and
+            ``skip-search-exhaustive`` or ``skip-search-zero-cost`` for those strategies).
         out: folder for ``search.json``, ``best.pt`` (a checkpoint ``bmi-decoder replay`` reads)
             and the default storage; created if missing.
         config_source: how the config is named in error messages (its file).
@@ -207,6 +135,10 @@ def search_topology(
         workers: processes on this machine running the study together
             (:func:`snn_core.search.run_workers`); this process then runs whatever they left.
         heartbeat_s: a running trial's heartbeat (:func:`snn_core.search.open_storage`).
+        strategy: a population strategy (:mod:`snn_core.strategies`: exhaustive, or zero-cost
+            ranking then training the top K) instead of the sampler; ``sampler``, ``trials``,
+            ``pruner``, ``objectives`` and ``workers`` are then unused
+            (:mod:`bmi_decoder.search_strategies`).
 
     Raises:
         InputError: bad widths, a recording that cannot be decoded honestly
@@ -223,7 +155,7 @@ def search_topology(
             trials,
             layers,
             storage,
-            study,
+            study or ("skip-search" if strategy is None else f"skip-search-{strategy.name}"),
             Path(out),
             config_source,
             log,
@@ -232,6 +164,7 @@ def search_topology(
             tuple(objectives),
             workers,
             heartbeat_s,
+            strategy,
         )
 
 
@@ -337,10 +270,12 @@ def _search(
     objectives,
     workers,
     heartbeat_s,
+    strategy,
 ) -> SearchResult:
     if objectives != core_search.check_objectives(",".join(objectives)):
         raise InputError("search", "objectives", f"score, score,energy or score,synops, got {objectives!r}")
     widths = block_widths(config.decoders.get("snn", {}).get("hidden"), layers, config_source)
+    candidates = strategy.candidates([len(widths)]) if strategy is not None else None  # bad options fail first
     name = str(recording) if isinstance(recording, (str, Path)) else recording.provenance.get("source", "recording")
     source = recording
     if isinstance(recording, (str, Path)):
@@ -350,6 +285,10 @@ def _search(
     url = storage or default_storage(out)
     store = open_storage(url, heartbeat_s)  # a bad URL fails before any training
     task = _task(recording, name, config, widths)
+    if strategy is not None:
+        from bmi_decoder.search_strategies import population_search
+
+        return population_search(task, name, store, url, study_name, strategy, candidates, out, log, callbacks)
     directions = [OBJECTIVES[o] for o in objectives]
     # refused before the first line is logged and before any worker starts
     core_search.bind_study(store, study_name, task.settings, directions if len(directions) > 1 else directions[0])
@@ -413,6 +352,7 @@ def _search(
         pareto_front=front,
         paths=(report, checkpoint, figure) if front else (report, checkpoint),
         decoder=decoder,
+        wall_s=sum(t.duration.total_seconds() for t in found.trials if t.duration is not None),
     )
     save_decoder(decoder, checkpoint, {"session": name, "data": config.data, "seed": config.seed})
     if front:

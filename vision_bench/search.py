@@ -38,6 +38,7 @@ from snn_core.search import (
     run_search,
     shown_url,
 )
+from snn_core.strategies import Strategy
 from snn_core.topology import SkipTopology, search_space_size
 from vision_bench.claims import judge_search
 from vision_bench.config import AnalysisConfig
@@ -97,7 +98,9 @@ def _params(blocks: SkipTopology) -> dict[str, int]:
 def _stored_scores(storage: optuna.storages.BaseStorage, identity: dict) -> tuple[dict[str, float], dict[str, float]]:
     """Validation scores and training seconds of every topology stored under ``identity``."""
     scores, seconds = {}, {}
-    for summary in (s for s in storage.get_all_studies() if s.user_attrs.get("objective") == identity):
+    # a population strategy's trial holds a mean over seeds: only the samplers' single fits are reused
+    studies = storage.get_all_studies()
+    for summary in (s for s in studies if s.user_attrs.get("objective") == identity and "strategy" not in s.user_attrs):
         seconds.update(summary.user_attrs.get("train_seconds", {}))
         for t in optuna.load_study(study_name=summary.study_name, storage=storage).get_trials(states=(TrialState.COMPLETE,)):
             scores[t.user_attrs["topology"]] = t.value
@@ -150,6 +153,7 @@ def run_vision_search(
     callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
     out: str | Path | None = None,
     pruner: str = "none",
+    strategy: Strategy | None = None,
 ) -> VisionSearchResult:
     """Search the skip topology with each sampler, then test the start and the best topology.
 
@@ -169,6 +173,10 @@ def run_vision_search(
             ``search_convergence.png``; :mod:`vision_bench.search_report`), or None to write nothing.
         pruner: one of :data:`snn_core.search.PRUNERS`: every trial reports its validation
             accuracy per epoch, and a pruned trial stops early (recorded as pruned, no score).
+        strategy: a population strategy (:mod:`snn_core.strategies`), run in study
+            ``{prefix}-{strategy}`` before the ``samplers`` (usually none with it;
+            :mod:`vision_bench.search_strategies`); its best is the topology of the best mean
+            validation accuracy over its seeds, tested with every seed's model.
 
     Returns:
         Data sizes, start, per-sampler searches, best, claims, runtime and the paths written.
@@ -196,6 +204,8 @@ def run_vision_search(
             log,
             callbacks,
             pruner,
+            strategy,
+            Path(out) / f"{prefix}-{strategy.name}-progress" if out is not None and strategy is not None else None,
         )
     if out is not None:
         from vision_bench.search_report import write_report
@@ -205,7 +215,7 @@ def run_vision_search(
 
 
 def _search(
-    dataset, root, config, samplers, trials, storage, seed, prefix, progress, log, callbacks, pruner
+    dataset, root, config, samplers, trials, storage, seed, prefix, progress, log, callbacks, pruner, strategy, progress_dir
 ) -> VisionSearchResult:
     started = time.perf_counter()
     data = config.data
@@ -258,7 +268,24 @@ def _search(
     start_variant = max(config.variants, key=lambda v: (ann[v], -config.variants.index(v)))  # ties: listed first
     start = variant_blocks(start_variant)
 
-    searches = {}
+    searches, found, report = {}, None, None
+    if strategy is not None:
+        from vision_bench.search_strategies import population_search
+
+        searches[strategy.name], found, report = population_search(
+            strategy,
+            store,
+            {"objective": identity},
+            f"{prefix}-{strategy.name}",
+            layers,
+            (fit_set, val_set, test_set),
+            model_config,
+            config.train,
+            progress_dir,
+            progress,
+            log,
+            callbacks,
+        )
     for sampler in samplers:
         settings = {"objective": identity, "seed": seed}
         study = core_search.bind_study(store, f"{prefix}-{sampler}", settings)
@@ -295,7 +322,16 @@ def _search(
             models[key], scores[key], seconds[key] = fit(SkipTopology.from_string(key))
         return ScoredTopology(topology, scores[key], evaluate(models[key], test_set, config.train.batch_size))
 
-    winner = max(searches.values(), key=lambda r: r.best_validation_accuracy).best_topology
+    if strategy is not None:  # the samplers' studies of this storage and settings, shown beside it
+        for summary in store.get_all_studies():
+            name = summary.study_name.removeprefix(f"{prefix}-")
+            if name in core_search.SAMPLER_NAMES and summary.user_attrs.get("objective") == identity:
+                study = optuna.load_study(study_name=summary.study_name, storage=store)
+                if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+                    searches.setdefault(name, _sampler_record(study, seconds))
+        winner = searches[strategy.name].best_topology
+    else:
+        winner = max(searches.values(), key=lambda r: r.best_validation_accuracy).best_topology
     result = VisionSearchResult(
         dataset=dataset,
         root=str(root),
@@ -307,17 +343,18 @@ def _search(
             "frame_shape": list(train_set.frame_shape),
         },
         config={k: v for k, v in config.to_dict().items() if k in ("data", "model", "train")},
-        samplers=tuple(samplers),
-        trials=trials,
+        samplers=tuple(searches),
+        trials=trials if strategy is None else len(searches[strategy.name].trials),
         seed=seed,
         layers_per_block=tuple(layers),
         search_space_size=search_space_size(layers),
         ann_validation_accuracy={v: ann[v] for v in config.variants},
         start_variant=start_variant,
         start=test(str(trunk_topology(start))),
-        best=test(winner),
+        best=found if found is not None and found.topology == winner else test(winner),
         found_by=tuple(s for s, r in searches.items() if r.best_topology == winner),
         searches=searches,
         storage=shown_url(storage),
+        strategy=report,
     )
     return replace(result, claims=judge_search(result.to_dict()), runtime_s=time.perf_counter() - started)

@@ -101,7 +101,8 @@ def plot_convergence(result: dict, path: Path) -> None:
     figure = Figure(figsize=(6, 4), layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
-    styles = [("o", "-", 9), ("s", "--", 6), ("^", ":", 4)]  # curves often coincide: keep each visible
+    # curves often coincide: keep each visible (samplers, then a population strategy)
+    styles = [("o", "-", 9), ("s", "--", 6), ("^", ":", 4), ("D", "-.", 3), ("v", "-", 2)]
     for (sampler, r), (marker, line, size) in zip(result["searches"].items(), styles):
         ax.plot(
             range(1, len(r["best_so_far"]) + 1), r["best_so_far"], marker=marker, linestyle=line, markersize=size, label=sampler

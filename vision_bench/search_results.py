@@ -71,6 +71,7 @@ class VisionSearchResult:
     claims: tuple[Claim, ...] = ()  # :func:`judge_search`
     runtime_s: float = 0.0
     paths: tuple[Path, ...] = field(default=(), compare=False)
+    strategy: dict | None = None  # a population strategy's report (snn_core.strategy_runs.strategy_report)
 
     def to_dict(self) -> dict:
         return {
@@ -90,4 +91,5 @@ class VisionSearchResult:
             "claims": [c.to_dict() for c in self.claims],
             "runtime_s": self.runtime_s,
             "storage": self.storage,
+            **({"strategy": self.strategy} if self.strategy is not None else {}),
         }

@@ -12,6 +12,7 @@ import torch
 from snn_core.atomic import check_output
 from snn_core.errors import InputError
 from snn_core.search import PRUNERS, SAMPLERS, check_options, trial_printer
+from snn_core.strategies import add_strategy_arguments, strategy_from_args
 from vision_bench.claims import claims_table
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 from vision_bench.config import AnalysisConfig, load_config
@@ -38,7 +39,19 @@ after each epoch; --pruner sha or hyperband stops poor trials early (recorded as
 among the --trials).
 Writes OUT/search.json, OUT/search.md and OUT/search_convergence.png (atomically).
 Model and training come from the config (see `vision-bench analyze --help`); its [train] seed
-seeds every fit, --seed the samplers."""
+seeds every fit, --seed the samplers.
+
+Strategies: --strategy exhaustive trains every topology of the blocks (or the --topologies given)
+--seeds K times each as one population (grouped convolutions; a member equals the same model
+trained alone), seeds [train] seed and the next ones, and picks the best mean validation
+accuracy; --strategy zero-cost ranks every topology untrained by a training-free score (--proxy
+hamming: SNASNet's sparsity-aware Hamming score of the LIF spike patterns; naswot: NASWOT on the
+ANN twin), then trains the --top K the same way. Each runs in its own study
+(vision-search-exhaustive, vision-search-zero-cost) with every trained topology's per-seed
+accuracies, resumes after Ctrl-C, and appears in the samplers' table with its wall time; the
+best's test accuracy is the mean over its seeds. The space grows fast (two blocks of 4 layers:
+531,441 topologies): give --topologies, or a config of one small block. --sampler, --trials and
+--pruner belong to the sampler strategy."""
 
 EPILOG = """\
 exit status: 0 report written; 1 no trial completed; 2 bad input (missing root, bad config,
@@ -46,7 +59,9 @@ unknown sampler, a storage that does not open or holds a study run with other se
 
 examples:
   vision-bench search --dataset synthetic --root datasets/synthetic_dvs --config configs/vision_search.toml --sampler all --trials 8 --threads 1
-  vision-bench search --dataset cifar10dvs --root ~/data --config configs/vision_cifar10dvs.toml --trials 30 --out runs/c10-search"""
+  vision-bench search --dataset cifar10dvs --root ~/data --config configs/vision_cifar10dvs.toml --trials 30 --out runs/c10-search
+  vision-bench search --dataset synthetic --root datasets/synthetic_dvs --config configs/vision_search.toml --strategy exhaustive --seeds 3
+  vision-bench search --dataset synthetic --root datasets/synthetic_dvs --config configs/vision_search.toml --strategy zero-cost --top 4"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,13 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config", type=Path, metavar="TOML", help="configuration (default: built-in defaults; see configs/vision_search.toml)"
     )
-    parser.add_argument(
-        "--sampler", default="tpe", help=f"one of {', '.join(SAMPLERS)}, or all (default tpe; random is the baseline)"
-    )
-    parser.add_argument(
-        "--trials", type=int, default=20, metavar="N", help="finished (completed or pruned) trials per sampler (default 20)"
-    )
-    parser.add_argument("--pruner", default="none", help=f"one of {', '.join(PRUNERS)} (default none; sha: successive halving)")
+    parser.add_argument("--sampler", help=f"one of {', '.join(SAMPLERS)}, or all (default tpe; random is the baseline)")
+    parser.add_argument("--trials", type=int, metavar="N", help="finished (completed or pruned) trials per sampler (default 20)")
+    parser.add_argument("--pruner", help=f"one of {', '.join(PRUNERS)} (default none; sha: successive halving)")
     parser.add_argument("--storage", metavar="URL", help="Optuna RDB URL (default sqlite:///OUT/search.db)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default runs/search-DATASET)")
     parser.add_argument("--seed", type=int, default=0, metavar="K", help="seed of the samplers (default 0)")
@@ -78,16 +89,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CPU threads for training (default: torch's); 1 suits small models on shared cores",
     )
     add_device_argument(parser)
+    add_strategy_arguments(parser, "validation accuracy")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    samplers = check_options(args.sampler, args.trials, allow_all=True, pruner=args.pruner)
+    strategy, sampler = strategy_from_args(args, {"--trials": args.trials, "--pruner": args.pruner})
+    trials, pruner = 20 if args.trials is None else args.trials, args.pruner or "none"
+    samplers = check_options(sampler or "tpe", trials, allow_all=True, pruner=pruner) if strategy is None else []
     if args.threads is not None:
         if args.threads < 1:
             raise InputError("command line", "--threads", f"at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     config = with_device(load_config(args.config) if args.config is not None else AnalysisConfig(), args.device)
+    if strategy is not None:  # a bad --topologies or --top fails before any data is read
+        strategy.candidates([config.model.depth] * len(config.model.widths))
     out = args.out or Path("runs") / f"search-{args.dataset}"
     check_output(out, "--out", [args.config], folder=True)
     if not args.root.is_dir():  # before OUT is made: a mistyped root leaves nothing behind
@@ -98,14 +114,15 @@ def run(args: argparse.Namespace) -> int:
         args.root,
         config,
         samplers,
-        args.trials,
+        trials,
         args.storage,
         args.seed,
         progress=sys.stderr.isatty(),
         log=lambda line: print(line, file=sys.stderr, flush=True),
         out=out,
-        callbacks=[trial_printer("validation acc", label=lambda study: f"{study.study_name.rsplit('-', 1)[-1]:6s} ")],
-        pruner=args.pruner,
+        callbacks=[trial_printer("validation acc", label=lambda study: f"{study.study_name.removeprefix('vision-search-'):6s} ")],
+        pruner=pruner,
+        strategy=strategy,
     )
     print(samplers_table(result.to_dict()), claims_table(result.claims), sep="\n\n")
     print(
