@@ -139,11 +139,13 @@ def test_streaming_equals_predict(fitted: tuple, data: dict) -> None:
     tolerance = 1e-6 * float(y.std())
     decoder.reset()
     streamed = np.stack([decoder.step(x) for x in X])
-    np.testing.assert_allclose(streamed, batch, rtol=0, atol=tolerance)
+    # plus a few float32 roundings of the value itself: on a CPU with AVX-512/AMX kernels the
+    # batched float32 sums round differently (measured: 8.3e-5 at a velocity of 209 mm/s)
+    np.testing.assert_allclose(streamed, batch, rtol=1e-6, atol=tolerance)
     # reset really returns to the initial state, after any history.
     decoder.reset()
     restarted = np.stack([decoder.step(x) for x in X[:50]])
-    np.testing.assert_allclose(restarted, batch[:50], rtol=0, atol=tolerance)
+    np.testing.assert_allclose(restarted, batch[:50], rtol=1e-6, atol=tolerance)
 
 
 def test_a_twin_stepped_in_between_changes_nothing(fitted: tuple, data: dict) -> None:
