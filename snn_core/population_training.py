@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from snn_core.atomic import atomic_path
 from snn_core.population import clip_member_grad_norms, member_rows
-from snn_core.training import epoch_rng, identity_key, set_aside, warn
+from snn_core.training import epoch_rng, identity_key, read_progress, warn
 
 FORMAT = "snn_core.population_training/1"
 _KEYS = frozenset(
@@ -142,7 +142,7 @@ def train_population(
         "seconds": [],
         "best": copy.deepcopy(model.state_dict()) if keep_best else None,
     }
-    saved = _read(path) if path is not None else None
+    saved = read_progress(path, torch.device("cpu"), FORMAT, _KEYS) if path is not None else None
     if saved is not None and saved["identity"] == key:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -194,21 +194,6 @@ def train_population(
         model.load_state_dict(state["best"])
     model.eval()
     return PopulationResult(state["curves"], state["losses"], list(state["best_score"]), state["seconds"], resumed_from)
-
-
-def _read(path: Path) -> dict | None:
-    """Saved progress at ``path``, or None (none there, or unusable and set aside)."""
-    if not path.exists():
-        return None
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated, foreign or refused pickles raise different types
-        set_aside(path, f"{type(err).__name__}: {str(err).strip()[:160]}")
-        return None
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT or not _KEYS <= saved.keys():
-        set_aside(path, f"not a {FORMAT} progress file")
-        return None
-    return saved
 
 
 def _save(path: Path, key: str, state: dict, model, optimizer, schedule) -> None:

@@ -179,11 +179,12 @@ def set_aside(path: Path, reason: str) -> Path:
     return aside
 
 
-def read_progress(path: Path, device: torch.device) -> dict | None:
+def read_progress(path: Path, device: torch.device, fmt: str = FORMAT, keys: frozenset[str] = _STATE_KEYS) -> dict | None:
     """The progress saved at ``path``, or None when there is none or it was set aside.
 
     ``weights_only=True`` restricts unpickling to tensors and plain containers, so a file crafted
-    to run code raises instead of running it.
+    to run code raises instead of running it. A file whose ``format`` is not ``fmt`` or that lacks
+    one of ``keys`` is set aside (population training keeps files of its own format).
     """
     if not path.exists():
         return None
@@ -193,8 +194,8 @@ def read_progress(path: Path, device: torch.device) -> dict | None:
         first_line = (str(err).strip().splitlines() or [""])[0][:160]
         set_aside(path, f"{type(err).__name__}: {first_line}")
         return None
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT or not _STATE_KEYS <= saved.keys():
-        set_aside(path, f"not a {FORMAT} progress file")
+    if not isinstance(saved, dict) or saved.get("format") != fmt or not keys <= saved.keys():
+        set_aside(path, f"not a {fmt} progress file")
         return None
     return saved
 
