@@ -1,13 +1,13 @@
 """Speed of snn_core's fused LIF against snnTorch's ``Leaky`` (and SpikingJelly's ``LIFNode``), as ratios.
 
 All run in the same process on the same input: a forward and backward pass over a whole sequence,
-the inner loop of BPTT training, median of several repeats after a warm-up. snn_core and snnTorch
-compute the same dynamics (tests/snn_core/test_lif_kernels.py checks spikes and gradients are
-equal); SpikingJelly's multi-step ``LIFNode`` (soft reset, decay 0.9) does the same amount of work
-with slightly different arithmetic. Two shapes (T, batch, neurons): a BMI training sequence and one
-convolutional feature map of the vision model (64 x 48 x 48 at batch 32).
+the inner loop of BPTT training, median of several repeats after a second of warm-up passes.
+snn_core and snnTorch compute the same dynamics (tests/snn_core/test_lif_kernels.py checks spikes
+and gradients are equal); SpikingJelly's multi-step ``LIFNode`` (soft reset, decay 0.9) does the
+same amount of work with slightly different arithmetic. Two shapes (T, batch, neurons): a BMI
+training sequence and one convolutional feature map of the vision model (64 x 48 x 48 at batch 32).
 
-    python benchmarks/lif_vs_snntorch.py [--busy] [--repeats 7] [--device cpu|cuda]
+    python benchmarks/lif_vs_snntorch.py [--busy] [--repeats 7] [--warmup 1.0] [--device cpu|cuda]
         [--json docs/results/lif_vs_snntorch.json]
 
 ``--busy`` times every shape twice: on the machine as it is ("idle"), then while a child process
@@ -20,6 +20,12 @@ The results also go, atomically, to ``--json``: one row per condition and shape 
 ms, the ratios, the load of the busy child (CPU seconds per second, about 1 when it kept its core)
 and the share of the machine's CPU time that other processes used during the row's timings (on
 Linux; above a few percent, the row was measured beside someone else's work and is noisy).
+
+Two things outside the kernels move snn_core's figures from run to run on a 2-core machine. glibc
+returns freed 8 MB blocks to the system, so about half the BMI passes fault their outputs in
+afresh (7-8 ms instead of 4-5; ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_`` of
+256 MB keep them). And beside a busy core, OpenMP's spin-wait after each parallel region (torch's
+and numba's) gives a heavy tail; ``GOMP_SPINCOUNT=10000`` set before Python starts removes it.
 
 SpikingJelly is optional and never a dependency of the project: its wheel requires torchvision and
 torchaudio, which would replace the pinned torch, so install it alone when wanted:
@@ -78,9 +84,17 @@ def spikingjelly_run(device: torch.device) -> Callable[[torch.Tensor], torch.Ten
     return run
 
 
-def seconds_per_pass(run: Callable[[torch.Tensor], torch.Tensor], current: torch.Tensor, repeats: int) -> float:
-    times = []
-    for i in range(repeats + 1):
+def seconds_per_pass(
+    run: Callable[[torch.Tensor], torch.Tensor], current: torch.Tensor, repeats: int, warmup_s: float = 1.0
+) -> float:
+    """Median seconds of ``repeats`` passes, after passes for at least ``warmup_s`` (one at least).
+
+    The warm-up covers kernel compilation, the allocator and autograd, and, beside a busy core,
+    the scheduler's placement of the threads: the first passes after the busy process starts ran
+    3-10x slower than the ones after them, and a training loop lives in that later steady state.
+    """
+
+    def one_pass() -> float:
         x = current.clone().requires_grad_()
         if current.is_cuda:
             torch.cuda.synchronize()
@@ -88,9 +102,13 @@ def seconds_per_pass(run: Callable[[torch.Tensor], torch.Tensor], current: torch
         run(x).sum().backward()
         if current.is_cuda:
             torch.cuda.synchronize()
-        if i:  # the first pass warms up allocators, autograd and kernel compilation
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return time.perf_counter() - start
+
+    warm_until = time.perf_counter() + warmup_s
+    one_pass()
+    while time.perf_counter() < warm_until:
+        one_pass()
+    return statistics.median([one_pass() for _ in range(repeats)])
 
 
 @contextmanager
@@ -140,13 +158,16 @@ def cpu_use(child: int | None) -> Iterator[dict]:
         out["busy_child_load"] = round(used[1] / os.sysconf("SC_CLK_TCK") / wall, 2)
 
 
-def time_shape(name: str, shape: tuple[int, int, int], device: torch.device, repeats: int, child: int | None, sj) -> dict:
+def time_shape(
+    name: str, shape: tuple[int, int, int], device: torch.device, args: argparse.Namespace, child: int | None, sj
+) -> dict:
     """One row: ours, snnTorch's and (when installed) SpikingJelly's ms per pass, and the ratios."""
     current = (torch.randn(*shape) * 0.6 + 0.2).to(device)
     with cpu_use(child) as load:
-        ours = seconds_per_pass(LIF(beta=0.9).to(device), current, repeats)
-        leaky = seconds_per_pass(lambda x: leaky_sequence(snn.Leaky(beta=0.9).to(device), x), current, repeats)
-        jelly = seconds_per_pass(sj, current, repeats) if sj is not None else None
+        timing = {"current": current, "repeats": args.repeats, "warmup_s": args.warmup}
+        ours = seconds_per_pass(LIF(beta=0.9).to(device), **timing)
+        leaky = seconds_per_pass(lambda x: leaky_sequence(snn.Leaky(beta=0.9).to(device), x), **timing)
+        jelly = seconds_per_pass(sj, **timing) if sj is not None else None
     return {
         "condition": "busy" if child else "idle",
         "shape": name,
@@ -177,6 +198,7 @@ def print_row(row: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of untimed passes before each timing (default 1)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--busy", action="store_true", help="also time every shape while another process keeps one core busy")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"results file (default {DEFAULT_JSON})")
@@ -198,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     for busy in [False, True] if args.busy else [False]:
         with busy_core() if busy else nullcontext(None) as child:
             for name, shape in SHAPES.items():
-                rows.append(time_shape(name, shape, device, args.repeats, child, sj))
+                rows.append(time_shape(name, shape, device, args, child, sj))
                 print_row(rows[-1])
     if args.busy:
         for name in SHAPES:
@@ -218,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "serial_below_neuron_steps": cpu.SERIAL_BELOW,
         "versions": {"torch": torch.__version__, "snntorch": snn.__version__, "numba": numba.__version__},
         "repeats": args.repeats,
+        "warmup_s": args.warmup,
         "rows": rows,
     }
     write_text_atomic(args.json, json.dumps(report, indent=1) + "\n")

@@ -166,12 +166,17 @@ def _backward(
 #   T 256 x 8,192 (2.1 M, BMI)    3.89 vs 2.44 ms   | 3.77 vs 3.99 ms
 # With a core busy, small calls still gain: the woken thread runs before the busy process is
 # scheduled back. From about 2 M neuron-steps the second thread can be descheduled while it holds
-# a block, and the region waits a time slice for it; the BMI shape is then a tie, and 1.6x faster
-# idle, so all threads stay the choice above the threshold. Who shares the cores with heavier work
-# (another multi-threaded torch job) sets torch.set_num_threads(1), which :func:`workers` follows.
+# a block, and the region waits a time slice for it: the BMI shape's kernels are then a tie, and
+# its whole pass (torch on 2 threads around the kernels) had a median of 8-13 ms on two threads,
+# 11-24 ms on one; idle two are 1.6x faster, so all threads stay the choice above the threshold.
+# Who shares the cores with heavier work (another multi-threaded torch job) sets
+# torch.set_num_threads(1), which :func:`workers` follows.
 # numba's threading layer is left as configured (omp here): workqueue took 8.8 ms for the BMI
-# pass idle (omp 4.5), and OMP_WAIT_POLICY=passive (threads sleep at once after a region instead
-# of spinning) took 5.5 ms idle and was within noise busy.
+# pass idle (omp 4.5). Beside a busy core the pass has a heavy tail (median 9-13 ms, 90th
+# percentile up to 50 ms) from OpenMP's spin-wait after each region, in torch's runtime as much as
+# numba's: the idle threads burn their scheduler share and then wait behind the busy process.
+# GOMP_SPINCOUNT=10000 in the environment before Python starts cut the 90th percentile to
+# 12-16 ms; a library cannot set it for torch, whose runtime is loaded first.
 SERIAL_BELOW = 65536
 
 
