@@ -106,3 +106,28 @@ def test_backend_choice():
         LIF(spike_grad=snn_surrogate.atan(), backend="cpu")
     with pytest.raises(ValueError, match="CPU"):
         pick_backend("cpu", torch.device("cuda"), ATan())
+
+
+def test_threads_claiming_blocks_equal_one_thread(monkeypatch):
+    """The multi-thread path (blocks claimed from a shared counter) gives the one-thread path's
+    spikes and gradients bit for bit; this call is small enough to run serially by default."""
+    from snn_core.kernels import cpu
+
+    torch.manual_seed(2)
+    x = (torch.randn(64, 3000) + 0.3).requires_grad_()  # 3 blocks of neurons
+    results = []
+    for serial_below in (10**12, 0):
+        monkeypatch.setattr(cpu, "SERIAL_BELOW", serial_below)
+        with torch.enable_grad():
+            threads = torch.get_num_threads()
+            torch.set_num_threads(2)
+            try:
+                spk, mem = lif_multi_step(x, x.new_zeros(()), torch.tensor(0.9), 1.0, ATan(), "cpu", return_mem=True)
+                _loss(spk, mem, torch.linspace(-1, 1, spk.numel()).view_as(spk)).backward()
+            finally:
+                torch.set_num_threads(threads)
+        results.append((spk, mem, x.grad.clone()))
+        x.grad = None
+    (spk, mem, grad), (spk2, mem2, grad2) = results
+    assert spk.sum() > 0
+    assert torch.equal(spk, spk2) and torch.equal(mem, mem2) and torch.equal(grad, grad2)
