@@ -183,8 +183,7 @@ def read_progress(path: Path, device: torch.device, fmt: str = FORMAT, keys: fro
     """The progress saved at ``path``, or None when there is none or it was set aside.
 
     ``weights_only=True`` restricts unpickling to tensors and plain containers, so a file crafted
-    to run code raises instead of running it. A file whose ``format`` is not ``fmt`` or that lacks
-    one of ``keys`` is set aside (population training keeps files of its own format).
+    to run code raises instead of running it; one not of format ``fmt`` with ``keys`` is set aside.
     """
     if not path.exists():
         return None

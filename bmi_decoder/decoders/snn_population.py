@@ -31,7 +31,8 @@ from snn_core.training import data_digest, seeded_torch
 
 from ._base import clone, train_validation
 from ._training import LabelScaler, chunk_rows, training_device
-from .snn import SNNDecoder, SpikingVelocityNet, leaky_integrate
+from .readout import leaky_integrate
+from .snn import SNNDecoder, SpikingVelocityNet
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 

@@ -11,41 +11,9 @@ from snn_core.errors import InputError
 from snn_core.topology import SkipTopology
 from vision_bench.cli import main
 from vision_bench.config import load_config
-from vision_bench.data import load_frames, write_synthetic_cifar10dvs
+from vision_bench.data import load_frames
 from vision_bench.models import network_spec
 from vision_bench.search import judge_search, trunk_topology, validation_split
-
-TINY_CONFIG = """\
-[data]
-time_bins = 2
-size = 8
-
-[model]
-stem_width = 4
-widths = [4]
-depth = 3
-
-[train]
-epochs = 1
-batch_size = 64
-lr = 1e-2
-
-[analysis]
-variants = ["asc", "none"]
-"""
-
-
-@pytest.fixture(scope="module")
-def sim_root(tmp_path_factory):
-    # 11 per class: the fewest that leave a 9:1 test split (10 train + 1 test per class)
-    return write_synthetic_cifar10dvs(tmp_path_factory.mktemp("sim"), per_class=11, seed=3, progress=False).root
-
-
-@pytest.fixture
-def config(tmp_path):
-    path = tmp_path / "search.toml"
-    path.write_text(TINY_CONFIG)
-    return path
 
 
 def _argv(root, config, out, *extra):
@@ -126,14 +94,13 @@ def test_search_all_writes_the_comparison_and_resumes(sim_root, config, tmp_path
     assert not re.search(r"^\w+ +trial +\d+ ", capsys.readouterr().out, re.M)  # no trial ran
 
     # other training settings on the same storage are refused, not mixed in
-    config.write_text(TINY_CONFIG.replace("lr = 1e-2", "lr = 2e-2"))
+    config.write_text(config.read_text().replace("lr = 1e-2", "lr = 2e-2"))
     assert main(_argv(sim_root, config, out, "--sampler", "tpe", "--trials", "3")) == 2
     assert "train" in capsys.readouterr().err
 
 
-def test_trials_report_validation_accuracy_per_epoch_to_the_pruner(sim_root, tmp_path, capsys):
-    config = tmp_path / "search.toml"
-    config.write_text(TINY_CONFIG.replace("epochs = 1", "epochs = 3"))
+def test_trials_report_validation_accuracy_per_epoch_to_the_pruner(sim_root, config, tmp_path, capsys):
+    config.write_text(config.read_text().replace("epochs = 1", "epochs = 3"))
     out = tmp_path / "out"
     assert main(_argv(sim_root, config, out, "--sampler", "random", "--trials", "4", "--pruner", "hyperband")) == 0
     study = optuna.load_study(study_name="vision-search-random", storage=f"sqlite:///{out / 'search.db'}")

@@ -10,38 +10,6 @@ import pytest
 import snn_core.population_training as population_training
 import vision_bench.population as population
 from vision_bench.cli import main
-from vision_bench.data import write_synthetic_cifar10dvs
-
-TINY_CONFIG = """\
-[data]
-time_bins = 2
-size = 8
-
-[model]
-stem_width = 4
-widths = [4]
-depth = 3
-
-[train]
-epochs = 1
-batch_size = 64
-lr = 1e-2
-
-[analysis]
-variants = ["asc", "none"]
-"""
-
-
-@pytest.fixture(scope="module")
-def sim_root(tmp_path_factory):
-    return write_synthetic_cifar10dvs(tmp_path_factory.mktemp("sim"), per_class=11, seed=3, progress=False).root
-
-
-@pytest.fixture
-def config(tmp_path):
-    path = tmp_path / "search.toml"
-    path.write_text(TINY_CONFIG)
-    return path
 
 
 def _argv(root, config, out, *extra):
