@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from snn_core.network import NetworkSpec, SkipBlock, SkipLayer, SkipNetwork, build_network
     from snn_core.neurons import LIF
     from snn_core.streaming import DenseStepper
-    from snn_core.surrogate import ATan, FastSigmoid, Sigmoid, StraightThrough, Surrogate
+    from snn_core.surrogate import ATan, FastSigmoid, Sigmoid, StraightThrough, Surrogate, SurrogateCode
     from snn_core.topology import SkipTopology, sample_topology, search_space_size
 
 __all__, __getattr__, __dir__ = lazy_exports(
@@ -26,7 +26,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
     {
         "topology": ("SkipTopology", "sample_topology", "search_space_size"),
         "neurons": ("LIF",),
-        "surrogate": ("Surrogate", "ATan", "FastSigmoid", "Sigmoid", "StraightThrough"),
+        "surrogate": ("Surrogate", "SurrogateCode", "ATan", "FastSigmoid", "Sigmoid", "StraightThrough"),
         "network": ("NetworkSpec", "SkipLayer", "SkipBlock", "SkipNetwork", "build_network"),
         "streaming": ("DenseStepper",),
         "device": ("choose_device",),

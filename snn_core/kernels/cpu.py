@@ -21,7 +21,6 @@ count: every neuron's arithmetic is the same whichever thread runs its block.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,6 +29,8 @@ import numpy as np
 import torch
 from numba import types
 from numba.extending import intrinsic
+
+from snn_core.surrogate_formulas import SurrogateCode, bind
 
 # Neurons per parallel task: up to 1,024 (a 4 KB row of state), fewer for long sequences so that
 # the backward pass's recomputed (T, block) membrane trace stays within 256 KB of cache.
@@ -40,19 +41,12 @@ def block_size(steps: int) -> int:
     return int(max(16, min(MAX_BLOCK, SCRATCH_FLOATS // max(steps, 1) // 16 * 16)))
 
 
-@numba.njit(inline="always")
-def _surrogate_grad(code: int, param: np.float32, u: np.float32) -> np.float32:
-    # The derivatives of snn_core.surrogate, by their ``code``, in float32.
-    if code == 0:
-        c = np.float32(math.pi / 2) * param
-        return (param / np.float32(2)) / (np.float32(1) + (c * u) * (c * u))
-    if code == 1:
-        s = param * abs(u) + np.float32(1)
-        return np.float32(1) / (s * s)
-    if code == 2:
-        e = np.exp(-param * u)
-        return param * e / ((e + np.float32(1)) * (e + np.float32(1)))
-    return np.float32(1)
+# The surrogate derivatives of snn_core.surrogate_formulas, in float32: their constants are
+# numpy.float32, since numba would widen float32 to float64 against a Python literal. numba's disk
+# cache of the kernels below is keyed on this file only: after editing a formula, touch this file
+# (test_surrogate_extremes compares these kernels with the eager formulas, and catches a stale one).
+_SURROGATES = bind(np, np.float32, compile=numba.njit(inline="always"), module=__name__)
+_surrogate_grad = _SURROGATES.surrogate_grad
 
 
 @numba.njit(inline="always")
@@ -112,7 +106,7 @@ def _backward_block(
         spk_t, mem_t, out_t = grad_spk[t, lo:hi], grad_mem[t, lo:hi], grad_x[t, lo:hi]
         before, after = trace[t], trace[t + 1]
         for j in range(width):
-            g = spk_t[j] * _surrogate_grad(code, param, after[j] - threshold) + decay[j] * d[j]
+            g = spk_t[j] * _surrogate_grad(code, after[j] - threshold, param) + decay[j] * d[j]
             if has_grad_mem:
                 g += mem_t[j]
             d[j] = g
@@ -235,7 +229,7 @@ def lif_backward(
     mem0: torch.Tensor,
     beta: torch.Tensor,
     threshold: float,
-    surrogate_code: int,
+    surrogate_code: SurrogateCode,
     surrogate_param: float,
     beta_grad: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -254,7 +248,7 @@ def lif_backward(
             mem0.numpy(),
             beta.numpy(),
             np.float32(threshold),
-            surrogate_code,
+            int(surrogate_code),
             np.float32(surrogate_param),
             block_size(steps),
             count,

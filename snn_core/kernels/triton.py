@@ -19,35 +19,19 @@ float32, which never fuses.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import triton
 import triton.language as tl
 
+from snn_core.surrogate_formulas import SurrogateCode, bind
+
 # Neurons per program: a few per thread at the default 4 warps, and enough programs for small N.
 BLOCK = 256
 
-_HALF_PI: tl.constexpr = tl.constexpr(math.pi / 2)
-
-
-@triton.jit
-def _surrogate_grad(u, param, SURROGATE: tl.constexpr):
-    """d spike / du at ``u = mem - threshold``; the codes are ``snn_core.surrogate``'s ``Surrogate.code``."""
-    if SURROGATE == 0:  # ATan(alpha=param)
-        s = _HALF_PI * param * u
-        g = param / 2 / (1 + s * s)
-    elif SURROGATE == 1:  # FastSigmoid(slope=param)
-        q = param * tl.abs(u) + 1
-        g = 1 / (q * q)
-    elif SURROGATE == 2:  # Sigmoid(slope=param)
-        # The logistic derivative is even in u, so evaluate it at -|u|: exp never overflows, where
-        # snnTorch's exp(-slope * u) gives inf / inf = NaN once slope * u < -88.
-        e = tl.exp(-param * tl.abs(u))
-        g = param * e / ((e + 1) * (e + 1))
-    else:  # StraightThrough
-        g = tl.full(u.shape, 1.0, tl.float32)
-    return g
+# The surrogate derivatives of snn_core.surrogate_formulas, compiled as Triton functions: the
+# kernel passes the code as a constexpr, so only the chosen formula is compiled in.
+_SURROGATES = bind(tl, tl.constexpr, tl.constexpr, compile=triton.jit, module=__name__)
+_surrogate_grad = _SURROGATES.surrogate_grad
 
 
 @triton.jit
@@ -100,7 +84,7 @@ def _lif_backward_kernel(
     d = tl.full([BLOCK], 0.0, tl.float32)
     grad_beta = tl.full([BLOCK], 0.0, tl.float32)
     for _ in range(T):
-        d_spk = tl.load(grad_spk_ptr + offs, mask=mask, other=0.0) * _surrogate_grad(mem - threshold, surrogate_param, SURROGATE)
+        d_spk = tl.load(grad_spk_ptr + offs, mask=mask, other=0.0) * _surrogate_grad(SURROGATE, mem - threshold, surrogate_param)
         if HAS_GRAD_MEM:
             d = (tl.load(grad_mem_ptr + offs, mask=mask, other=0.0) + d_spk) + beta * d
         else:
@@ -149,7 +133,7 @@ def lif_backward(
     mem0: torch.Tensor,
     beta: torch.Tensor,
     threshold: float,
-    surrogate_code: int,
+    surrogate_code: SurrogateCode,
     surrogate_param: float,
     beta_grad: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -165,8 +149,7 @@ def lif_backward(
         mem0: ``(N,)`` initial membrane.
         beta: The forward's decay, shape ``(1,)`` or ``(N,)``.
         threshold: The firing threshold.
-        surrogate_code: ``Surrogate.code`` of the spike's surrogate derivative (0 ATan,
-            1 FastSigmoid, 2 Sigmoid, 3 StraightThrough).
+        surrogate_code: ``Surrogate.code``, the spike's surrogate derivative.
         surrogate_param: ``Surrogate.param``: ATan's alpha or the sigmoids' slope.
         beta_grad: Whether to compute the beta gradient.
 
@@ -185,7 +168,7 @@ def lif_backward(
         grad_spk, grad_spk if grad_mem is None else grad_mem, mem, mem0, beta,
         grad_x, grad_mem0, grad_mem0 if grad_beta is None else grad_beta,
         threshold, surrogate_param, T, N,
-        SURROGATE=surrogate_code, HAS_GRAD_MEM=grad_mem is not None,
+        SURROGATE=int(surrogate_code), HAS_GRAD_MEM=grad_mem is not None,
         PER_ELEMENT_BETA=beta.numel() != 1, BETA_GRAD=beta_grad, BLOCK=BLOCK, enable_fp_fusion=False,
     )  # fmt: skip
     return grad_x, grad_mem0, grad_beta

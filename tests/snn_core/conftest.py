@@ -1,4 +1,7 @@
-from collections.abc import Callable
+import importlib
+import sys
+from collections.abc import Callable, Iterator
+from types import ModuleType
 
 import pytest
 import snntorch as snn
@@ -20,3 +23,28 @@ def leaky_run() -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
     """Steps ``snntorch.Leaky`` over a time-major sequence: spikes and membrane trace, the
     reference that snn_core's LIF is tested against."""
     return _leaky_run
+
+
+TRITON_MODULE = "snn_core.kernels.triton"
+
+
+@pytest.fixture(scope="module")
+def lif_triton() -> Iterator[ModuleType]:
+    """The kernel module, imported afresh: native on a GPU, interpreted otherwise.
+
+    ``@triton.jit`` reads TRITON_INTERPRET when it decorates, i.e. at import, so a copy imported
+    earlier must not be reused; and the interpreted copy is dropped again afterwards (from
+    sys.modules and the package), with the environment restored, so later tests see neither.
+    """
+    # triton itself is imported first, natively, as torch or the dispatcher may already have done:
+    # the kernels must still interpret then.
+    importlib.import_module("triton")
+    package = importlib.import_module("snn_core.kernels")
+    with pytest.MonkeyPatch.context() as mp:
+        if not torch.cuda.is_available():
+            mp.setenv("TRITON_INTERPRET", "1")
+        mp.delitem(sys.modules, TRITON_MODULE, raising=False)
+        mp.delattr(package, "triton", raising=False)
+        yield importlib.import_module(TRITON_MODULE)
+        del sys.modules[TRITON_MODULE]
+        delattr(package, "triton")

@@ -1,15 +1,11 @@
 """The Triton LIF kernels against snnTorch's ``Leaky`` (reset by subtraction), forward and backward.
 
 On a CUDA machine the kernels compile natively; elsewhere they run in Triton's interpreter
-(``TRITON_INTERPRET=1``), which executes the same kernel source with NumPy on CPU tensors.
+(``TRITON_INTERPRET=1``), which executes the same kernel source with NumPy on CPU tensors (the
+``lif_triton`` fixture, in ``conftest.py``).
 """
 
 from __future__ import annotations
-
-import importlib
-import sys
-from collections.abc import Iterator
-from types import ModuleType
 
 import pytest
 import snntorch as snn
@@ -17,42 +13,20 @@ import torch
 from snntorch import surrogate
 
 from snn_core.neurons import LIF
+from snn_core.surrogate import SurrogateCode
 
-MODULE = "snn_core.kernels.triton"
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 T, N = 20, 300
 THRESHOLD = 0.8
 
 # (Surrogate.code, its parameter, snnTorch's matching spike_grad)
 SURROGATES = [
-    (0, 3.0, surrogate.atan(alpha=3.0)),
-    (1, 25.0, surrogate.fast_sigmoid(slope=25.0)),
+    (SurrogateCode.ATAN, 3.0, surrogate.atan(alpha=3.0)),
+    (SurrogateCode.FAST_SIGMOID, 25.0, surrogate.fast_sigmoid(slope=25.0)),
     # a gentle slope: snnTorch's exp(-slope * u) overflows to NaN once slope * u < -88
-    (2, 5.0, surrogate.sigmoid(slope=5.0)),
-    (3, 0.0, surrogate.straight_through_estimator()),
+    (SurrogateCode.SIGMOID, 5.0, surrogate.sigmoid(slope=5.0)),
+    (SurrogateCode.STRAIGHT_THROUGH, 0.0, surrogate.straight_through_estimator()),
 ]
-
-
-@pytest.fixture(scope="module")
-def lif_triton() -> Iterator[ModuleType]:
-    """The kernel module, imported afresh: native on a GPU, interpreted otherwise.
-
-    ``@triton.jit`` reads TRITON_INTERPRET when it decorates, i.e. at import, so a copy imported
-    earlier must not be reused; and the interpreted copy is dropped again afterwards (from
-    sys.modules and the package), with the environment restored, so later tests see neither.
-    """
-    # triton itself is imported first, natively, as torch or the dispatcher may already have done:
-    # the kernels must still interpret then.
-    importlib.import_module("triton")
-    package = importlib.import_module("snn_core.kernels")
-    with pytest.MonkeyPatch.context() as mp:
-        if not torch.cuda.is_available():
-            mp.setenv("TRITON_INTERPRET", "1")
-        mp.delitem(sys.modules, MODULE, raising=False)
-        mp.delattr(package, "triton", raising=False)
-        yield importlib.import_module(MODULE)
-        del sys.modules[MODULE]
-        delattr(package, "triton")
 
 
 def _leaky_reference(
@@ -109,7 +83,7 @@ def test_backward_without_beta_gradient_returns_none(lif_triton):
     mem0, beta = torch.zeros(5, device=DEVICE), torch.tensor([0.5], device=DEVICE)
     spk, mem = lif_triton.lif_forward(x, mem0, beta, 1.0)
     grad_x, grad_mem0, grad_beta = lif_triton.lif_backward(
-        torch.ones_like(spk), None, x, mem0, beta, 1.0, 3, 0.0, beta_grad=False
+        torch.ones_like(spk), None, x, mem0, beta, 1.0, SurrogateCode.STRAIGHT_THROUGH, 0.0, beta_grad=False
     )
     assert grad_beta is None
     # straight-through: d[t] = 1 + 0.5 d[t + 1], i.e. 1.75, 1.5, 1; grad_mem0 = 0.5 * d[0]
@@ -122,7 +96,9 @@ def test_one_step_one_neuron(lif_triton):
     x = torch.tensor([[1.5]], device=DEVICE)
     mem0, beta = torch.tensor([0.2], device=DEVICE), torch.tensor([0.5], device=DEVICE)
     spk, mem = lif_triton.lif_forward(x, mem0, beta, 1.0)
-    grad_x, grad_mem0, grad_beta = lif_triton.lif_backward(torch.ones_like(spk), None, x, mem0, beta, 1.0, 3, 0.0, beta_grad=True)
+    grad_x, grad_mem0, grad_beta = lif_triton.lif_backward(
+        torch.ones_like(spk), None, x, mem0, beta, 1.0, SurrogateCode.STRAIGHT_THROUGH, 0.0, beta_grad=True
+    )
     assert spk.item() == 1.0 and mem.item() == pytest.approx(1.6)
     # straight-through: d = 1, so grad_x = 1, grad_mem0 = beta * d, grad_beta = d * mem0
     assert (grad_x.item(), grad_mem0.item(), grad_beta.item()) == pytest.approx((1.0, 0.5, 0.2))
@@ -150,7 +126,9 @@ def test_infinite_threshold_integrates_without_nan(lif_triton):
     x = torch.randn(8, 6, device=DEVICE)
     zeros, beta = torch.zeros(6, device=DEVICE), torch.tensor([0.8], device=DEVICE)
     spk, mem = lif_triton.lif_forward(x, zeros, beta, float("inf"))
-    grad_x, _, _ = lif_triton.lif_backward(torch.zeros_like(x), torch.ones_like(x), x, zeros, beta, float("inf"), 0, 2.0, False)
+    grad_x, _, _ = lif_triton.lif_backward(
+        torch.zeros_like(x), torch.ones_like(x), x, zeros, beta, float("inf"), SurrogateCode.ATAN, 2.0, False
+    )
     expected = torch.zeros(6, device=DEVICE)
     for t in range(8):
         expected = 0.8 * expected + x[t]
