@@ -51,10 +51,11 @@ import numba
 import snntorch as snn
 import torch
 
-from snn_core.atomic import check_output, write_text_atomic
+from snn_core.atomic import write_text_atomic
 from snn_core.errors import InputError
 from snn_core.kernels import cpu
 from snn_core.neurons import LIF
+from snn_core.outputs import JSON, check_output
 
 SHAPES = {"BMI sequence": (256, 32, 256), "conv map 64x48x48": (10, 32, 64 * 48 * 48)}
 DEFAULT_JSON = Path(__file__).resolve().parents[1] / "docs" / "results" / "lif_vs_snntorch.json"
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"results file (default {DEFAULT_JSON})")
     args = parser.parse_args(argv)
     try:
-        check_output(args.json, "--json")
+        check_output(args.json, "--json", kind=JSON)
     except InputError as err:
         print(f"lif_vs_snntorch: error: {err}", file=sys.stderr)
         return 2

@@ -39,6 +39,7 @@ machine has it, otherwise where ``"auto"`` puts it there. So a decoder trained w
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -51,9 +52,10 @@ from bmi_decoder.decoders import DECODERS, Decoder, make_decoder
 from bmi_decoder.decoders._base import is_int
 from bmi_decoder.decoders._history import SpikeHistory
 from bmi_decoder.decoders._training import LabelScaler
-from snn_core.atomic import atomic_path
+from snn_core.atomic import write_bytes_atomic
 from snn_core.device import loading_device
 from snn_core.errors import InputError
+from snn_core.inputs import check_input_file
 
 FORMAT = "skipsnn-decoder/3"
 # Older formats: 1 is recognised by its name in the file's raw bytes so that it is never unpickled;
@@ -159,8 +161,9 @@ def save_decoder(decoder: Decoder, path: str | Path, meta: dict | None = None) -
         "meta": json.dumps(meta or {}),
         "learned": entries,
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    buffer = io.BytesIO()  # torch's zip writer reports a full disk as "unexpected pos"; this write, ENOSPC
+    torch.save(payload, buffer)
+    write_bytes_atomic(path, buffer.getbuffer())
 
 
 def _first_line(err: BaseException) -> str:
@@ -182,6 +185,7 @@ def _old_format(path: str | Path) -> bool:
 
 def _read_payload(path: str | Path) -> dict:
     """The checkpoint's payload, checked to be of :data:`FORMAT`; nothing in it is run."""
+    check_input_file(path, "decoder checkpoint")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

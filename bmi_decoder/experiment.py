@@ -18,6 +18,7 @@ Configuration is a TOML file (``configs/bmi_*.toml``)::
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from snn_core.cli import SEED_MAX
 from snn_core.config import Field, check_section, read_toml
 from snn_core.device import choose_device
 from snn_core.errors import InputError
+from snn_core.outputs import PROGRESS, check_output
 
 # The [data] settings are prepare_session's arguments, and max_gap_s, which is kept apart (a
 # checkpoint stores the preprocessing, which replay passes to prepare_session); the decoders'
@@ -74,13 +76,18 @@ class ExperimentConfig:
         return make_decoder(name, source=source, **params)
 
 
-def load_config(path: str | Path | None, seed: int | None = None, device: str | None = None) -> ExperimentConfig:
+def load_config(
+    path: str | Path | None, seed: int | None = None, device: str | None = None, inputs: Iterable[str | Path] = ()
+) -> ExperimentConfig:
     """Read an experiment config; unknown keys are errors (a typo must not pass silently).
 
     Args:
         path: a TOML file, or None for the defaults.
         seed: overrides the file's seed when given.
         device: overrides the device of every decoder that has one (``--device``) when given.
+        inputs: the command's other input files: a path the config sets for a decoder to write
+            (``progress_file``) is checked against them, the config and what is there already
+            (:func:`snn_core.outputs.check_output`).
 
     Raises:
         InputError: on an unreadable file, an unknown key or decoder, a decoder parameter typo,
@@ -103,9 +110,11 @@ def load_config(path: str | Path | None, seed: int | None = None, device: str | 
         device=device,
         max_gap_s=float(data.pop("max_gap_s", DEFAULT_MAX_GAP_S)),
     )
-    for name in decoders:
+    for name, params in decoders.items():
         if name not in DECODERS:
             raise InputError(source, f"decoders.{name}", f"a decoder name: {', '.join(DECODERS)}")
+        if not isinstance(params, dict):
+            raise InputError(source, f"decoders.{name}", f"a table of the {name} decoder's parameters, not {params!r}")
         # parameter typos and bad values fail now, not after an hour of training another decoder
         try:
             config.decoder(name, source).check_params()
@@ -113,6 +122,9 @@ def load_config(path: str | Path | None, seed: int | None = None, device: str | 
             if err.field not in decoders[name]:
                 raise
             raise InputError(source, f"decoders.{name}.{err.field}", err.expected) from None
+        if params.get("progress_file"):
+            field_name = f"decoders.{name}.progress_file"
+            check_output(params["progress_file"], field_name, [*inputs, path], kind=PROGRESS, source=source)
     return config
 
 

@@ -14,6 +14,7 @@ bin of binned spikes per step at node ``input`` and gives the decoded velocity i
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import nir
@@ -21,7 +22,7 @@ import numpy as np
 
 from bmi_decoder.checkpoint import load_decoder
 from bmi_decoder.decoders import SNNDecoder
-from snn_core.atomic import atomic_path
+from snn_core.atomic import write_bytes_atomic
 from snn_core.errors import InputError
 from snn_core.nir import float32_array, leaky_integrator, network_nodes
 
@@ -64,6 +65,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> nir.NIRGraph:
     if not isinstance(decoder, SNNDecoder):
         raise InputError(checkpoint, "decoder", f"a checkpoint of the snn decoder (the one NIR describes), got {decoder.name!r}")
     graph = decoder_graph(decoder)
-    with atomic_path(out) as tmp:
-        nir.write(tmp, graph)
+    buffer = io.BytesIO()  # HDF5 crashes on a full disk: built in memory, it is one plain write
+    nir.write(buffer, graph)
+    write_bytes_atomic(out, buffer.getbuffer())
     return graph

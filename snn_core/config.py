@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from snn_core.errors import InputError
+from snn_core.inputs import check_input_file
 
 
 def read_toml(path: str | Path) -> dict:
@@ -25,6 +26,7 @@ def read_toml(path: str | Path) -> dict:
         InputError: the file is missing or unreadable, or not valid TOML (naming the line).
     """
     path = Path(path)
+    check_input_file(path, "TOML config file")
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

@@ -30,3 +30,17 @@ class NoTrialCompleted(RuntimeError):
 
     The console scripts report it as one line and exit status 1.
     """
+
+
+class DiskFull(InputError):
+    """A write ran out of room: the disk (or the user's quota) is full.
+
+    Reported like bad input, one line and exit status 2 (``PATH: no space left on device``): the
+    remedy is the user's (free space, or write elsewhere), and nothing half-written is left.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.source = str(path)
+        self.field = "disk"
+        self.expected = "free space for the file"
+        ValueError.__init__(self, f"{self.source}: no space left on device")

@@ -16,8 +16,8 @@ What it gives every caller:
   state dicts and plain numbers, strings, lists and dicts, and is read with
   ``torch.load(weights_only=True)``: a pickle planted at its path is refused, never executed. It is
   keyed by an *identity* (a JSON-able dict: the model's settings and a digest of its data); a file
-  of another identity is not resumed, and a corrupt or foreign file is renamed ``*.corrupt`` with a
-  one-line warning instead of stopping the run.
+  of another identity is not resumed, and a corrupt or foreign file is renamed ``*.corrupt`` (or
+  ``*.corrupt.N``, never replacing an earlier one) with a one-line warning instead of stopping the run.
 - **Per-epoch listeners** (:func:`epoch_listener`): code that trains through layers which do not
   pass callbacks down (a decoder's ``fit``) still sees every epoch's record, e.g. a search that
   reports validation scores to Optuna's pruner and stops a poor trial by raising.
@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from snn_core.atomic import atomic_path
+from snn_core.atomic import keep_aside, write_bytes_atomic
 from snn_core.errors import InputError
 
 # Bumped when the layout of a progress file changes: files of another format are set aside.
@@ -172,9 +172,8 @@ def warn(message: str) -> None:
 
 
 def set_aside(path: Path, reason: str) -> Path:
-    """Rename an unusable progress file to ``*.corrupt`` (kept for inspection, out of the way)."""
-    aside = path.with_name(path.name + ".corrupt")
-    os.replace(path, aside)
+    """Rename an unusable progress file to ``*.corrupt`` or ``*.corrupt.N`` (kept for inspection)."""
+    aside = keep_aside(path, ".corrupt")
     warn(f"{path}: unusable progress file ({reason}); moved to {aside.name}, training starts afresh")
     return aside
 
@@ -245,8 +244,9 @@ def _save(
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
     }
-    with atomic_path(path) as tmp:  # a crash mid-write leaves the previous epoch's file intact
-        torch.save(saved, tmp)
+    buffer = io.BytesIO()  # torch's zip writer reports a full disk as "unexpected pos"; this write, ENOSPC
+    torch.save(saved, buffer)
+    write_bytes_atomic(path, buffer.getbuffer())  # a crash mid-write leaves the previous epoch's file
 
 
 def _run_epoch(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from snn_core.config import Field, Schema, check_section, read_toml
 from snn_core.errors import InputError
+from snn_core.outputs import check_output
 from vision_bench.models import VARIANTS, VisionModelConfig
 from vision_bench.train import TrainConfig
 
@@ -85,7 +86,8 @@ def load_config(path: str | Path) -> AnalysisConfig:
 
     Raises:
         InputError: unreadable file, invalid TOML, an unknown section or key, a wrong type or
-            an invalid value, naming the key.
+            an invalid value, naming the key; a ``cache_dir`` that cannot be written or would
+            replace a file.
     """
     path = Path(path)
     raw = read_toml(path)
@@ -101,4 +103,7 @@ def load_config(path: str | Path) -> AnalysisConfig:
             parts[section] = kind(**sections.get(section, {}))
         except ValueError as err:  # the dataclasses' own checks of values (an unknown family, ...)
             raise InputError(path, f"[{section}]", f"valid settings ({err})") from err
+    cache_dir = parts["data"].cache_dir
+    if cache_dir is not None:  # a folder the run writes to: the config must not point it at a file of the user's
+        check_output(cache_dir, "data.cache_dir", [path], folder=True, source=path)
     return AnalysisConfig(**parts, variants=variants, **analysis)

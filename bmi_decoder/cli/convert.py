@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bmi_decoder.io import read_recording_file, recording_format, write_recording
-from snn_core.atomic import check_output
+from bmi_decoder.io import read_recording_file, recording_kind, write_recording
+from snn_core.outputs import check_output
 
 DESCRIPTION = """\
 Convert a reaching session between the Zenodo MATLAB v7.3 layout (.mat) and NWB (.nwb); the
@@ -35,8 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    recording_format(args.out)
-    check_output(args.out, "OUT", [args.source])
+    check_output(args.out, "OUT", [args.source], kind=recording_kind(args.out))
     stored = read_recording_file(args.source)
     write_recording(stored.recording, args.out, outside_spikes=stored.outside_spikes)
     rec = stored.recording

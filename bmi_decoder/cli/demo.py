@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from bmi_decoder.cli.evaluate import add_common_arguments, run_evaluation
+from bmi_decoder.cli.evaluate import REPORT_FILES, add_common_arguments, run_evaluation
 from bmi_decoder.io import write_recording
 from bmi_decoder.registry import default_download_root
 from bmi_decoder.simulate import SIMULATOR_VERSION, simulate_session
-from snn_core.atomic import check_output
 from snn_core.cli import seed as seed_argument
+from snn_core.outputs import MAT, check_output
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo.toml"
 DEMO_SECONDS = 300.0
@@ -33,6 +33,7 @@ def cached_session(seed: int) -> Path:
     """The simulated demo session, written once (atomically) and reused."""
     path = default_download_root() / "simulated" / f"demo_sim{SIMULATOR_VERSION}_{DEMO_SECONDS:.0f}s_seed{seed}.mat"
     if not path.exists():
+        check_output(path, "demo session", kind=MAT)
         print(f"simulating {path} ...", file=sys.stderr)
         session = simulate_session(seconds=DEMO_SECONDS, seed=seed)
         write_recording(session.recording, path, outside_spikes=session.outside_spikes)
@@ -40,6 +41,6 @@ def cached_session(seed: int) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.out, "--out", [args.config], folder=True)
+    check_output(args.out, "--out", [args.config], folder=True, contents=REPORT_FILES)
     run_evaluation([cached_session(args.session_seed)], args)
     return 0

@@ -10,8 +10,8 @@ from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.decoders import DECODERS
 from bmi_decoder.experiment import evaluate_file, load_config, parse_decoder_names, read_decodable
 from bmi_decoder.report import markdown_table, write_report
-from snn_core.atomic import check_output
 from snn_core.cli import seed as seed_argument
+from snn_core.outputs import JSON, MARKDOWN, PNG, check_output
 
 DESCRIPTION = """\
 Fit and score decoders on reaching sessions (.mat v7.3 or .nwb) with the NeuroBench primate-reaching
@@ -19,6 +19,10 @@ protocol: 4 ms bins, all units of a channel OR-ed, cursor velocity as the label,
 50/25/25 train/validation/test split by reach, R2 averaged over x and y. Costs per 4 ms step
 (footprint, sparsity, dense and effective synaptic operations, energy) come from snn_core's metrics.
 Writes DIR/report.json, DIR/report.md, DIR/velocity.png and DIR/r2_vs_synops.png."""
+
+
+REPORT_FILES = {"report.json": JSON, "report.md": MARKDOWN, "velocity.png": PNG, "r2_vs_synops.png": PNG}
+"""What ``evaluate`` and ``demo`` write into the report folder."""
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
@@ -41,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_evaluation(files: list[Path], args: argparse.Namespace) -> list:
     """Shared by ``evaluate`` and ``demo``: run, write the report, print the table."""
     names = parse_decoder_names(args.decoders)
-    config = load_config(args.config, args.seed, args.device)
+    config = load_config(args.config, args.seed, args.device, inputs=files)
     # Every file is read and checked before the first fit, so a bad last file fails in seconds, not
     # after hours of training on the others. Each file is read again when its turn comes: holding
     # every recording in memory at once would not fit for many gigabyte-sized sessions.
@@ -58,6 +62,6 @@ def run_evaluation(files: list[Path], args: argparse.Namespace) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.out, "--out", [*args.files, args.config], folder=True)
+    check_output(args.out, "--out", [*args.files, args.config], folder=True, contents=REPORT_FILES)
     run_evaluation(args.files, args)
     return 0

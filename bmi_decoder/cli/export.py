@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bmi_decoder.export import export_checkpoint
-from snn_core.atomic import check_output
+from snn_core.outputs import NIR, check_output
 
 DESCRIPTION = """\
 Write the SNN decoder of a checkpoint from `bmi-decoder train` as a NIR graph (Neuromorphic
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.out, "OUT.nir", [args.checkpoint])
+    check_output(args.out, "OUT.nir", [args.checkpoint], kind=NIR)
     graph = export_checkpoint(args.checkpoint, args.out)
     print(f"wrote {args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
     return 0

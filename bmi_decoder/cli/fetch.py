@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bmi_decoder.fetch import DownloadError, fetch
 from bmi_decoder.registry import DatasetEntry, default_download_root, default_registry_path, load_registry
-from snn_core.atomic import check_output
 from snn_core.errors import InputError
+from snn_core.outputs import check_output
 
 DESCRIPTION = """\
 Download data files listed in the registry (datasets/registry.toml): the O'Doherty et al.

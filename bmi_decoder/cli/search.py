@@ -11,9 +11,9 @@ import optuna
 from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.experiment import load_config
 from bmi_decoder.search import search_topology
-from snn_core.atomic import check_output
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
+from snn_core.outputs import CHECKPOINT, JSON, PNG, check_output
 from snn_core.search import PRUNERS, SAMPLER_NAMES, check_objectives, check_options, trial_printer
 from snn_core.strategies import add_strategy_arguments, strategy_from_args
 
@@ -56,6 +56,10 @@ examples:
   bmi-decoder search session.mat --strategy exhaustive --topologies 3-000,3-111,3-222"""
 
 
+SEARCH_FILES = {"search.json": JSON, "best.pt": CHECKPOINT, "search_pareto.png": PNG}
+"""What a search writes into --out (its SQLite storage aside)."""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "search",
@@ -86,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.out, "--out", [args.file, args.config], folder=True)
+    check_output(args.out, "--out", [args.file, args.config], folder=True, contents=SEARCH_FILES)
     given = {"--trials": args.trials, "--pruner": args.pruner, "--workers": args.workers, "--objectives": args.objectives}
     strategy, sampler = strategy_from_args(args, given)
     sampler = sampler or "tpe"
@@ -99,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial, printed below
     result = search_topology(
         args.file,
-        load_config(args.config, args.seed, args.device),
+        load_config(args.config, args.seed, args.device, inputs=[args.file]),
         sampler=sampler,
         trials=trials,
         layers=args.layers,

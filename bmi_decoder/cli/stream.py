@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from bmi_decoder.live.lsl import DEFAULT_NAME, VELOCITY_NAME
-from snn_core.atomic import check_output
 from snn_core.errors import InputError
+from snn_core.outputs import JSON, check_output
 
 DESCRIPTION = """\
 Find a live spike stream on Lab Streaming Layer by name (e.g. from `bmi-decoder rig`), bin its events
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cpu is not None and not args.realtime:
         raise InputError("command line", "--cpu", "--realtime beside it (--cpu picks the real-time core)")
     realtime_cpu = pick_cpu(args.cpu) if args.realtime else None
-    check_output(args.out, "--out", [args.checkpoint, args.reference])
+    check_output(args.out, "--out", [args.checkpoint, args.reference], kind=JSON)
     # one small step per 4 ms bin is latency-bound: the CPU beats a GPU kernel launch
     decoder, meta = load_decoder(args.checkpoint, device="cpu")
     live = LiveDecoder(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bmi_decoder.io import recording_format, write_recording
+from bmi_decoder.io import recording_kind, write_recording
 from bmi_decoder.simulate import simulate_session
-from snn_core.atomic import check_output
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
+from snn_core.outputs import check_output
 
 MAX_SECONDS = 86_400.0
 """The longest session synth writes: one day (real sessions last at most ~2,450 s); longer would
@@ -65,8 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    recording_format(args.out)
-    check_output(args.out, "OUT")
+    check_output(args.out, "OUT", kind=recording_kind(args.out))
     # NaN fails every comparison, so `not (lo <= x <= hi)` refuses it along with inf
     if not 1.0 <= args.seconds <= MAX_SECONDS:
         raise InputError("command line", "--seconds", f"a duration from 1 to {MAX_SECONDS:.0f} seconds, got {args.seconds}")

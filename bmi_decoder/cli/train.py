@@ -12,8 +12,8 @@ from bmi_decoder.decoders import DECODERS
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import load_config, parse_decoder_names, read_decodable
 from bmi_decoder.preprocess import prepare_session
-from snn_core.atomic import check_output
 from snn_core.errors import InputError
+from snn_core.outputs import CHECKPOINT, PROGRESS, check_output
 
 DESCRIPTION = """\
 Fit one decoder on the train split of a session (early stopping / tuning on the validation split)
@@ -40,13 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     progress = Path(f"{args.out}.progress")
-    for output in (args.out, progress):  # the progress file is written, then deleted
-        check_output(output, "--out", [args.file, args.config])
+    check_output(args.out, "--out", [args.file, args.config], kind=CHECKPOINT)
+    check_output(progress, "--out", [args.file, args.config], kind=PROGRESS)  # written, then deleted
     names = parse_decoder_names(args.decoder, "--decoder")
     if len(names) != 1:
         raise InputError("--decoder", "names", f"one decoder name, got {args.decoder!r}")
     (name,) = names
-    config = load_config(args.config, args.seed, args.device)
+    config = load_config(args.config, args.seed, args.device, inputs=[args.file])
     session = prepare_session(read_decodable(args.file, config), **config.data)
     decoder = config.decoder(name)
     if "progress_file" in decoder.get_params():

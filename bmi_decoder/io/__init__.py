@@ -14,6 +14,8 @@ from bmi_decoder.io.mat import read_mat, read_mat_file, write_mat
 from bmi_decoder.io.nwb import read_nwb, read_nwb_file, write_nwb
 from bmi_decoder.recording import Recording, SpikeEvents
 from snn_core.errors import InputError
+from snn_core.inputs import check_input_file
+from snn_core.outputs import MAT, NWB, OutputKind
 
 __all__ = [
     "RecordingFile",
@@ -24,6 +26,7 @@ __all__ = [
     "read_recording",
     "read_recording_file",
     "recording_format",
+    "recording_kind",
     "write_mat",
     "write_nwb",
     "write_recording",
@@ -40,6 +43,7 @@ def read_recording(path: str | Path) -> Recording:
 def read_recording_file(path: str | Path) -> RecordingFile:
     """Read a ``.mat`` or ``.nwb`` session, keeping the spikes outside the behaviour window."""
     reader = read_mat_file if recording_format(path) == ".mat" else read_nwb_file
+    check_input_file(path, "recording file")
     return reader(path)
 
 
@@ -47,6 +51,15 @@ def write_recording(recording: Recording, path: str | Path, *, outside_spikes: S
     """Write ``recording`` (plus any out-of-window spikes) as ``.mat`` or ``.nwb``, atomically."""
     writer = write_mat if recording_format(path) == ".mat" else write_nwb
     writer(recording, path, outside_spikes=outside_spikes)
+
+
+def recording_kind(path: str | Path) -> OutputKind:
+    """What a recording file written to ``path`` is, for :func:`snn_core.outputs.check_output`.
+
+    Raises:
+        InputError: a suffix other than ``.mat`` and ``.nwb``.
+    """
+    return MAT if recording_format(path) == ".mat" else NWB
 
 
 def recording_format(path: str | Path) -> str:

@@ -8,6 +8,7 @@ lists the layout and the quirks this module handles; each has its own test.
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from bmi_decoder.io._assemble import RecordingFile, all_spikes, assemble
 from bmi_decoder.recording import Recording, SpikeEvents
-from snn_core.atomic import atomic_path
+from snn_core.atomic import write_bytes_atomic
 from snn_core.errors import InputError
 
 FORMAT = "mat-v7.3"
@@ -96,27 +97,31 @@ def write_mat(recording: Recording, path: str | Path, *, outside_spikes: SpikeEv
     times = spikes.times[order]
     bounds = np.searchsorted(key[order], np.arange(n * u + 1))
     template = _waveform_template()
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", userblock_size=USERBLOCK_BYTES) as f:
-            refs = _RefStore(f.create_group("#refs#"))
-            for name in BEHAVIOUR_FIELDS:
-                # MATLAB k x c arrays are c x k in HDF5's row-major view.
-                values = recording.t[:, None] if name == "t" else getattr(recording, name)
-                _set_class(f.create_dataset(name, data=np.ascontiguousarray(values.T, dtype=np.float64)), "double")
-            names = np.array([[refs.char(name) for name in recording.chan_names]], dtype=h5py.ref_dtype)
-            _set_class(f.create_dataset("chan_names", data=names), "cell")
-            spike_refs = np.empty((u, n), dtype=h5py.ref_dtype)
-            wf_refs = np.empty((u, n), dtype=h5py.ref_dtype)
-            for channel in range(n):
-                for unit in range(u):
-                    cell = times[bounds[channel * u + unit] : bounds[channel * u + unit + 1]]
-                    # A MATLAB column vector (k x 1) is (1, k) in HDF5.
-                    spike_refs[unit, channel] = refs.double(cell[None, :]) if len(cell) else refs.empty()
-                    wf_refs[unit, channel] = refs.double(template) if len(cell) else refs.empty()
-            _set_class(f.create_dataset("spikes", data=spike_refs), "cell")
-            _set_class(f.create_dataset("wf", data=wf_refs), "cell")
-        with open(tmp, "r+b") as raw:
-            raw.write(_matlab_header())
+    # HDF5 writing to a full disk crashes the process (SIGSEGV while closing); built in memory,
+    # the file reaches the disk in one plain write, which reports ENOSPC as an error.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w", userblock_size=USERBLOCK_BYTES) as f:
+        refs = _RefStore(f.create_group("#refs#"))
+        for name in BEHAVIOUR_FIELDS:
+            # MATLAB k x c arrays are c x k in HDF5's row-major view.
+            values = recording.t[:, None] if name == "t" else getattr(recording, name)
+            _set_class(f.create_dataset(name, data=np.ascontiguousarray(values.T, dtype=np.float64)), "double")
+        names = np.array([[refs.char(name) for name in recording.chan_names]], dtype=h5py.ref_dtype)
+        _set_class(f.create_dataset("chan_names", data=names), "cell")
+        spike_refs = np.empty((u, n), dtype=h5py.ref_dtype)
+        wf_refs = np.empty((u, n), dtype=h5py.ref_dtype)
+        for channel in range(n):
+            for unit in range(u):
+                cell = times[bounds[channel * u + unit] : bounds[channel * u + unit + 1]]
+                # A MATLAB column vector (k x 1) is (1, k) in HDF5.
+                spike_refs[unit, channel] = refs.double(cell[None, :]) if len(cell) else refs.empty()
+                wf_refs[unit, channel] = refs.double(template) if len(cell) else refs.empty()
+        _set_class(f.create_dataset("spikes", data=spike_refs), "cell")
+        _set_class(f.create_dataset("wf", data=wf_refs), "cell")
+    image = buffer.getbuffer()
+    header = _matlab_header()
+    image[: len(header)] = header
+    write_bytes_atomic(path, image)
 
 
 def _require_hdf5(path: Path) -> None:

@@ -16,6 +16,7 @@ import re
 import uuid
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from io import BytesIO
 from pathlib import Path
 
 import h5py
@@ -29,7 +30,7 @@ from pynwb.misc import Units
 
 from bmi_decoder.io._assemble import RecordingFile, all_spikes, assemble
 from bmi_decoder.recording import Recording, SpikeEvents
-from snn_core.atomic import atomic_path
+from snn_core.atomic import write_bytes_atomic
 from snn_core.errors import InputError
 
 FORMAT = "nwb"
@@ -147,9 +148,12 @@ def write_nwb(recording: Recording, path: str | Path, *, outside_spikes: SpikeEv
                 **clock,
             )
         )
-    with atomic_path(path) as tmp:
-        with NWBHDF5IO(str(tmp), "w") as io:
-            io.write(nwbfile)
+    # HDF5 writing to a full disk crashes the process (SIGSEGV while closing); built in memory,
+    # the file reaches the disk in one plain write, which reports ENOSPC as an error.
+    buffer = BytesIO()
+    with h5py.File(buffer, "w") as f, NWBHDF5IO(file=f, mode="w") as nwb_io:
+        nwb_io.write(nwbfile)
+    write_bytes_atomic(path, buffer.getbuffer())
 
 
 def _add_electrodes(nwbfile: NWBFile, chan_names: tuple[str, ...]) -> None:

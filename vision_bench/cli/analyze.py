@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from snn_core.atomic import check_output
+from snn_core.outputs import JSON, MARKDOWN, PNG, check_output
 from vision_bench.analysis import AnalysisReport, run_analysis
 from vision_bench.claims import claims_table
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
@@ -45,6 +45,10 @@ examples:
   vision-bench analyze --dataset cifar10dvs --root ~/data --config configs/vision_cifar10dvs.toml --out runs/c10"""
 
 
+REPORT_FILES = {"report.json": JSON, "report.md": MARKDOWN, "firing_rates.png": PNG}
+"""What an analysis writes into --out, beside its checkpoints/ and logs/ folders."""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "analyze",
@@ -73,7 +77,7 @@ def print_summary(report: AnalysisReport, out_dir: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     config = with_device(load_config(args.config) if args.config is not None else AnalysisConfig(), args.device)
     out_dir = args.out if args.out is not None else Path("runs") / f"analyze-{args.dataset}"
-    check_output(out_dir, "--out", [args.config], folder=True)
+    check_output(out_dir, "--out", [args.config], folder=True, contents=REPORT_FILES)
     report = run_analysis(args.dataset, args.root, config, out_dir)
     print_summary(report, out_dir)
     return 0

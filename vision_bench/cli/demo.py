@@ -8,10 +8,12 @@ from pathlib import Path
 
 import torch
 
+from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
+from snn_core.outputs import check_output
 from vision_bench.analysis import run_analysis
 from vision_bench.cli._arguments import add_device_argument, with_device
-from vision_bench.cli.analyze import print_summary
+from vision_bench.cli.analyze import REPORT_FILES, print_summary
 from vision_bench.config import load_config
 from vision_bench.data import write_synthetic_cifar10dvs
 from vision_bench.data.datasets import CIFAR10DVS_FOLDER, SYNTHETIC_MANIFEST
@@ -58,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--per-class", type=int, default=60, metavar="N", help="simulated recordings per class (default 60: 540 train, 60 test)"
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="K", help="seed of the simulated set (default 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, metavar="K", help="seed of the simulated set (default 0)")
     add_device_argument(parser)
     parser.set_defaults(func=run)
 
@@ -91,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.config.is_file():
         raise InputError(args.config, "config", "the demo configuration (configs/vision_demo.toml in a checkout); pass --config")
     config = with_device(load_config(args.config), args.device)
+    check_output(args.out, "--out", [args.config], folder=True, contents=REPORT_FILES)
+    check_output(args.data, "--data", [args.config], folder=True)
     ensure_synthetic_set(args.data, args.per_class, args.seed)
     report = run_analysis("synthetic", args.data, config, args.out)
     print_summary(report, args.out)

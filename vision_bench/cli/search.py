@@ -9,8 +9,9 @@ from pathlib import Path
 import optuna
 import torch
 
-from snn_core.atomic import check_output
+from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
+from snn_core.outputs import JSON, MARKDOWN, PNG, check_output
 from snn_core.search import PRUNERS, SAMPLERS, check_options, trial_printer
 from snn_core.strategies import add_strategy_arguments, strategy_from_args
 from vision_bench.claims import claims_table
@@ -64,6 +65,10 @@ examples:
   vision-bench search --dataset synthetic --root datasets/synthetic_dvs --config configs/vision_search.toml --strategy zero-cost --top 4"""
 
 
+SEARCH_FILES = {"search.json": JSON, "search.md": MARKDOWN, "search_convergence.png": PNG}
+"""What a search writes into --out (its SQLite storage aside)."""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "search",
@@ -81,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pruner", help=f"one of {', '.join(PRUNERS)} (default none; sha: successive halving)")
     parser.add_argument("--storage", metavar="URL", help="Optuna RDB URL (default sqlite:///OUT/search.db)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (default runs/search-DATASET)")
-    parser.add_argument("--seed", type=int, default=0, metavar="K", help="seed of the samplers (default 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, metavar="K", help="seed of the samplers (default 0)")
     parser.add_argument(
         "--threads",
         type=int,
@@ -105,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if strategy is not None:  # a bad --topologies or --top fails before any data is read
         strategy.candidates([config.model.depth] * len(config.model.widths))
     out = args.out or Path("runs") / f"search-{args.dataset}"
-    check_output(out, "--out", [args.config], folder=True)
+    check_output(out, "--out", [args.config], folder=True, contents=SEARCH_FILES)
     if not args.root.is_dir():  # before OUT is made: a mistyped root leaves nothing behind
         raise InputError(args.root, "root", "an existing folder holding the data set")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial, printed below

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from snn_core.atomic import check_output
+from snn_core.cli import seed as seed_argument
+from snn_core.outputs import check_output
 from vision_bench.data.datasets import CIFAR10DVS_FOLDER
 from vision_bench.data.synthetic import N_STEPS, STEP_US, write_synthetic_cifar10dvs
 
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("root", type=Path, metavar="ROOT", help="data root; files go to ROOT/CIFAR10DVS/<class>/")
     parser.add_argument("--per-class", type=int, default=20, metavar="N", help="recordings per class (default 20)")
-    parser.add_argument("--seed", type=int, default=0, metavar="K", help="seed of every random choice (default 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, metavar="K", help="seed of every random choice (default 0)")
     parser.set_defaults(func=run)
 
 

@@ -23,7 +23,7 @@ from tonic.transforms import Compose, Downsample, ToFrame
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from snn_core.atomic import atomic_path, write_text_atomic
+from snn_core.atomic import atomic_path, reserve_space, write_text_atomic
 from snn_core.errors import InputError
 from vision_bench.data.datasets import SENSOR_SIZE, EventSamples, open_samples
 from vision_bench.data.split import SPLITS, default_scheme, split_indices
@@ -183,6 +183,7 @@ def load_frames(
     transform = frame_transform(time_bins, size)
     with atomic_path(frames_file) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int16, shape=shape)
+        reserve_space(tmp)  # a memory map over a full disk is a SIGBUS, not an error: claim the room first
         desc = f"frames {samples.dataset} {split}"
         # Bars only on a terminal, and erased when closed: an error stays the one line on stderr.
         with tqdm(indices, desc=desc, unit="rec", disable=None if progress else True, leave=False) as bar:

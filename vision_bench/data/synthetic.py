@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from snn_core.atomic import atomic_path, write_text_atomic
+from snn_core.atomic import atomic_path, require_space, write_text_atomic
 from snn_core.errors import InputError
 from vision_bench.data.datasets import CIFAR10DVS_CLASSES, CIFAR10DVS_FOLDER, SENSOR_SIZE, SYNTHETIC_MANIFEST
 
@@ -141,6 +141,9 @@ def _write_aedat4(path: Path, images: np.ndarray, t0_us: int) -> int:
     for step, image in enumerate(images):
         store.add(dv.data.generate.imageToEvents(t0_us + step * STEP_US, image, 255, 0))
     config = dv.io.MonoCameraWriter.EventOnlyConfig("skipsnn-simulated-DVS128", SENSOR_SIZE[:2])
+    # The writer aborts the process on a full disk: refuse first what it could not write. An
+    # event takes at most 16 bytes before compression, plus headers.
+    require_space(path, 16 * int(store.size()) + (64 << 10))
     with atomic_path(path) as tmp:
         writer = dv.io.MonoCameraWriter(str(tmp), config)
         writer.writeEvents(store)
