@@ -34,6 +34,8 @@ def read_toml(path: str | Path) -> dict:
         raise InputError(path, "file", f"a readable TOML config file ({err.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(path, "syntax", f"valid TOML ({err})") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise InputError(path, "syntax", "TOML nested less deeply (arrays or inline tables hundreds of levels deep)") from None
 
 
 @dataclass(frozen=True)

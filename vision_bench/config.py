@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from snn_core.cli import SEED_MAX
 from snn_core.config import Field, Schema, check_section, read_toml
 from snn_core.errors import InputError
+from snn_core.memory import FLOAT32, require_memory
 from snn_core.outputs import check_output
+from vision_bench.data.datasets import SENSOR_SIZE
 from vision_bench.models import VARIANTS, VisionModelConfig
 from vision_bench.train import TrainConfig
 
@@ -53,25 +56,40 @@ def _distinct_variants(names: list[str]) -> bool:
     return bool(names) and len(set(names)) == len(names) and set(names) <= set(VARIANTS)
 
 
+SENSOR_PIXELS = SENSOR_SIZE[0]
+
+
+def _count(least: int = 1) -> Field:
+    """An integer setting of at least ``least``."""
+    return Field(int, valid=lambda n: n >= least, expected=f"an integer >= {least}")
+
+
 SCHEMA: dict[str, Schema] = {
-    "data": {"time_bins": Field(int), "size": Field(int), "split_scheme": Field(str), "cache_dir": Field(str)},
+    "data": {
+        "time_bins": _count(),
+        # frames are the 128 x 128 sensor downsampled: a larger size only adds memory
+        "size": Field(int, valid=lambda n: 1 <= n <= SENSOR_PIXELS, expected=f"an integer in [1, {SENSOR_PIXELS}] (pixels)"),
+        "split_scheme": Field(str),
+        "cache_dir": Field(str),
+    },
     "model": {
         "family": Field(str),
-        "stem_width": Field(int),
-        "widths": Field(list, int),
-        "depth": Field(int),
-        "beta": Field(float),
-        "threshold": Field(float),
-        "kernel_size": Field(int),
-        "pool": Field(int),
+        "stem_width": _count(),
+        "widths": Field(list, int, lambda ws: len(ws) > 0 and min(ws) >= 1, "a non-empty array of integers >= 1"),
+        "depth": _count(),
+        # a decay: beta > 1 makes the membrane grow without input; 0 forgets at every step
+        "beta": Field(float, valid=lambda b: 0 < b <= 1, expected="a decay in (0, 1]"),
+        "threshold": Field(float, valid=lambda t: t > 0, expected="a number > 0 (a neuron at threshold <= 0 fires always)"),
+        "kernel_size": _count(),
+        "pool": _count(),
     },
     "train": {
-        "epochs": Field(int),
-        "batch_size": Field(int),
-        "lr": Field(float),
+        "epochs": _count(),
+        "batch_size": _count(),
+        "lr": Field(float, valid=lambda r: r > 0, expected="a number > 0"),
         "optimizer": Field(str),
-        "weight_decay": Field(float),
-        "seed": Field(int),
+        "weight_decay": Field(float, valid=lambda w: w >= 0, expected="a number >= 0"),
+        "seed": Field(int, valid=lambda s: 0 <= s <= SEED_MAX, expected=f"an integer in [0, {SEED_MAX}]"),
         "device": Field(str),
     },
     "analysis": {
@@ -79,6 +97,17 @@ SCHEMA: dict[str, Schema] = {
         "activity_samples": Field(int, valid=lambda n: n >= 1, expected="a positive number of samples"),
     },
 }
+
+
+def _require_memory(path: Path, data: DataConfig, model: VisionModelConfig, train: TrainConfig) -> None:
+    """Refuse sizes that cannot fit in memory. A lower bound of a training step: one batch's
+    input frames and the stem layer's output at full resolution over every time bin, and one
+    convolution per block with its gradient and Adam's two moments (float32)."""
+    per_pixel = data.time_bins * data.size**2 * (model.in_channels + model.stem_width)
+    channels = [model.in_channels, model.stem_width, *model.widths]  # one convolution per block at least
+    weights = model.kernel_size**2 * sum(a * b for a, b in zip(channels, channels[1:]))
+    nbytes = FLOAT32 * (train.batch_size * per_pixel + 4 * weights)
+    require_memory(path, "data.time_bins", nbytes, "time_bins, size, widths, kernel_size and batch_size")
 
 
 def load_config(path: str | Path) -> AnalysisConfig:
@@ -103,6 +132,7 @@ def load_config(path: str | Path) -> AnalysisConfig:
             parts[section] = kind(**sections.get(section, {}))
         except ValueError as err:  # the dataclasses' own checks of values (an unknown family, ...)
             raise InputError(path, f"[{section}]", f"valid settings ({err})") from err
+    _require_memory(path, parts["data"], parts["model"], parts["train"])
     cache_dir = parts["data"].cache_dir
     if cache_dir is not None:  # a folder the run writes to: the config must not point it at a file of the user's
         check_output(cache_dir, "data.cache_dir", [path], folder=True, source=path)

@@ -6,6 +6,10 @@ import argparse
 
 from snn_core.device import DEVICE_HELP
 
+MIN_SPEED, MAX_SPEED = 1e-3, 1e6
+"""Playback speeds (``rig``, ``replay``) that can work: below 1e-3 one 4 ms bin takes over a
+minute (1e-300 overflows the wait); above 1e6 real-time pacing is the same as none."""
+
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     """``--device``: where every trainable decoder (snn, ann, gru) of the run trains."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from bmi_decoder.checkpoint import load_decoder
+from bmi_decoder.cli._arguments import MAX_SPEED, MIN_SPEED
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import SPLITS, PreparedSession, prepare_session
@@ -36,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # checked before the checkpoint is read; NaN fails every comparison, so test finiteness first
-    if not math.isfinite(args.speed) or args.speed < 0:
-        raise InputError("command line", "--speed", f"a finite number >= 0, got {args.speed}")
+    if not (args.speed == 0 or MIN_SPEED <= args.speed <= MAX_SPEED):  # NaN fails both
+        raise InputError("command line", "--speed", f"0 or a number from {MIN_SPEED:g} to {MAX_SPEED:g}, got {args.speed}")
     if not math.isfinite(args.seconds) or args.seconds <= 0:
         raise InputError("command line", "--seconds", f"a finite number > 0, got {args.seconds}")
     # Streaming is one small step per 4 ms bin, latency-bound: the CPU beats a GPU kernel launch.

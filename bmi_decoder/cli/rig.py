@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+from bmi_decoder.cli._arguments import MAX_SPEED, MIN_SPEED
 from bmi_decoder.live.faults import Faults
 from bmi_decoder.live.lsl import DEFAULT_NAME
 from snn_core.cli import seed as seed_argument
@@ -60,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from bmi_decoder.io import read_recording
     from bmi_decoder.live.rig import run_rig
 
-    if not math.isfinite(args.speed) or args.speed <= 0:
-        raise InputError("command line", "--speed", f"a finite number > 0, got {args.speed}")
+    if not MIN_SPEED <= args.speed <= MAX_SPEED:  # NaN fails both
+        raise InputError("command line", "--speed", f"a number from {MIN_SPEED:g} to {MAX_SPEED:g}, got {args.speed}")
     for option, value in (("--gap", args.gap), ("--jitter", args.jitter), ("--vanish", args.vanish), ("--start", args.start)):
         if not math.isfinite(value) or value < 0:
             raise InputError("command line", option, f"a finite number >= 0, got {value}")

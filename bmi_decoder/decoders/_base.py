@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import copy
 import inspect
+import math
 import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
@@ -229,8 +230,9 @@ def is_int(value: Any) -> bool:
 
 
 def is_real(value: Any) -> bool:
-    """A real number, bools excluded."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """A finite real number, bools excluded (inf and NaN are never a working setting: an
+    infinite learning rate or gain turns every weight into NaN)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def require_int(decoder: Decoder, param: str, minimum: int) -> None:

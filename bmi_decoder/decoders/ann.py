@@ -28,6 +28,7 @@ from torch import nn
 
 from bmi_decoder.cost import network_cost
 from bmi_decoder.evaluation import r2_score
+from snn_core.memory import dense_training_bytes, require_memory
 from snn_core.metrics import ModelCost
 from snn_core.streaming import cpu_float64
 from snn_core.training import identity_key, read_progress, seeded_torch
@@ -214,6 +215,11 @@ class ANNDecoder(Decoder):
         require(self, hidden_ok, "hidden", "a non-empty list of positive layer widths")
         require(self, is_real(self.dropout) and 0 <= self.dropout < 1, "dropout", "a rate in [0, 1)")
         check_training_params(self)
+        lags = max(n for n, _ in self._windows())
+        sizes = [lags, *widths]  # one input channel at least: a lower bound of what it needs
+        nbytes = dense_training_bytes(sizes, self.batch_size * sum(sizes))
+        field = "n_lags" if lags > max(widths) else "hidden"  # the larger one is the likelier culprit
+        require_memory(f"{self.name} decoder", field, nbytes, "layer widths and n_lags (with batch_size)")
 
     def _network(self, n_features: int, n_lags: int) -> nn.Sequential:
         """The untrained network reading ``n_lags`` sub-windows of ``n_features`` channels, on the CPU."""

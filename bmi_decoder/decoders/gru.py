@@ -20,6 +20,7 @@ from torch import nn
 
 from bmi_decoder.cost import count_gru, network_cost
 from bmi_decoder.evaluation import r2_score
+from snn_core.memory import FLOAT32, require_memory
 from snn_core.metrics import ModelCost, OperationCounter
 from snn_core.network import ActivityProbe
 from snn_core.streaming import cpu_float64
@@ -169,6 +170,9 @@ class GRUDecoder(Decoder):
         require_int(self, "burn_in_bins", 0)
         require(self, self.burn_in_bins < self.chunk_bins, "burn_in_bins", "fewer bins than chunk_bins")
         check_training_params(self)
+        # three gates of hidden x hidden weights (x4: gradients, Adam), three gate activations per bin
+        nbytes = FLOAT32 * (4 * 3 * self.hidden**2 + 3 * self.batch_size * self.chunk_bins * self.hidden)
+        require_memory(f"{self.name} decoder", "hidden", nbytes, "a hidden size (with batch_size and chunk_bins)")
 
     def fit(
         self,

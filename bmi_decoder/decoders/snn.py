@@ -26,6 +26,7 @@ from torch import nn
 from bmi_decoder.cost import network_cost
 from bmi_decoder.evaluation import r2_score
 from snn_core.errors import InputError
+from snn_core.memory import dense_training_bytes, require_memory
 from snn_core.metrics import ModelCost
 from snn_core.network import NetworkSpec, SkipLayer, SkipNetwork
 from snn_core.streaming import DenseStepper, cpu_float64
@@ -241,6 +242,9 @@ class SNNDecoder(Decoder):
             except ValueError as err:
                 raise InputError(f"{self.name} decoder", "topology", f"a topology in text form, e.g. '3-111' ({err})") from None
         check_training_params(self)
+        # one input channel at least, one stored activation per layer and bin: a lower bound
+        nbytes = dense_training_bytes([1, *self.hidden], self.batch_size * self.chunk_bins * sum(self.hidden), self.recurrent)
+        require_memory(f"{self.name} decoder", "hidden", nbytes, "layer widths (with batch_size and chunk_bins)")
 
     def _spec(self, n_features: int) -> NetworkSpec:
         topology = self.topology if self.topology is not None else str(SkipTopology.empty([len(self.hidden)]))

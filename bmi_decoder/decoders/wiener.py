@@ -18,6 +18,7 @@ from typing import Self
 import numpy as np
 
 from bmi_decoder.evaluation import r2_score
+from snn_core.memory import require_memory
 from snn_core.metrics import ModelCost, OperationCounter
 
 from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_candidates, train_validation
@@ -99,11 +100,19 @@ class WienerDecoder(Decoder):
             alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
         except (TypeError, ValueError):
             alphas = np.empty(0)
-        require(self, alphas.size > 0 and bool(np.all(alphas > 0)), "alphas", "a non-empty list of positive numbers")
+        ok = alphas.size > 0 and bool(np.all(np.isfinite(alphas) & (alphas > 0)))
+        require(self, ok, "alphas", "a non-empty list of positive finite numbers")
         return n_lags, widths, alphas
+
+    def _require_memory(self, n_features: int) -> None:
+        """The ridge solves on a Gram matrix of (n_lags x channels)^2 float64s, three times over
+        (the matrix, its eigenvectors, the coefficients' product)."""
+        p = max(require_candidates(self, "n_lags", 1)) * n_features
+        require_memory(f"{self.name} decoder", "n_lags", 3 * 8 * p * p, f"a history of n_lags for {n_features} channel(s)")
 
     def check_params(self) -> None:
         self._grid()
+        self._require_memory(1)  # one channel at least: a lower bound of what it needs
 
     def fit(
         self,
@@ -114,6 +123,7 @@ class WienerDecoder(Decoder):
     ) -> Self:
         lag_grid, width_grid, alphas = self._grid()
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
+        self._require_memory(X.shape[1])
         scores: dict[int, dict[int, dict[float, float]]] = {}
         best: tuple[float, int, int, int, np.ndarray, np.ndarray] | None = None
         for n_lags in lag_grid:

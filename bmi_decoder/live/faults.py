@@ -101,6 +101,11 @@ class Plan:
     injected: dict = field(default_factory=dict)
 
 
+MIN_FAULT_SPACING_S = 0.1
+"""The closest two instances of one fault may follow each other: a reordered event arrives 10 ms
+late, and a consumer needs a few 4 ms bins between faults to tell one from the next."""
+
+
 def fault_times(start: float, stop: float, faults: Faults) -> dict[str, list[float]]:
     """Stream times of every fault instance (module docstring: spread evenly, kinds staggered)."""
     kinds = [kind for kind in faults.kinds() if kind != "channel_change"]
@@ -126,6 +131,13 @@ def plan(events: SpikeEvents, start: float, stop: float, electrodes: int, faults
     """
     if faults.count < 1:
         raise InputError("command line", "--faults", f"at least 1 instance of each fault, got {faults.count}")
+    most = int((stop - start) / MIN_FAULT_SPACING_S)
+    if faults.count > max(most, 1):
+        raise InputError(
+            "command line",
+            "--faults",
+            f"at most {max(most, 1)} instances in the {stop - start:g} s played (one per {MIN_FAULT_SPACING_S:g} s)",
+        )
     keep = (events.times > start) & (events.times <= stop)
     times, channels, units = events.times[keep], events.channels[keep], events.units[keep]
     at = fault_times(start, stop, faults)

@@ -46,8 +46,10 @@ class Stretch:
 
 def stretch(c: Clock, start_s: float, seconds: float | None) -> Stretch:
     """The samples from ``start_s`` seconds after the first one, ``seconds`` long (None: to the end)."""
-    first = int(round(start_s / c.step))
-    stop = c.n_samples if seconds is None else min(c.n_samples, first + int(round(seconds / c.step)))
+    # clipped to the session before dividing: 1e308 s would overflow the sample count
+    duration = c.n_samples * c.step
+    first = int(round(min(start_s, duration) / c.step))
+    stop = c.n_samples if seconds is None else min(c.n_samples, first + int(round(min(seconds, duration) / c.step)))
     if not 0 <= first < stop - 1:
         raise InputError("command line", "--start/--seconds", f"a stretch inside the {c.n_samples * c.step:g} s session")
     return Stretch(first, stop)

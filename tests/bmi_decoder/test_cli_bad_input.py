@@ -22,8 +22,25 @@ def files(tmp_path_factory) -> dict[str, str]:
     (root / "big_seed.toml").write_text("seed = 12345678901234567890\n")
     (root / "topology.toml").write_text("[decoders.snn]\ntopology = 5\n")
     (root / "kalman.toml").write_text("[decoders.kalman]\nbins_per_window = -3\n")
+    # values that are well-typed but cannot work: infinite, out of range, or beyond memory
+    for name, body in BOUNDS_CONFIGS.items():
+        (root / f"{name}.toml").write_text(body)
     return {"s96": str(s96), "s192": str(s192), "ckpt": str(ckpt), "root": str(root)}
 
+
+BOUNDS_CONFIGS = {
+    "lr_inf": "[decoders.snn]\nlr = inf\n",
+    "gain_inf": "[decoders.snn]\nrecurrent_gain = inf\n",
+    "beta": "[decoders.snn]\nbeta = 2.0\n",
+    "snn_hidden": "[decoders.snn]\nhidden = [1000000000]\n",
+    "ann_hidden": "[decoders.ann]\nhidden = [100000000, 100000000]\n",
+    "ann_lags": "[decoders.ann]\nn_lags = 10000000000\n",
+    "gru_hidden": "[decoders.gru]\nhidden = 10000000\n",
+    "wiener_lags": "[decoders.wiener]\nn_lags = 100000000\n",
+    "wiener_alpha": "[decoders.wiener]\nalphas = [1.0, inf]\n",
+    "not_a_table": "[decoders]\nsnn = 5\n",
+    "nested": "a = " + "[" * 5000 + "]" * 5000 + "\n",
+}
 
 TRAIN = ["train", "{s96}", "--out", "{out}"]
 
@@ -58,6 +75,26 @@ CASES = [
         ["evaluate", "{s96}", "--decoders", "wiener,kalman", "--config", "{root}/kalman.toml", "--out", "{out}"],
         "decoders.kalman.bins_per_window",
     ),
+    *[
+        ([*TRAIN, "--decoder", decoder, "--config", f"{{root}}/{name}.toml"], field)
+        for name, decoder, field in [
+            ("lr_inf", "snn", "decoders.snn.lr"),
+            ("gain_inf", "snn", "decoders.snn.recurrent_gain"),
+            ("beta", "snn", "decoders.snn.beta"),
+            ("snn_hidden", "snn", "decoders.snn.hidden"),
+            ("ann_hidden", "ann", "decoders.ann.hidden"),
+            ("ann_lags", "ann", "decoders.ann.n_lags"),
+            ("gru_hidden", "gru", "decoders.gru.hidden"),
+            ("wiener_lags", "wiener", "decoders.wiener.n_lags"),
+            ("wiener_alpha", "wiener", "decoders.wiener.alphas"),
+            ("not_a_table", "snn", "decoders.snn"),
+            ("nested", "snn", "syntax"),
+        ]
+    ],
+    (["rig", "{s96}", "--faults", "1000000000"], "--faults"),
+    (["rig", "{s96}", "--speed", "1e-300"], "--speed"),
+    (["replay", "{ckpt}", "{s96}", "--speed", "1e-300"], "--speed"),
+    (["replay", "{ckpt}", "{s96}", "--speed", "inf"], "--speed"),
 ]
 
 

@@ -84,7 +84,7 @@ def test_corrupt_progress_files_are_kept_numbered(files, tmp_path, capsys):
 @pytest.mark.usefixtures("no_hang")
 @pytest.mark.parametrize("command", ["export", "replay", "train", "evaluate"])
 def test_a_fifo_checkpoint_or_config_is_refused_at_once(command, files, tmp_path, capsys):
-    fifo = tmp_path / "fifo"
+    fifo = tmp_path / "fifo.mat"  # a suffix that names a recording, for evaluate
     os.mkfifo(fifo)
     argv = {
         "export": ["export", str(fifo), str(tmp_path / "x.nir")],
@@ -95,7 +95,7 @@ def test_a_fifo_checkpoint_or_config_is_refused_at_once(command, files, tmp_path
     capsys.readouterr()
     assert main(argv) == 2
     assert f"{fifo}: file: expected" in _one_line(capsys)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo.mat"]
 
 
 @pytest.mark.parametrize(
