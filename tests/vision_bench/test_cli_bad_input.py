@@ -112,3 +112,51 @@ def test_a_folder_named_like_a_recording_is_refused(where, sim_copy, capsys):
     folder.mkdir(parents=True)
     line = run_bad(["info", "--dataset", "synthetic", "--root", str(sim_copy)], capsys)
     assert str(folder) in line and "a file, not a folder" in line
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("[model]\nbeta = 2.0\n", "model.beta"),
+        ("[model]\nthreshold = -1.0\n", "model.threshold"),
+        ("[model]\nkernel_size = 0\n", "model.kernel_size"),
+        ("[model]\nwidths = [1000000000]\n", "fit in memory"),
+        ("[data]\ntime_bins = 1000000000\n", "data.time_bins"),
+        ("[train]\nlr = inf\n", "train.lr"),
+        ("[train]\nseed = -1\n", "train.seed"),
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", "syntax"),
+    ],
+)
+def test_config_values_that_cannot_work_are_one_line(body, field, sim_root, tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text(body)
+    line = run_bad(["analyze", "--dataset", "synthetic", "--root", str(sim_root), "--config", str(config)], capsys)
+    assert str(config) in line and field in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
+@pytest.mark.parametrize("command", [["synth", "{out}"], ["demo", "--out", "{out}"], ["search", "--dataset", "synthetic"]])
+def test_negative_seeds_are_one_line(command, sim_root, tmp_path, capsys):
+    argv = [arg.format(out=tmp_path / "out") for arg in command] + ["--seed", "-1"]
+    if command[0] == "search":
+        argv += ["--root", str(sim_root), "--out", str(tmp_path / "out")]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--seed" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("target", ["config", "recording"])
+def test_a_cache_dir_on_an_input_is_refused(target, sim_copy, tmp_path, capsys):
+    """``[data] cache_dir`` naming the config or a recording would have become a folder there."""
+    config = tmp_path / "c.toml"
+    recording = next((sim_copy / "CIFAR10DVS" / "dog").iterdir())
+    path = config if target == "config" else recording
+    config.write_text(f'[data]\ncache_dir = "{path}"\n')
+    before = listing(sim_copy)
+    line = run_bad(["analyze", "--dataset", "synthetic", "--root", str(sim_copy), "--config", str(config)], capsys)
+    assert "data.cache_dir" in line and str(path) in line
+    assert listing(sim_copy) == before and config.read_text().startswith("[data]")
