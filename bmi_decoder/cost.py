@@ -35,7 +35,7 @@ Conventions shared by all decoders (stated so the numbers can be compared):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -43,8 +43,14 @@ from torch import nn
 
 from snn_core.metrics import ActivityRecorder, ModelCost, OperationCounter
 
-if TYPE_CHECKING:
-    from bmi_decoder.decoders import Decoder
+
+class Decoder(Protocol):
+    """What measuring needs of a fitted decoder (:class:`bmi_decoder.decoders.Decoder` has it):
+    declared here, since the decoders import this module to measure themselves."""
+
+    def predict(self, X: np.ndarray) -> np.ndarray: ...
+
+    def cost(self, X: np.ndarray) -> ModelCost: ...
 
 
 def decoder_cost(decoder: Decoder, X: np.ndarray) -> ModelCost:

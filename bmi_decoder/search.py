@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +41,14 @@ from bmi_decoder.preprocess import PreparedSession, prepare_session
 from bmi_decoder.quality import require_decodable
 from bmi_decoder.recording import Recording
 from bmi_decoder.search_results import SearchResult, SearchTrial
+from bmi_decoder.search_strategies import population_search
 from snn_core import search as core_search
 from snn_core.atomic import write_text_atomic
 from snn_core.errors import InputError, NoTrialCompleted
 from snn_core.pareto import plot_pareto
 from snn_core.search import (
-    HEARTBEAT_SECONDS,
-    OBJECTIVES,
     SearchInterrupted,
+    SearchRequest,
     best_so_far,
     default_storage,
     open_storage,
@@ -62,7 +62,7 @@ from snn_core.search import (
 from snn_core.strategies import Strategy
 from snn_core.topology import SkipTopology, search_space_size
 
-__all__ = ["SearchResult", "SearchTrial", "block_widths", "search_topology", "session_sha256"]
+__all__ = ["SearchRequest", "SearchResult", "SearchTrial", "block_widths", "search_topology", "session_sha256"]
 
 # SNN parameters the search sets itself, or that do not change a fit's result (the device only
 # changes rounding: workers with and without a GPU share one study)
@@ -96,20 +96,13 @@ def session_sha256(session: PreparedSession) -> str:
 def search_topology(
     recording: str | Path | Recording,
     config: ExperimentConfig | None = None,
+    request: SearchRequest | None = None,
     *,
-    sampler: str = "tpe",
-    trials: int = 20,
     layers: int | None = None,
-    storage: str | None = None,
-    study: str | None = None,
     out: str | Path = "runs/search",
     config_source: str = "config",
     log: Callable[[str], None] | None = None,
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
-    pruner: str = "none",
-    objectives: Sequence[str] = ("score",),
-    workers: int = 1,
-    heartbeat_s: int = HEARTBEAT_SECONDS,
     strategy: Strategy | None = None,
 ) -> SearchResult:
     """Search the SNN decoder's skip topology for the best validation R2; resumes a stored study.
@@ -118,60 +111,65 @@ def search_topology(
         recording: a recording file (``.mat`` or ``.nwb``) or a :class:`Recording`.
         config: data settings, seed, device and the ``[decoders.snn]`` settings (``hidden``: the
             block's widths, default the SNN decoder's: 128 per layer); None for the defaults.
-        sampler: one of :data:`snn_core.search.SAMPLERS`.
-        trials: completed trials the study should hold in the end.
+        request: the search's settings (:class:`~snn_core.search.SearchRequest`; None: its
+            defaults): sampler, trials, pruner, objectives (``("score",)``, or with
+            ``"energy"`` or ``"synops"``), workers (processes on this machine running the study
+            together, :func:`snn_core.search.run_workers`; this process then runs whatever they
+            left), heartbeat, storage (default: :func:`~snn_core.search.default_storage` of
+            ``out``), study (default ``skip-search``, and ``skip-search-exhaustive`` or
+            ``skip-search-zero-cost`` for those strategies) and the sampler's seed (default: the
+            config's seed, which seeds every fit).
         layers: layers of the block (default: the length of ``hidden``, else 3).
-        storage: Optuna RDB URL (default: :func:`~snn_core.search.default_storage` of ``out``).
-        study: the study's name in the storage (default ``skip-search``, and
-            ``skip-search-exhaustive`` or ``skip-search-zero-cost`` for those strategies).
         out: folder for ``search.json``, ``best.pt`` (a checkpoint ``bmi-decoder replay`` reads)
             and the default storage; created if missing.
         config_source: how the config is named in error messages (its file).
         log: receives one line before the search starts (None: silent).
         callbacks: called with (study, trial) after every trial, e.g.
-            :func:`snn_core.search.trial_printer`; with ``workers`` above 1 they must pickle.
-        pruner: one of :data:`snn_core.search.PRUNERS` (single objective only).
-        objectives: ``("score",)``, ``("score", "energy")`` or ``("score", "synops")``.
-        workers: processes on this machine running the study together
-            (:func:`snn_core.search.run_workers`); this process then runs whatever they left.
-        heartbeat_s: a running trial's heartbeat (:func:`snn_core.search.open_storage`).
+            :func:`snn_core.search.trial_printer`; with several workers they must pickle.
         strategy: a population strategy (:mod:`snn_core.strategies`: exhaustive, or zero-cost
-            ranking then training the top K) instead of the sampler; ``sampler``, ``trials``,
-            ``pruner``, ``objectives`` and ``workers`` are then unused
+            ranking then training the top K) instead of the sampler; the request's sampler,
+            trials, pruner, objectives and workers are then unused
             (:mod:`bmi_decoder.search_strategies`).
 
     Raises:
-        InputError: bad widths, a recording that cannot be decoded honestly
-            (:mod:`bmi_decoder.quality`), a storage that does not open, or a stored study made on
-            another recording or with other settings.
+        InputError: impossible request values, bad widths, a recording that cannot be decoded
+            honestly (:mod:`bmi_decoder.quality`), a storage that does not open, or a stored
+            study made on another recording or with other settings.
         NoTrialCompleted: every trial failed.
         SearchInterrupted: on Ctrl-C; rerunning the same call resumes.
     """
+    config = config or ExperimentConfig()
+    request = (request or SearchRequest()).check()
+    widths = block_widths(config.decoders.get("snn", {}).get("hidden"), layers, config_source)
+    name = str(recording) if isinstance(recording, (str, Path)) else recording.provenance.get("source", "recording")
+    request = replace(
+        request,
+        seed=config.seed if request.seed is None else request.seed,
+        storage=request.storage or default_storage(out),
+        study=request.study or ("skip-search" if strategy is None else f"skip-search-{strategy.name}"),
+    )
     with resumable():
-        return _search(
-            recording,
-            config or ExperimentConfig(),
-            sampler,
-            trials,
-            layers,
-            storage,
-            study or ("skip-search" if strategy is None else f"skip-search-{strategy.name}"),
-            Path(out),
-            config_source,
-            log,
-            callbacks,
-            pruner,
-            tuple(objectives),
-            workers,
-            heartbeat_s,
-            strategy,
-        )
+        return _search(_Job(recording, name, config, widths, request), Path(out), log, callbacks, strategy)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every worker process of one search needs, as data that pickles: the recording (a file
+    each worker reads again, or the recording itself), its name, the config, the block's widths
+    and the request with its seed, storage and study settled."""
+
+    recording: str | Path | Recording
+    name: str
+    config: ExperimentConfig
+    widths: tuple[int, ...]
+    request: SearchRequest
 
 
 @dataclass
 class _Task:
-    """What every worker of one search needs: the binned session and what the study is tied to."""
+    """What a search process trains on: the binned session and what the study is tied to."""
 
+    name: str
     config: ExperimentConfig
     widths: tuple[int, ...]
     session: PreparedSession
@@ -179,18 +177,23 @@ class _Task:
     settings: dict
 
 
-def _task(recording: Recording, name: str, config: ExperimentConfig, widths: tuple[int, ...]) -> _Task:
+def _task(recording: Recording, job: _Job) -> _Task:
     """Bin the session and name what its scores depend on (module docstring)."""
+    config = job.config
     session = prepare_session(recording, **config.data)
     digest = session_sha256(session)
     snn_params = {k: v for k, v in config.decoder("snn").get_params().items() if k not in SEARCH_SET}
     identity = {
-        "session": Path(name).name,
+        "session": Path(job.name).name,
         "session_sha256": digest,
         "data": config.data,
-        "snn": {**snn_params, "hidden": list(widths)},
+        "snn": {**snn_params, "hidden": list(job.widths)},
     }
-    return _Task(config, widths, session, digest, {"objective": identity})
+    return _Task(job.name, config, job.widths, session, digest, {"objective": identity})
+
+
+def _read(recording: str | Path | Recording) -> Recording:
+    return read_recording(recording) if isinstance(recording, (str, Path)) else recording
 
 
 def _fit(task: _Task, topology: SkipTopology) -> Decoder:
@@ -204,9 +207,15 @@ def _cost(decoder: Decoder, X: np.ndarray, objective: str) -> float:
     return cost.energy_pj_per_step if objective == "energy" else cost.synops.effective_macs + cost.synops.effective_acs
 
 
-def _study(task, store, study_name, sampler, trials, pruner, objectives, callbacks, best, worker=0) -> optuna.Study:
+def _metric(objectives: Sequence[str]) -> str:
+    """How a trial's values are named in its printed line."""
+    return "validation R2" if len(objectives) == 1 else f"validation R2, {objectives[1]}"
+
+
+def _study(task: _Task, request: SearchRequest, store, callbacks, best: dict, worker: int = 0) -> optuna.Study:
     """Run (or join, or resume) the study in this process; ``best`` receives the best decoder it fits."""
     X_val, y_val = task.session.split("val")
+    objectives = request.objectives
 
     def objective(topology: SkipTopology) -> float | tuple[float, float]:
         decoder = _fit(task, topology)
@@ -215,122 +224,76 @@ def _study(task, store, study_name, sampler, trials, pruner, objectives, callbac
             best.update(r2=r2, topology=str(topology), decoder=decoder)
         return r2 if len(objectives) == 1 else (r2, _cost(decoder, X_val, objectives[1]))
 
-    directions = [OBJECTIVES[o] for o in objectives]
     return run_search(
-        objective,
-        [len(task.widths)],
-        sampler,
-        trials,
-        task.config.seed,
-        store,
-        study_name,
-        direction=directions if len(directions) > 1 else directions[0],
-        callbacks=callbacks,
-        settings=task.settings,
-        pruner=pruner,
-        worker=worker,
+        objective, [len(task.widths)], request, storage=store, settings=task.settings, callbacks=callbacks, worker=worker
     )
 
 
-def _worker(recording, name, config, widths, url, heartbeat_s, study_name, sampler, trials, pruner, objectives, worker) -> None:
+def _worker(job: _Job, worker: int) -> None:
     """One of :func:`search_topology`'s worker processes (:func:`snn_core.search.run_workers`)."""
-    if isinstance(recording, (str, Path)):
-        recording = read_recording(recording)
-    metric = "validation R2" if len(objectives) == 1 else f"validation R2, {objectives[1]}"
+    request = job.request
     try:
-        _study(
-            _task(recording, name, config, widths),
-            open_storage(url, heartbeat_s),
-            study_name,
-            sampler,
-            trials,
-            pruner,
-            objectives,
-            [trial_printer(metric)],
-            {},
-            worker,
-        )
+        store = open_storage(request.storage, request.heartbeat_s)
+        _study(_task(_read(job.recording), job), request, store, [trial_printer(_metric(request.objectives))], {}, worker)
     except SearchInterrupted:
         raise KeyboardInterrupt from None
 
 
-def _search(
-    recording,
-    config,
-    sampler,
-    trials,
-    layers,
-    storage,
-    study_name,
-    out,
-    config_source,
-    log,
-    callbacks,
-    pruner,
-    objectives,
-    workers,
-    heartbeat_s,
-    strategy,
-) -> SearchResult:
-    if objectives != core_search.check_objectives(",".join(objectives)):
-        raise InputError("search", "objectives", f"score, score,energy or score,synops, got {objectives!r}")
-    widths = block_widths(config.decoders.get("snn", {}).get("hidden"), layers, config_source)
+def _search(job: _Job, out: Path, log, callbacks, strategy: Strategy | None) -> SearchResult:
+    request, config, widths = job.request, job.config, job.widths
     candidates = strategy.candidates([len(widths)]) if strategy is not None else None  # bad options fail first
-    name = str(recording) if isinstance(recording, (str, Path)) else recording.provenance.get("source", "recording")
-    source = recording
-    if isinstance(recording, (str, Path)):
-        recording = read_recording(recording)
+    recording = _read(job.recording)
     require_decodable(recording, config.max_gap_s)  # before the output folder and any trial
     out.mkdir(parents=True, exist_ok=True)
-    url = storage or default_storage(out)
-    store = open_storage(url, heartbeat_s)  # a bad URL fails before any training
-    task = _task(recording, name, config, widths)
+    store = open_storage(request.storage, request.heartbeat_s)  # a bad URL fails before any training
+    task = _task(recording, job)
     if strategy is not None:
-        from bmi_decoder.search_strategies import population_search
-
-        return population_search(task, name, store, url, study_name, strategy, candidates, out, log, callbacks)
-    directions = [OBJECTIVES[o] for o in objectives]
+        return population_search(task, request, store, strategy, candidates=candidates, out=out, log=log, callbacks=callbacks)
     # refused before the first line is logged and before any worker starts
-    core_search.bind_study(store, study_name, task.settings, directions if len(directions) > 1 else directions[0])
+    core_search.bind_study(store, request.study, task.settings, request.direction)
     best: dict = {}  # the best decoder fitted in this process, kept to spare a refit of the winner
-    size = search_space_size([len(widths)])
     if log is not None:
         log(
-            f"searching {size:,} topologies of a {len(widths)}-layer block (widths {list(widths)}) with {sampler}, "
-            f"{trials} trials, objectives {','.join(objectives)}, pruner {pruner}, {workers} worker(s), storage {shown_url(url)}"
+            f"searching {search_space_size([len(widths)]):,} topologies of a {len(widths)}-layer block (widths {list(widths)}) "
+            f"with {request.sampler_label}, {request.trials} trials, objectives {','.join(request.objectives)}, "
+            f"pruner {request.pruner_label}, {request.workers} worker(s), storage {shown_url(request.storage)}"
         )
-    if workers > 1:
-        args = (source, name, config, widths, url, heartbeat_s, study_name, sampler, trials, pruner, objectives)
-        codes = run_workers(_worker, args, workers)
+    if request.workers > 1:
+        codes = run_workers(_worker, (job,), request.workers)
         if log is not None and any(codes):
             log(f"worker exit codes {codes}; finishing the study here")
     # a lone search, or what the workers left (a killed worker's trial, queued again)
-    found = _study(task, store, study_name, sampler, trials, pruner, objectives, callbacks, best, workers if workers > 1 else 0)
+    found = _study(task, request, store, callbacks, best, request.workers if request.workers > 1 else 0)
+    return _report(task, request, found, best, out)
+
+
+def _report(task: _Task, request: SearchRequest, found: optuna.Study, best: dict, out: Path) -> SearchResult:
+    """Test the winner, then write ``search.json``, ``best.pt`` and, with a cost, the Pareto plot."""
     complete = found.get_trials(states=(TrialState.COMPLETE,))
     if not complete:
-        raise NoTrialCompleted(f"no trial of study {study_name!r} completed (training diverged?)")
+        raise NoTrialCompleted(f"no trial of study {request.study!r} completed (training diverged?)")
     top = max(complete, key=lambda t: (t.values[0], -t.number))  # the best score; ties: the first
     winner = top.user_attrs["topology"]
     decoder = best["decoder"] if best.get("topology") == winner else _fit(task, SkipTopology.from_string(winner))
     X_test, y_test = task.session.split("test")
     test_r2 = r2_score(y_test, decoder.predict(X_test))
     report, checkpoint, figure = out / "search.json", out / "best.pt", out / "search_pareto.png"
+    objectives = request.objectives
     front = ()
     if len(objectives) > 1:
         front = tuple(
             {"trial": t.number, "topology": t.user_attrs["topology"], "validation_r2": t.values[0], "cost": t.values[1]}
             for t in sorted(pareto_front(found), key=lambda t: t.values[1])
         )
-    digest = task.digest
     result = SearchResult(
-        session=name,
-        session_sha256=digest,
-        study=study_name,
-        storage=shown_url(url),
-        sampler=sampler,
-        seed=config.seed,
-        hidden=tuple(widths),
-        search_space_size=size,
+        session=task.name,
+        session_sha256=task.digest,
+        study=request.study,
+        storage=shown_url(request.storage),
+        sampler=request.sampler_label,
+        seed=task.config.seed,
+        hidden=tuple(task.widths),
+        search_space_size=search_space_size([len(task.widths)]),
         trials=tuple(
             SearchTrial(
                 t.number,
@@ -348,13 +311,13 @@ def _search(
         validation_r2=top.values[0],
         test_r2=test_r2,
         objectives=objectives,
-        pruner=pruner,
+        pruner=request.pruner_label,
         pareto_front=front,
         paths=(report, checkpoint, figure) if front else (report, checkpoint),
         decoder=decoder,
         wall_s=sum(t.duration.total_seconds() for t in found.trials if t.duration is not None),
     )
-    save_decoder(decoder, checkpoint, {"session": name, "data": config.data, "seed": config.seed})
+    save_decoder(decoder, checkpoint, {"session": task.name, "data": task.config.data, "seed": task.config.seed})
     if front:
         plot_pareto(
             [tuple(t.values) for t in complete if "repeat_of" not in t.user_attrs],

@@ -36,7 +36,7 @@ from bmi_decoder.search_results import SearchResult, SearchTrial
 from snn_core.atomic import write_text_atomic
 from snn_core.errors import NoTrialCompleted
 from snn_core.network import SkipNetwork
-from snn_core.search import best_so_far, shown_url
+from snn_core.search import SearchRequest, best_so_far, shown_url
 from snn_core.strategies import Strategy
 from snn_core.strategy_runs import (
     MemberFit,
@@ -86,25 +86,35 @@ def _body(template: SNNDecoder, n_features: int) -> Callable[[str, int], SkipNet
 
 def population_search(
     task,
-    name: str,
+    request: SearchRequest,
     store: optuna.storages.BaseStorage,
-    url: str,
-    study_name: str,
     strategy: Strategy,
+    *,
     candidates: Sequence[str],
     out: Path,
-    log: Callable[[str], None] | None,
-    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]],
+    log: Callable[[str], None] | None = None,
+    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
 ) -> SearchResult:
     """Run (or resume) ``strategy`` on the search task of :func:`bmi_decoder.search.search_topology`;
     writes ``search.json`` and ``best.pt`` to ``out``.
+
+    Args:
+        task: the binned session, its name and digest, the config and widths, and what the study
+            is tied to.
+        request: its storage URL and study name (the sampler's settings are unused here).
+        store: that storage, open.
+        strategy: the population strategy and its options.
+        candidates: the topologies it considers (``strategy.candidates``).
+        out: the output folder.
+        log, callbacks: a receiver of one line per stage; called with (study, trial) after each
+            recorded topology.
 
     Raises:
         InputError: a stored study of another strategy or of a sampler, or of other settings.
         NoTrialCompleted: every trained topology diverged.
         SearchInterrupted: on Ctrl-C; rerunning the same call resumes.
     """
-    config, widths, session = task.config, task.widths, task.session
+    config, widths, session, study_name = task.config, task.widths, task.session, request.study
     layers = [len(widths)]
     seeds = strategy.seed_list(config.seed)
     settings = {**task.settings, **strategy.settings(seeds), "layers_per_block": layers}
@@ -115,7 +125,7 @@ def population_search(
     say = log or (lambda line: None)
     say(
         f"{strategy.name}: {len(candidates):,} topologies of a {len(widths)}-layer block (widths {list(widths)}), "
-        f"seeds {seeds}, {strategy.precision}, storage {shown_url(url)}, study {study_name}"
+        f"seeds {seeds}, {strategy.precision}, storage {shown_url(request.storage)}, study {study_name}"
     )
     ranking = None
     to_train = list(candidates)
@@ -178,10 +188,10 @@ def population_search(
     }
     paths = (out / "search.json", out / "best.pt")
     result = SearchResult(
-        session=name,
+        session=task.name,
         session_sha256=task.digest,
         study=study_name,
-        storage=shown_url(url),
+        storage=shown_url(request.storage),
         sampler=strategy.name,
         seed=config.seed,
         hidden=tuple(widths),

@@ -16,9 +16,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import ModuleType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from snn_core.errors import InputError, NoTrialCompleted
+
+if TYPE_CHECKING:
+    from snn_core.search import SearchRequest
 
 INTERRUPTED = "interrupted; rerun to resume"
 """What Ctrl-C prints after the program name: searches and training resume when rerun."""
@@ -53,6 +56,25 @@ def seed(text: str) -> int:
     if value is None or not 0 <= value <= SEED_MAX:
         raise argparse.ArgumentTypeError(f"expected an integer in [0, {SEED_MAX}], got {text!r}")
     return value
+
+
+SEARCH_OPTIONS = {
+    "sampler": "--sampler",
+    "trials": "--trials",
+    "pruner": "--pruner",
+    "workers": "--workers",
+    "objectives": "--objectives",
+}
+"""The search commands' options, by the :class:`~snn_core.search.SearchRequest` field they set."""
+
+
+def checked_search(request: SearchRequest) -> SearchRequest:
+    """``request.check()``, its refusals naming the search commands' options (``--trials``) and
+    the command line, where the core names its fields (``trials``)."""
+    try:
+        return request.check()
+    except InputError as err:
+        raise InputError("command line", SEARCH_OPTIONS.get(err.field, err.field), err.expected) from None
 
 
 def build_parser(prog: str, description: str, modules: Sequence[ModuleType]) -> argparse.ArgumentParser:

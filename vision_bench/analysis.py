@@ -3,8 +3,8 @@
 :func:`run_analysis` trains the no-skip, DSC, ASC and mixed variants of one model, each as an SNN
 and as its ANN twin, measures accuracy, per-layer firing rates, synaptic operations and energy,
 judges the paper's claims 1 and 2 (:mod:`vision_bench.claims`) and writes the report
-(:mod:`vision_bench.report`). It returns an :class:`AnalysisReport`, whose ``to_dict`` is the
-``report.json`` layout. Settings: :mod:`vision_bench.config`.
+(:mod:`vision_bench.report`). It returns an :class:`~vision_bench.analysis_results.AnalysisReport`,
+whose ``to_dict`` is the ``report.json`` layout. Settings: :mod:`vision_bench.config`.
 """
 
 from __future__ import annotations
@@ -12,119 +12,21 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from snn_core.metrics import ActivityRecorder, ModelCost, SynapticOperations
-from vision_bench.claims import Claim, judge_claims
+from snn_core.metrics import ActivityRecorder
+from vision_bench.analysis_results import Activity, AnalysisReport, ModelResult, VariantResult
+from vision_bench.claims import judge_claims
 from vision_bench.config import AnalysisConfig
 from vision_bench.data import load_frames
 from vision_bench.models import VisionNetwork, build_vision_model
 from vision_bench.report import write_report
 from vision_bench.train import time_major, train
-
-
-@dataclass(frozen=True)
-class Activity:
-    """What a model did on test samples, per time step and sample.
-
-    Args:
-        firing_rates: layer label (:func:`layer_label`) -> share of non-zero outputs.
-        mean_firing_rate: mean over the skip blocks' layers, the ones skips feed.
-        cost: NeuroBench's complexity metrics (operations counted the NeuroBench way).
-        spike_count_synops: the operations with an integer input of k counted as k accumulates.
-    """
-
-    firing_rates: dict[str, float]
-    mean_firing_rate: float
-    cost: ModelCost
-    spike_count_synops: SynapticOperations
-
-    def energy_pj_per_step(self, spike_count: bool = False) -> float:
-        """Energy per step from the NeuroBench counts, or from the spike counts."""
-        return (self.spike_count_synops if spike_count else self.cost.synops).energy_pj
-
-
-@dataclass(frozen=True)
-class ModelResult:
-    """One trained model, an SNN or its ANN twin: test accuracy, activity and training speed."""
-
-    accuracy: float
-    activity: Activity
-    train_samples_per_s: float
-    train_seconds: float
-    device: str
-
-    def to_dict(self) -> dict:
-        a = self.activity
-        return {
-            "accuracy": self.accuracy,
-            "firing_rates": a.firing_rates,
-            "mean_firing_rate": a.mean_firing_rate,
-            "activation_sparsity": a.cost.activation_sparsity,
-            "connection_sparsity": a.cost.connection_sparsity,
-            "synops": a.cost.synops.to_dict(),
-            "energy_pj_per_step": a.energy_pj_per_step(),
-            "energy_pj_per_step_spike_count": a.energy_pj_per_step(spike_count=True),
-            "footprint_bytes": a.cost.footprint_bytes,
-            "train_samples_per_s": self.train_samples_per_s,
-            "train_seconds": self.train_seconds,
-            "device": self.device,
-        }
-
-
-@dataclass(frozen=True)
-class VariantResult:
-    """One variant: its topology, the SNN and the ANN twin."""
-
-    topology: str
-    snn: ModelResult
-    ann: ModelResult
-
-    @property
-    def drop(self) -> float:
-        """ANN-to-SNN accuracy drop (ANN twin minus SNN)."""
-        return self.ann.accuracy - self.snn.accuracy
-
-    def to_dict(self) -> dict:
-        return {"snn": self.snn.to_dict(), "ann": self.ann.to_dict(), "topology": self.topology, "drop": self.drop}
-
-
-@dataclass(frozen=True)
-class AnalysisReport:
-    """A whole analysis run: data, settings, every variant, the claims' verdicts."""
-
-    dataset: str
-    root: str
-    train_size: int
-    test_size: int
-    classes: tuple[str, ...]
-    frame_shape: tuple[int, ...]
-    config: AnalysisConfig
-    variants: dict[str, VariantResult]
-    claims: tuple[Claim, ...]
-    runtime_s: float
-
-    def to_dict(self) -> dict:
-        """The ``report.json`` layout."""
-        return {
-            "dataset": self.dataset,
-            "root": self.root,
-            "data": {
-                "train": self.train_size,
-                "test": self.test_size,
-                "classes": list(self.classes),
-                "frame_shape": list(self.frame_shape),
-            },
-            "config": self.config.to_dict(),
-            "variants": {v: r.to_dict() for v, r in self.variants.items()},
-            "claims": [c.to_dict() for c in self.claims],
-            "runtime_s": self.runtime_s,
-        }
 
 
 def layer_label(name: str) -> str:

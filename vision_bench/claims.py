@@ -18,38 +18,11 @@ that noise could flip says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 from snn_core.search import STARTUP_TRIALS
-
-if TYPE_CHECKING:
-    from vision_bench.analysis import VariantResult
-
-_VERDICT = {True: "**held**", False: "**did not hold**", None: "not tested"}
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim's verdict on one run.
-
-    Args:
-        id: the paper's number, with a letter for each part (``"1c"``).
-        claim: what is claimed, in words.
-        held: whether it held; None when the run lacks what the claim needs.
-        numbers: the measured values the verdict rests on.
-        note: why the verdict may not be trusted (sampling noise), or why it was not tested.
-    """
-
-    id: str
-    claim: str
-    held: bool | None
-    numbers: dict[str, float | int | None] = field(default_factory=dict)
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from vision_bench.analysis_results import VariantResult
+from vision_bench.verdicts import Claim
 
 
 def accuracy_se(*accuracies: float, n: int) -> float:
@@ -62,15 +35,6 @@ def noise_note(difference: float, se: float, n: int, split: str = "test") -> str
     if abs(difference) < 2 * se:
         return f"inconclusive: within 2 standard errors ({2 * se:.3f}) of {split}-set sampling ({n} recordings)"
     return ""
-
-
-def claims_table(claims: Iterable[Claim]) -> str:
-    """One Markdown row per claim: held or not, with its numbers."""
-    lines = ["| claim | verdict | numbers | note |", "|---|---|---|---|"]
-    for c in claims:
-        numbers = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in c.numbers.items())
-        lines.append(f"| {c.id}: {c.claim} | {_VERDICT[c.held]} | {numbers} | {c.note} |")
-    return "\n".join(lines)
 
 
 def judge_claims(variants: Mapping[str, VariantResult], n_test: int) -> tuple[Claim, ...]:

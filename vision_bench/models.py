@@ -27,6 +27,7 @@ from snn_core.network import NetworkSpec, SkipNetwork, build_network
 from snn_core.topology import ASC, DSC, NONE, SkipTopology
 
 FAMILIES = ("resnet", "densenet")
+STEM = "1-"  # the stem is a block of one layer: no skip to choose there, nothing for a search
 VARIANTS = ("none", "dsc", "asc", "mixed")
 
 
@@ -98,6 +99,11 @@ def variant_topology(family: str, variant: str, blocks: int, depth: int) -> Skip
         types = {"dsc": [DSC], "asc": [ASC], "mixed": [ASC, DSC]}[variant]
         block[i, j] = np.resize(types, len(i))
     return SkipTopology([np.zeros((1, 1), dtype=int)] + [block] * blocks)
+
+
+def trunk_topology(blocks: SkipTopology | str) -> SkipTopology:
+    """The whole trunk's topology: the stem's block of one layer, then the skip blocks."""
+    return SkipTopology.from_string(f"{STEM}_{blocks}")
 
 
 def network_spec(config: VisionModelConfig, variant: str, topology: SkipTopology | None = None) -> NetworkSpec:

@@ -25,8 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from snn_core.device import choose_device
 from snn_core.population import PopulationNetwork, StackedLinear
 from snn_core.population_training import train_population as fit
-from vision_bench.models import VisionModelConfig, VisionNetwork, build_vision_model
-from vision_bench.search import trunk_topology
+from vision_bench.models import VisionModelConfig, VisionNetwork, build_vision_model, trunk_topology
 from vision_bench.train import TrainConfig, _epoch_loader, time_major
 
 

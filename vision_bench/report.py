@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from snn_core.atomic import atomic_path, write_text_atomic
 from snn_core.metrics import ENERGY_CAVEAT
-from vision_bench.claims import claims_table
-
-if TYPE_CHECKING:
-    from vision_bench.analysis import AnalysisReport
+from vision_bench.analysis_results import AnalysisReport
+from vision_bench.verdicts import claims_table
 
 # What the vision models add to the energy caveat: which of their layers NeuroBench charges MACs.
 COUNTING_NOTE = (

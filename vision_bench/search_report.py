@@ -1,6 +1,6 @@
 """The vision search's report: Markdown tables, the convergence plot, and the files written.
 
-Every function reads the JSON form of a result (:meth:`vision_bench.search.VisionSearchResult.to_dict`),
+Every function reads the JSON form of a result (:meth:`vision_bench.search_results.VisionSearchResult.to_dict`),
 so a stored ``search.json`` renders the same way.
 """
 
@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 
 from snn_core.atomic import atomic_path, write_text_atomic
-from vision_bench.claims import Claim, claims_table
-from vision_bench.search import VALIDATION_SHARE, VisionSearchResult
+from vision_bench.data.split import VALIDATION_SHARE
+from vision_bench.search_results import VisionSearchResult
+from vision_bench.verdicts import Claim, claims_table
 
 
 def write_report(result: VisionSearchResult, out: Path) -> tuple[Path, ...]:

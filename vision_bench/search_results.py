@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snn_core.search import StudyOutcome
-from vision_bench.claims import Claim
+from vision_bench.verdicts import Claim
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,11 @@ from snn_core.search import best_so_far
 from snn_core.strategies import Strategy
 from snn_core.strategy_runs import MemberFit, open_strategy_study, rank_topologies, strategy_report, train_topologies, winner
 from snn_core.zero_cost import score_topologies
-from vision_bench.models import VisionModelConfig, build_vision_model
+from vision_bench import population
+from vision_bench.models import STEM, VisionModelConfig, build_vision_model, trunk_topology
 from vision_bench.search_results import SamplerSearch, ScoredTopology
-from vision_bench.train import TrainConfig, evaluate, time_major
+from vision_bench.search_task import SearchTask
+from vision_bench.train import evaluate, time_major
 
 __all__ = ["ZERO_COST_SAMPLES", "population_search", "topologies_per_chunk", "zero_cost_frames"]
 
@@ -68,31 +70,25 @@ def topologies_per_chunk(
 
 
 def population_search(
+    task: SearchTask,
     strategy: Strategy,
     store: optuna.storages.BaseStorage,
-    settings: dict,
+    *,
     study_name: str,
-    layers: Sequence[int],
-    data: tuple[Dataset, Dataset, Dataset],
-    model_config: VisionModelConfig,
-    train_config: TrainConfig,
-    progress_dir: Path | None,
-    progress: bool,
-    log: Callable[[str], None],
-    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]],
+    progress_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
 ) -> tuple[SamplerSearch, ScoredTopology, dict]:
-    """Run (or resume) ``strategy`` on the blocks of ``layers``.
+    """Run (or resume) ``strategy`` on the skip blocks of ``task``.
 
     Args:
+        task: the data, model and training, and what the study is tied to
+            (:class:`~vision_bench.search_task.SearchTask`).
         strategy: the population strategy and its options.
-        store, settings, study_name: the storage, what the study is tied to (data, model and
-            training settings) and its name.
-        layers: the skip blocks' sizes.
-        data: the fit, validation and test sets.
-        model_config, train_config: the models' shape and their training.
+        store, study_name: the storage and the study's name.
         progress_dir: where interrupted populations keep their progress (None: nowhere).
-        progress, log, callbacks: per-epoch bars; a receiver of one line per stage; called with
-            (study, trial) after each recorded topology.
+        log, callbacks: a receiver of one line per stage; called with (study, trial) after each
+            recorded topology.
 
     Returns:
         The study's record (as the samplers' records, its wall time the strategy's), the winner
@@ -104,10 +100,9 @@ def population_search(
         NoTrialCompleted: every trained topology diverged.
         SearchInterrupted: on Ctrl-C; rerunning resumes.
     """
-    from vision_bench.population import train_population
-    from vision_bench.search import STEM, trunk_topology
-
-    fit_set, val_set, test_set = data
+    fit_set, val_set, test_set = task.fit_set, task.val_set, task.test_set
+    model_config, train_config, layers, progress = task.model, task.train, list(task.layers), task.progress
+    settings = {"objective": task.identity}
     candidates = strategy.candidates(layers)
     seeds = strategy.seed_list(train_config.seed)
     study = open_strategy_study(store, study_name, strategy, {**settings, **strategy.settings(seeds)})
@@ -130,7 +125,7 @@ def population_search(
     kept: dict = {}
 
     def train(members: list[tuple[str, int]], checkpoint: Path | None):
-        return train_population(
+        return population.train_population(
             model_config,
             members,
             fit_set,

@@ -11,10 +11,11 @@ import optuna
 from bmi_decoder.cli._arguments import add_device_argument
 from bmi_decoder.experiment import load_config
 from bmi_decoder.search import search_topology
+from snn_core.cli import checked_search
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
 from snn_core.outputs import CHECKPOINT, JSON, PNG, check_output
-from snn_core.search import PRUNERS, SAMPLER_NAMES, check_objectives, check_options, trial_printer
+from snn_core.search import PRUNERS, SAMPLER_NAMES, SearchRequest, parse_objectives, trial_printer
 from snn_core.strategies import add_strategy_arguments, strategy_from_args
 
 DESCRIPTION = """\
@@ -93,29 +94,30 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, "--out", [args.file, args.config], folder=True, contents=SEARCH_FILES)
     given = {"--trials": args.trials, "--pruner": args.pruner, "--workers": args.workers, "--objectives": args.objectives}
     strategy, sampler = strategy_from_args(args, given)
-    sampler = sampler or "tpe"
-    trials = 20 if args.trials is None else args.trials
-    pruner, workers = args.pruner or "none", 1 if args.workers is None else args.workers
-    objectives = check_objectives(args.objectives or "score")
-    check_options(sampler, trials, pruner=pruner, workers=workers, objectives=len(objectives))
+    request = checked_search(
+        SearchRequest(
+            sampler=sampler or "tpe",
+            trials=20 if args.trials is None else args.trials,
+            pruner=args.pruner or "none",
+            objectives=parse_objectives(args.objectives or "score"),
+            workers=1 if args.workers is None else args.workers,
+            storage=args.storage,
+            study=args.study,
+        )
+    )
+    objectives = request.objectives
     if args.layers is not None and args.layers < 2:
         raise InputError("command line", "--layers", f"at least 2 (one layer has no skip to search), got {args.layers}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial, printed below
     result = search_topology(
         args.file,
         load_config(args.config, args.seed, args.device, inputs=[args.file]),
-        sampler=sampler,
-        trials=trials,
+        request,
         layers=args.layers,
-        storage=args.storage,
-        study=args.study,
         out=args.out,
         config_source=str(args.config),
         log=lambda line: print(line, file=sys.stderr, flush=True),
         callbacks=[trial_printer("validation R2" if len(objectives) == 1 else f"validation R2, {objectives[1]}")],
-        pruner=pruner,
-        objectives=objectives,
-        workers=workers,
         strategy=strategy,
     )
     if strategy is None:

@@ -11,7 +11,7 @@ import pytest
 from bmi_decoder.cli import main
 from bmi_decoder.decoders import SNNDecoder
 from bmi_decoder.experiment import ExperimentConfig
-from bmi_decoder.search import SearchResult, SearchTrial, search_topology
+from bmi_decoder.search import SearchRequest, SearchResult, SearchTrial, search_topology
 from snn_core import search as core_search
 
 TINY = ExperimentConfig(seed=1, decoders={"snn": {"hidden": [16, 16], "max_epochs": 1}})
@@ -34,7 +34,7 @@ def test_search_topology_returns_a_frozen_result_and_binds_through_the_core(sess
     bind = core_search.bind_study
     monkeypatch.setattr(core_search, "bind_study", lambda *a, **k: bound.append(a[2]) or bind(*a, **k))
     lines = []
-    result = search_topology(sessions[0], TINY, sampler="random", trials=2, out=tmp_path, log=lines.append)
+    result = search_topology(sessions[0], TINY, SearchRequest("random", trials=2), out=tmp_path, log=lines.append)
     assert isinstance(result, SearchResult) and all(isinstance(t, SearchTrial) for t in result.trials)
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.test_r2 = 1.0  # type: ignore[misc]
@@ -88,7 +88,7 @@ def test_ctrl_c_is_one_line_and_exit_130_then_the_rerun_resumes(sessions, tmp_pa
 
 def test_trials_report_validation_r2_per_epoch_and_pruned_ones_are_never_the_best(sessions, tmp_path):
     config = ExperimentConfig(seed=1, decoders={"snn": {"hidden": [16, 16, 16], "max_epochs": 4, "patience": 4}})
-    result = search_topology(sessions[0], config, sampler="random", trials=6, out=tmp_path, pruner="sha")
+    result = search_topology(sessions[0], config, SearchRequest("random", trials=6, pruner="sha"), out=tmp_path)
     study = optuna.load_study(study_name="skip-search", storage=result.storage)
     assert [t.state.name.lower() for t in study.trials] == [t.state for t in result.trials]
     assert sum(t.state in ("complete", "pruned") for t in result.trials) == 6 and result.pruner == "sha"

@@ -74,7 +74,7 @@ def test_resuming_with_other_settings_is_refused(session_file, config_file, tmp_
         (["--pruner", "median"], "--pruner: expected one of none, sha, hyperband, got 'median'"),
         (["--workers", "0"], "--workers: expected at least 1, got 0"),
         (["--objectives", "score,power"], "--objectives: expected score, score,energy or score,synops, got 'score,power'"),
-        (["--objectives", "score,energy", "--pruner", "sha"], "--pruner: expected none with several --objectives"),
+        (["--objectives", "score,energy", "--pruner", "sha"], "--pruner: expected none with several objectives"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(session_file, config_file, tmp_path, capsys, args, fragment):

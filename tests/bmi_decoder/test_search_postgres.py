@@ -3,7 +3,10 @@
 Debian's PostgreSQL 15 (``initdb``, ``pg_ctl``) is installed on the project's machines and CI, so
 a missing server is a failure, not a skip. The server runs from a temporary folder owned by the
 ``postgres`` user (it refuses to run as root), listens on 127.0.0.1 only, at a free port, with its
-unix socket inside the folder, and is stopped in teardown.
+unix socket inside the folder, and is stopped in teardown. The search is given the standard URL
+as the README writes it, ``postgresql://USER:PASSWORD@HOST/DB`` (no driver named: the project's
+storage maps it to the installed psycopg2); the server trusts local connections and ignores the
+password.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from optuna.trial import TrialState
 
 from bmi_decoder.cli import main
 from bmi_decoder.experiment import ExperimentConfig
-from bmi_decoder.search import search_topology
+from bmi_decoder.search import SearchRequest, search_topology
+from snn_core.search import open_storage
 
 # 27 topologies; epochs long enough to catch a trial between its first and last one
 TINY = ExperimentConfig(seed=1, decoders={"snn": {"hidden": [8, 8, 8], "max_epochs": 4, "patience": 4}})
 TRIALS = 4
 HEARTBEAT_S = 2  # a killed worker's trial is failed 2 x 2 s after its last beat
+PASSWORD = "not-checked"  # trust authentication: present only to give the README's form of the URL
 
 
 def as_postgres(command: list[str]) -> list[str]:
@@ -66,7 +71,7 @@ def postgres_url():
         with connection.cursor() as cursor:
             cursor.execute("CREATE DATABASE search")
         connection.close()
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/search"
+        yield f"postgresql://postgres:{PASSWORD}@127.0.0.1:{port}/search"
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run(as_postgres(["pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"]), capture_output=True)
@@ -84,17 +89,13 @@ def test_workers_share_a_postgres_study_and_a_killed_workers_trial_is_retried(po
             outcome["result"] = search_topology(
                 session,
                 TINY,
-                sampler="random",
-                trials=TRIALS,
-                storage=postgres_url,
+                SearchRequest("random", trials=TRIALS, workers=2, storage=postgres_url, heartbeat_s=HEARTBEAT_S),
                 out=tmp_path / "out",
-                workers=2,
-                heartbeat_s=HEARTBEAT_S,
             )
         except BaseException as err:  # reported by the assertions below
             outcome["error"] = err
 
-    storage = optuna.storages.RDBStorage(postgres_url)  # creates the tables before the search opens them
+    storage = open_storage(postgres_url)  # creates the tables before the search opens them
     searching = threading.Thread(target=search)
     searching.start()
     victim = None
@@ -130,3 +131,4 @@ def test_workers_share_a_postgres_study_and_a_killed_workers_trial_is_retried(po
     result = outcome["result"]
     assert [t.state for t in result.trials].count("complete") == TRIALS
     assert result.validation_r2 == max(t.values[0] for t in complete)
+    assert result.storage == postgres_url.replace(PASSWORD, "***")  # reported as given, password masked

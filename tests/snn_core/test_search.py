@@ -13,10 +13,11 @@ from optuna.trial import TrialState
 from snn_core.errors import InputError
 from snn_core.search import (
     SearchInterrupted,
+    SearchRequest,
     best_so_far,
     bind_study,
-    check_options,
     default_storage,
+    driver_url,
     make_sampler,
     open_storage,
     run_search,
@@ -62,20 +63,20 @@ def test_make_sampler_names_and_unknown_name():
 def test_tpe_finds_the_optimum_where_random_search_does_not():
     # 729 topologies of a 4-layer block; the optimum "4-222222" scores 6
     budget = 60
-    tpe = [run_search(asc_minus_dsc, [4], "tpe", budget, seed=s, study_name=f"t{s}").best_value for s in range(3)]
-    rand = [run_search(asc_minus_dsc, [4], "random", budget, seed=s, study_name=f"r{s}").best_value for s in range(3)]
+    tpe = [run_search(asc_minus_dsc, [4], SearchRequest("tpe", budget, seed=s, study=f"t{s}")).best_value for s in range(3)]
+    rand = [run_search(asc_minus_dsc, [4], SearchRequest("random", budget, seed=s, study=f"r{s}")).best_value for s in range(3)]
     assert tpe == [6.0, 6.0, 6.0]
     assert np.mean(rand) < 6.0
 
 
 def test_gp_sampler_runs_past_its_start_up_trials():
-    study = run_search(asc_minus_dsc, [3], "gp", n_trials=7, seed=1)
+    study = run_search(asc_minus_dsc, [3], SearchRequest("gp", trials=7, seed=1))
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 7
 
 
 def test_interrupted_search_resumes_and_keeps_its_trials(tmp_path):
     storage = f"sqlite:///{tmp_path / 'search.db'}"
-    first = run_search(asc_minus_dsc, [3], "tpe", n_trials=3, seed=0, storage=storage)
+    first = run_search(asc_minus_dsc, [3], SearchRequest("tpe", trials=3, seed=0), storage=storage)
     kept = [t.user_attrs["topology"] for t in first.trials]
     calls = []
 
@@ -83,14 +84,14 @@ def test_interrupted_search_resumes_and_keeps_its_trials(tmp_path):
         calls.append(str(topology))
         return asc_minus_dsc(topology)
 
-    resumed = run_search(counted, [3], "tpe", n_trials=5, seed=0, storage=storage)
+    resumed = run_search(counted, [3], SearchRequest("tpe", trials=5, seed=0), storage=storage)
     complete = resumed.get_trials(states=(TrialState.COMPLETE,))
     assert len(complete) == 5
     assert [t.user_attrs["topology"] for t in complete[:3]] == kept
     assert len(calls) <= 2
-    assert len(run_search(counted, [3], "tpe", n_trials=5, storage=storage).trials) == 5, "nothing left to run"
+    assert len(run_search(counted, [3], SearchRequest("tpe", trials=5), storage=storage).trials) == 5, "nothing left to run"
     with pytest.raises(InputError, match="layers_per_block"):
-        run_search(counted, [4], "tpe", n_trials=6, storage=storage)
+        run_search(counted, [4], SearchRequest("tpe", trials=6), storage=storage)
 
 
 def test_a_topology_suggested_again_reuses_its_score():
@@ -100,7 +101,7 @@ def test_a_topology_suggested_again_reuses_its_score():
         calls.append(str(topology))
         return asc_minus_dsc(topology)
 
-    study = run_search(counted, [2], "random", n_trials=12, seed=0)  # only 3 topologies exist
+    study = run_search(counted, [2], SearchRequest("random", trials=12, seed=0))  # only 3 topologies exist
     assert len(study.trials) == 12 and len(calls) == len(set(calls)) <= 3
     repeats = [t for t in study.trials if "repeat_of" in t.user_attrs]
     assert repeats and all(t.value == study.trials[t.user_attrs["repeat_of"]].value for t in repeats)
@@ -112,7 +113,7 @@ def test_diverged_trials_fail_without_stopping_the_search_but_bad_input_stops_it
             raise FloatingPointError("loss is NaN")
         return math.nan if topology.count(ASC) == 1 else asc_minus_dsc(topology)
 
-    study = run_search(diverging, [2], "random", n_trials=10, seed=0)
+    study = run_search(diverging, [2], SearchRequest("random", trials=10, seed=0))
     states = {t.user_attrs["topology"]: t.state for t in study.trials}
     assert states["2-1"] == TrialState.FAIL and states["2-2"] == TrialState.FAIL
     assert states["2-0"] == TrialState.COMPLETE
@@ -121,12 +122,12 @@ def test_diverged_trials_fail_without_stopping_the_search_but_bad_input_stops_it
         raise InputError("config", "hidden", "positive widths")
 
     with pytest.raises(InputError):
-        run_search(bad_setting, [2], n_trials=3)
+        run_search(bad_setting, [2], SearchRequest(trials=3))
 
 
 @pytest.mark.parametrize("direction", ["maximize", "minimize"])
 def test_best_so_far_is_the_running_best(direction):
-    study = run_search(asc_minus_dsc, [3], "random", n_trials=15, seed=2, direction=direction)
+    study = run_search(asc_minus_dsc, [3], SearchRequest("random", trials=15, seed=2), direction=direction)
     best = best_so_far(study)
     values = [t.value for t in study.trials]
     assert len(best) == 15 and best[0] == values[0]
@@ -139,7 +140,7 @@ def test_best_so_far_is_the_running_best(direction):
 def test_storage_that_does_not_open_is_input_error(tmp_path):
     for url in ("not a url", f"sqlite:///{tmp_path}/missing/dir/search.db", "postgresql://user@127.0.0.1:1/db"):
         with pytest.raises(InputError, match="storage"):
-            run_search(asc_minus_dsc, [2], n_trials=1, storage=url)
+            run_search(asc_minus_dsc, [2], SearchRequest(trials=1), storage=url)
 
 
 def test_bind_study_records_settings_and_refuses_others_naming_storage_and_field(tmp_path):
@@ -157,17 +158,25 @@ def test_bind_study_records_settings_and_refuses_others_naming_storage_and_field
         bind_study(storage, "s", {**settings, "seed": 1})
 
 
-def test_shown_url_masks_the_password_and_check_options():
+def test_the_standard_postgresql_url_names_the_installed_driver():
+    # SQLAlchemy 2.1 would load psycopg 3 for a bare postgresql://, which the project does not install
+    assert driver_url("postgresql://user:pw@host/db") == "postgresql+psycopg2://user:pw@host/db"
+    assert driver_url("postgresql+psycopg2://user@host:5433/db") == "postgresql+psycopg2://user@host:5433/db"
+    for url in ("sqlite:////tmp/search.db", "mysql://user@host/db", "not a url"):
+        assert driver_url(url) == url
+    import psycopg2  # noqa: F401 - the driver the mapping names is installed
+
+    with pytest.raises(InputError) as refused:  # no server there: refused as a storage, not a missing module
+        open_storage("postgresql://user:secret@127.0.0.1:1/db")
+    assert "secret" not in str(refused.value) and "Failed to import" not in str(refused.value)
+
+
+def test_shown_url_masks_the_password():
     assert shown_url("postgresql://user:secret@host/db") == "postgresql://user:***@host/db"
     assert shown_url("not a url") == "not a url"
     with pytest.raises(InputError) as opened:
         open_storage("nosuchdb://user:secret@host/db")
     assert "secret" not in str(opened.value) and "user:***@host" in str(opened.value)
-    assert check_options("all", 3, allow_all=True) == ["tpe", "gp", "random"] and check_options("gp", 1) == ["gp"]
-    with pytest.raises(InputError, match="--sampler: expected one of tpe, gp, random, nsga2, got 'all'"):
-        check_options("all", 3)
-    with pytest.raises(InputError, match="--trials: expected at least 1"):
-        check_options("tpe", 0)
 
 
 def test_ctrl_c_stops_the_search_quietly_and_a_rerun_resumes(tmp_path, capfd):
@@ -182,11 +191,11 @@ def test_ctrl_c_stops_the_search_quietly_and_a_rerun_resumes(tmp_path, capfd):
 
         calls: list[int] = []
         with pytest.raises(SearchInterrupted, match="interrupted; rerun to resume"):
-            run_search(interrupted, [3], "random", n_trials=5, storage=storage, callbacks=[trial_printer("score")])
+            run_search(interrupted, [3], SearchRequest("random", trials=5), storage=storage, callbacks=[trial_printer("score")])
         assert "Traceback" not in capfd.readouterr().err
     finally:
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = run_search(asc_minus_dsc, [3], "random", n_trials=5, storage=storage, callbacks=[trial_printer("score")])
+    study = run_search(asc_minus_dsc, [3], SearchRequest("random", trials=5), storage=storage, callbacks=[trial_printer("score")])
     states = [t.state for t in study.trials]
     assert states[2] == TrialState.FAIL and states.count(TrialState.COMPLETE) == 5
     printed = capfd.readouterr().out.splitlines()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import optuna
 import pytest
 import torch
 from optuna.trial import TrialState
 
+from snn_core.cli import checked_search
 from snn_core.errors import InputError
-from snn_core.search import check_objectives, check_options, pareto_front, run_search, trial_printer
+from snn_core.search import SearchRequest, pareto_front, parse_objectives, run_search, trial_printer
 from snn_core.topology import ASC, DSC, SkipTopology
 from snn_core.training import epoch_listener, report_epoch, train
 
@@ -57,7 +61,9 @@ def test_epoch_listener_sees_every_epoch_and_can_stop_training():
 def test_pruned_trials_stop_early_count_as_trials_and_are_never_reused_as_complete(pruner):
     calls: list[str] = []
     storage = optuna.storages.InMemoryStorage()
-    study = run_search(lambda t: trained(t, calls), [3], "random", n_trials=24, seed=0, storage=storage, pruner=pruner)
+    study = run_search(
+        lambda t: trained(t, calls), [3], SearchRequest("random", trials=24, seed=0, pruner=pruner), storage=storage
+    )
     trials = study.trials
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -78,12 +84,12 @@ def test_pruned_trials_stop_early_count_as_trials_and_are_never_reused_as_comple
         == max(t.value for t in complete)
         == quality(SkipTopology.from_string(study.best_trial.user_attrs["topology"]))
     )
-    resumed = run_search(lambda t: trained(t, calls), [3], "random", n_trials=24, storage=storage, pruner=pruner)
+    resumed = run_search(lambda t: trained(t, calls), [3], SearchRequest("random", trials=24, pruner=pruner), storage=storage)
     assert len(resumed.trials) == 24, "pruned trials are finished trials: nothing left to run"
 
 
 def test_pruner_none_prunes_nothing_and_the_printer_names_pruned_trials(capsys):
-    study = run_search(lambda t: trained(t, []), [2], "random", n_trials=4, seed=0)
+    study = run_search(lambda t: trained(t, []), [2], SearchRequest("random", trials=4, seed=0))
     assert all(t.state == TrialState.COMPLETE and len(t.intermediate_values) == EPOCHS for t in study.trials)
     frozen = study.trials[0]
     trial = optuna.trial.create_trial(
@@ -101,7 +107,9 @@ def cost(topology: SkipTopology) -> float:
 
 @pytest.mark.parametrize("sampler", ["nsga2", "tpe"])
 def test_multi_objective_search_keeps_the_pareto_front(sampler):
-    study = run_search(lambda t: (quality(t), cost(t)), [3], sampler, n_trials=20, seed=0, direction=["maximize", "minimize"])
+    study = run_search(
+        lambda t: (quality(t), cost(t)), [3], SearchRequest(sampler, trials=20, seed=0), direction=["maximize", "minimize"]
+    )
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     front = pareto_front(study)
     assert len(complete) == 20 and front
@@ -114,20 +122,49 @@ def test_multi_objective_search_keeps_the_pareto_front(sampler):
 
 
 def test_objectives_and_pruner_options():
-    assert check_objectives("score") == ("score",) and check_objectives("score, energy") == ("score", "energy")
-    assert check_objectives("score,synops") == ("score", "synops")
+    assert parse_objectives("score") == ("score",) and parse_objectives("score, energy") == ("score", "energy")
+    assert SearchRequest(objectives=("score", "synops")).check().direction == ["maximize", "minimize"]
     for bad in ("energy", "score,energy,synops", "score,watts", "score,score"):
-        with pytest.raises(InputError, match="--objectives: expected score, score,energy or score,synops"):
-            check_objectives(bad)
-    assert check_options("nsga2", 5, pruner="hyperband") == ["nsga2"]
-    with pytest.raises(InputError, match="--pruner: expected one of none, sha, hyperband, got 'median'"):
-        check_options("tpe", 5, pruner="median")
-    with pytest.raises(InputError, match="--pruner: expected none with several --objectives"):
-        check_options("tpe", 5, pruner="sha", objectives=2)
-    with pytest.raises(InputError, match="--workers: expected at least 1, got 0"):
-        check_options("tpe", 5, workers=0)
+        with pytest.raises(InputError, match="search request: objectives: expected score, score,energy or score,synops"):
+            SearchRequest(objectives=parse_objectives(bad)).check()
+    assert SearchRequest("nsga2", 5, pruner="hyperband").check().pruner == "hyperband"
+    with pytest.raises(InputError, match="pruner: expected one of none, sha, hyperband, got 'median'"):
+        SearchRequest("tpe", 5, pruner="median").check()
+    with pytest.raises(InputError, match="pruner: expected none with several objectives"):
+        SearchRequest("tpe", 5, pruner="sha", objectives=("score", "energy")).check()
+    with pytest.raises(InputError, match="workers: expected at least 1, got 0"):
+        SearchRequest("tpe", 5, workers=0).check()
     with pytest.raises(ValueError, match="single objective"):
-        run_search(lambda t: (1.0, 1.0), [2], n_trials=1, direction=["maximize", "minimize"], pruner="sha")
+        run_search(lambda t: (1.0, 1.0), [2], SearchRequest(trials=1, pruner="sha"), direction=["maximize", "minimize"])
+
+
+def test_the_core_names_fields_and_the_command_lines_name_options():
+    # the core knows no command line: its refusals name the request's fields
+    with pytest.raises(InputError) as core:
+        SearchRequest("bayes").check()
+    assert str(core.value) == "search request: sampler: expected one of tpe, gp, random, nsga2, got 'bayes'"
+    # the search commands name their options instead
+    for request, message in (
+        (SearchRequest("bayes"), "command line: --sampler: expected one of tpe, gp, random, nsga2, got 'bayes'"),
+        (SearchRequest(trials=0), "command line: --trials: expected at least 1, got 0"),
+        (SearchRequest(objectives=("score", "watts")), "command line: --objectives: expected score, score,energy or"),
+    ):
+        with pytest.raises(InputError) as cli:
+            checked_search(request)
+        assert str(cli.value).startswith(message)
+
+
+def test_samplers_and_pruners_are_names_or_optuna_objects():
+    sampler, pruner = optuna.samplers.RandomSampler(seed=3), optuna.pruners.SuccessiveHalvingPruner()
+    request = SearchRequest(sampler, trials=4, pruner=pruner).check()
+    assert (request.sampler_label, request.pruner_label) == ("RandomSampler", "SuccessiveHalvingPruner")
+    study = run_search(lambda t: trained(t, []), [2], request)
+    assert study.sampler is sampler and study.pruner is pruner  # used as given, not rebuilt by name
+    assert len(study.trials) == 4
+    # the request pickles whole, objects included: worker processes receive it so
+    assert pickle.loads(pickle.dumps(request)).sampler_label == "RandomSampler"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.trials = 5  # type: ignore[misc]
 
 
 def test_a_replayed_curve_is_pruned_like_a_trained_one():
@@ -137,7 +174,7 @@ def test_a_replayed_curve_is_pruned_like_a_trained_one():
         return quality(topology)
 
     report_epoch({"epoch": 1, "score": 0.0})  # outside a search: no listener, nothing happens
-    replay = run_search(replayed, [3], "random", n_trials=24, seed=0, pruner="sha")
-    trained_study = run_search(lambda t: trained(t, []), [3], "random", n_trials=24, seed=0, pruner="sha")
+    replay = run_search(replayed, [3], SearchRequest("random", trials=24, seed=0, pruner="sha"))
+    trained_study = run_search(lambda t: trained(t, []), [3], SearchRequest("random", trials=24, seed=0, pruner="sha"))
     assert [t.state for t in replay.trials] == [t.state for t in trained_study.trials]
     assert [t.intermediate_values for t in replay.trials] == [t.intermediate_values for t in trained_study.trials]

@@ -13,7 +13,7 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-from snn_core.search import default_storage, open_storage, run_search
+from snn_core.search import SearchRequest, default_storage, open_storage, run_search
 from snn_core.topology import ASC, DSC, SkipTopology
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -33,7 +33,7 @@ def test_two_workers_train_each_topology_once_and_stop_at_the_requested_count(tm
 
     # 27 topologies of a 3-layer block: random draws by two workers repeat often
     def work(worker: int) -> None:
-        run_search(objective, [3], "random", n_trials=14, seed=0, storage=url, worker=worker)
+        run_search(objective, [3], SearchRequest("random", trials=14, seed=0), storage=url, worker=worker)
 
     workers = [threading.Thread(target=work, args=(k,)) for k in range(2)]
     for w in workers:
@@ -55,6 +55,6 @@ def test_a_queued_trial_counts_as_drawn_by_its_fixed_parameters(tmp_path):
     calls: list[str] = []
     study = optuna.create_study(study_name="skip-search", storage=url, direction="maximize")
     study.enqueue_trial({"b0_0_1": 2, "b0_0_2": 2, "b0_1_2": 2})
-    found = run_search(lambda t: calls.append(str(t)) or 1.0, [3], "random", n_trials=3, storage=url)
+    found = run_search(lambda t: calls.append(str(t)) or 1.0, [3], SearchRequest("random", trials=3), storage=url)
     assert found.trials[0].user_attrs["topology"] == "3-222" and calls[0] == "3-222"
     assert len(calls) == len(set(calls))

@@ -167,14 +167,20 @@ def test_a_missing_root_exits_2_and_leaves_no_output(config, tmp_path, capsys):
 
 def test_run_vision_search_returns_a_result_and_binds_through_the_core(sim_root, config, tmp_path, monkeypatch):
     from snn_core import search as core_search
-    from vision_bench.search import SamplerSearch, ScoredTopology, VisionSearchResult, run_vision_search
+    from vision_bench.search import SamplerSearch, ScoredTopology, SearchRequest, VisionSearchResult, run_vision_search
 
     bound = []
     bind = core_search.bind_study
     monkeypatch.setattr(core_search, "bind_study", lambda *a, **k: bound.append(a[1]) or bind(*a, **k))
     out = tmp_path / "out"
     result = run_vision_search(
-        "synthetic", sim_root, load_config(config), ["random"], 1, progress=False, log=lambda line: None, out=out
+        "synthetic",
+        sim_root,
+        load_config(config),
+        SearchRequest("random", trials=1),
+        progress=False,
+        log=lambda line: None,
+        out=out,
     )
     assert isinstance(result, VisionSearchResult) and isinstance(result.searches["random"], SamplerSearch)
     assert isinstance(result.start, ScoredTopology) and result.best.topology.startswith("1-_")

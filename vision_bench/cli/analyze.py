@@ -7,10 +7,10 @@ from pathlib import Path
 
 from snn_core.outputs import JSON, MARKDOWN, PNG, check_output
 from vision_bench.analysis import AnalysisReport, run_analysis
-from vision_bench.claims import claims_table
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 from vision_bench.config import AnalysisConfig, load_config
 from vision_bench.report import results_table
+from vision_bench.verdicts import claims_table
 
 DESCRIPTION = """\
 Test the claims of Benmeziane et al. (2023), "Skip Connections in Spiking Neural Networks",

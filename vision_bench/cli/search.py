@@ -9,16 +9,17 @@ from pathlib import Path
 import optuna
 import torch
 
+from snn_core.cli import checked_search
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
 from snn_core.outputs import JSON, MARKDOWN, PNG, check_output
-from snn_core.search import PRUNERS, SAMPLERS, check_options, trial_printer
+from snn_core.search import PRUNERS, SAMPLER_NAMES, SAMPLERS, SearchRequest, trial_printer
 from snn_core.strategies import add_strategy_arguments, strategy_from_args
-from vision_bench.claims import claims_table
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
 from vision_bench.config import AnalysisConfig, load_config
 from vision_bench.search import VALIDATION_SHARE, run_vision_search
 from vision_bench.search_report import samplers_table
+from vision_bench.verdicts import claims_table
 
 DESCRIPTION = f"""\
 Search the skip connections of the vision SNN's blocks (position, type DSC or ASC, and number:
@@ -100,8 +101,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     strategy, sampler = strategy_from_args(args, {"--trials": args.trials, "--pruner": args.pruner})
-    trials, pruner = 20 if args.trials is None else args.trials, args.pruner or "none"
-    samplers = check_options(sampler or "tpe", trials, allow_all=True, pruner=pruner) if strategy is None else []
+    sampler = sampler or "tpe"
+    if sampler not in (*SAMPLER_NAMES, "all"):
+        raise InputError("command line", "--sampler", f"one of {', '.join(SAMPLER_NAMES)} or all, got {sampler!r}")
+    samplers = [] if strategy is not None else list(SAMPLERS) if sampler == "all" else [sampler]
+    request = checked_search(
+        SearchRequest(
+            sampler=samplers[0] if samplers else "tpe",
+            trials=20 if args.trials is None else args.trials,
+            seed=args.seed,
+            pruner=args.pruner or "none",
+            storage=args.storage,
+        )
+    )
     if args.threads is not None:
         if args.threads < 1:
             raise InputError("command line", "--threads", f"at least 1, got {args.threads}")
@@ -118,15 +130,12 @@ def run(args: argparse.Namespace) -> int:
         args.dataset,
         args.root,
         config,
-        samplers,
-        trials,
-        args.storage,
-        args.seed,
+        request,
+        samplers=samplers,
         progress=sys.stderr.isatty(),
         log=lambda line: print(line, file=sys.stderr, flush=True),
         out=out,
         callbacks=[trial_printer("validation acc", label=lambda study: f"{study.study_name.removeprefix('vision-search-'):6s} ")],
-        pruner=pruner,
         strategy=strategy,
     )
     print(samplers_table(result.to_dict()), claims_table(result.claims), sep="\n\n")

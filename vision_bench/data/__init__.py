@@ -13,7 +13,7 @@ from vision_bench.data.datasets import (
     open_samples,
 )
 from vision_bench.data.frames import FrameDataset, cache_key, cache_params, frame_transform, load_frames
-from vision_bench.data.split import SPLIT_SCHEMES, default_scheme, split_indices
+from vision_bench.data.split import SPLIT_SCHEMES, VALIDATION_SHARE, default_scheme, split_indices, validation_split
 from vision_bench.data.summary import summarize
 from vision_bench.data.synthetic import SyntheticSet, write_synthetic_cifar10dvs
 
@@ -23,6 +23,7 @@ __all__ = [
     "DVSGESTURE_CLASSES",
     "SENSOR_SIZE",
     "SPLIT_SCHEMES",
+    "VALIDATION_SHARE",
     "EventSamples",
     "FrameDataset",
     "SyntheticSet",
@@ -34,5 +35,6 @@ __all__ = [
     "open_samples",
     "split_indices",
     "summarize",
+    "validation_split",
     "write_synthetic_cifar10dvs",
 ]

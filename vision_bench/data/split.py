@@ -24,6 +24,7 @@ from snn_core.errors import InputError
 from vision_bench.data.datasets import CIFAR10DVS_FILE, EventSamples
 
 TRAIN_SHARE = 0.9
+VALIDATION_SHARE = 0.1  # of each class of the training split, for selecting models (never the test split)
 SPLIT_SCHEMES = {"cifar10dvs": ("9:1", "tebn"), "synthetic": ("9:1", "tebn"), "dvsgesture": ("subjects",)}
 SPLITS = ("train", "test")
 
@@ -72,3 +73,23 @@ def split_indices(samples: EventSamples, scheme: str | None = None) -> dict[str,
     n_train = np.ceil(class_size * TRAIN_SHARE - 1e-9).astype(np.int64)
     in_train = rank < n_train
     return {"train": order[in_train], "test": order[~in_train]}
+
+
+def validation_split(labels: np.ndarray, share: float = VALIDATION_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (fit, validation) into a training split: the last ``share`` of each class.
+
+    The split's own order is kept within a class (files sorted by the split scheme, subjects
+    for DVS128 Gesture), so the choice is deterministic; each class gives at least one.
+
+    Raises:
+        InputError: a class with fewer than two training recordings (nothing left to fit on).
+    """
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")
+    ranked = labels[order]
+    rank = np.arange(len(order)) - np.searchsorted(ranked, ranked, side="left")
+    size = np.bincount(labels)[ranked]
+    if size.min() < 2:
+        raise InputError("training split", "recordings per class", "at least 2, to carve out a validation set")
+    in_val = rank >= size - np.maximum(1, np.round(size * share))
+    return np.sort(order[~in_val]), np.sort(order[in_val])
