@@ -55,6 +55,8 @@ KINEMATICS_PERIOD_S = 0.05
 VIEW_WAIT_BINS = 100
 # A jump in sequence numbers this large is a restarted source, not lost events.
 MAX_SEQUENCE_JUMP = 1_000_000
+# How often the consumer looks at what its resolver found while it waits for a stream.
+RESOLVE_POLL_S = 0.05
 # Stand-in for "no end" in the clock of a stream that declares none.
 ENDLESS = 2**62
 
@@ -177,7 +179,13 @@ class LiveDecoder:
 
     # -- connecting ----------------------------------------------------------------------------
     def _resolve(self, name: str, timeout: float):
-        found = self.pylsl.resolve_byprop("name", name, 1, timeout)
+        # resolve_byprop blocks in C for its whole timeout, where Ctrl-C cannot reach Python (and
+        # a call shorter than about 0.5 s never finds a stream): a resolver working in the
+        # background is polled instead, so an interrupt ends the wait at once
+        resolver = self.pylsl.ContinuousResolver(prop="name", value=name)
+        deadline = time.monotonic() + timeout
+        while not (found := resolver.results()) and time.monotonic() < deadline:
+            time.sleep(RESOLVE_POLL_S)
         return found[0] if found else None
 
     def _open(self, timeout: float) -> bool:
@@ -253,13 +261,20 @@ class LiveDecoder:
         self._enter_realtime()
         try:
             self._loop()
+            # the source sent its end; a source that did not return cut the run short
+            self.finished = not self.note
+        except KeyboardInterrupt:
+            self.note = "interrupted (Ctrl-C) before the source's end"
+            raise
+        except Exception as err:  # e.g. the source came back declaring another channel count
+            self.note = f"ended early: {err}"
+            raise
         finally:
             self._leave_realtime()
             if collecting:
                 gc.enable()
             self.inlet = None
             self._offline()
-            self.finished = True
             self.write()
         return self.stats()
 

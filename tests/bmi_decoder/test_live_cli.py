@@ -3,7 +3,12 @@ Lab Streaming Layer code is loaded (so these run outside a network namespace).""
 
 from __future__ import annotations
 
+import os
+import shlex
+import signal
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -12,6 +17,7 @@ from bmi_decoder.checkpoint import save_decoder
 from bmi_decoder.cli import main
 from bmi_decoder.decoders import WienerDecoder
 from bmi_decoder.io import write_recording
+from bmi_decoder.live.lsl import LOOPBACK_CONFIG
 from bmi_decoder.simulate import simulate_session
 from snn_core.errors import InputError
 
@@ -82,3 +88,50 @@ def test_realtime_pins_the_calling_thread_and_gives_its_cpus_back():
     thread.join()
     assert seen["inside"] == {cpu} and seen["after"] == allowed
     assert seen["main"] == allowed
+
+
+# In the child: say "ready" once the consumer starts looking for its stream (which never comes).
+WAITING = """
+import sys
+from bmi_decoder.live import stream
+resolve = stream.LiveDecoder._resolve
+def announced(self, name, timeout):
+    sys.stdout.write("ready\\n"); sys.stdout.flush()
+    return resolve(self, name, timeout)
+stream.LiveDecoder._resolve = announced
+sys.argv[1:] = {args!r}
+from bmi_decoder.cli import main
+sys.exit(main())
+"""
+
+
+def test_ctrl_c_ends_the_wait_for_a_stream_at_once(tmp_path):
+    """liblsl waits in C for the whole --wait; Ctrl-C must not wait with it."""
+    rng = np.random.default_rng(0)
+    checkpoint = tmp_path / "or.pt"
+    decoder = WienerDecoder().fit(rng.random((400, 96)), rng.normal(size=(400, 2)))
+    save_decoder(decoder, checkpoint, {"data": {"bin_width": 0.004, "mode": "or", "lag": 0.0}})
+    code = WAITING.format(args=["stream", str(checkpoint), "--out", str(tmp_path / "stream.json"), "--wait", "60"])
+    # a private loopback-only network namespace: nothing is sent anywhere while it looks
+    script = f"ip link set lo up || exit 90\nexec {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+    proc = subprocess.Popen(
+        ["unshare", "--net", "bash", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LSLAPICFG": str(LOOPBACK_CONFIG)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n", proc.stderr.read()
+        time.sleep(1.0)  # well inside liblsl's resolve
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    ours = [line for line in err.splitlines() if not line[:2].isdigit()]  # liblsl logs its config first
+    assert proc.returncode == 130 and ours == ["bmi-decoder: interrupted; rerun to resume"], err
+    assert elapsed < 3.0
