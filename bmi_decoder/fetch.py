@@ -93,7 +93,9 @@ def fetch(entry: DatasetEntry, root: str | Path, base_url: str | None = None, pr
             break
         except (OSError, http.client.HTTPException) as err:
             if attempt == _ATTEMPTS - 1:
-                raise DownloadError(f"{url}: {err}; the bytes received are kept in {part}: run again to resume") from err
+                kept = part.stat().st_size if part.exists() else 0
+                where = f"the {kept:,} bytes received are kept in {part}" if kept else "no bytes were received"
+                raise DownloadError(f"{url}: {err}; {where}: run again to resume") from err
             time.sleep(_RETRY_DELAY_S * (attempt + 1))
     if digest != entry.md5:
         # A corrupt .part cannot be repaired by resuming it, so it goes; the final name was never used.

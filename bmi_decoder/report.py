@@ -152,7 +152,7 @@ def plot_pareto(rows: list[dict], path: Path, step: str = "4 ms step") -> None:
     ax.set_xscale("log")
     ax.set_xlabel(f"energy per {step} (pJ, log; effective MACs and ACs at 45 nm)")
     n = max(s["sessions"] for s in summary)
-    ax.set_ylabel(f"test R2 (mean +- s.e. over {n} session{'s' * (n > 1)})")
+    ax.set_ylabel(f"test R2 (mean +- s.e. over {n} sessions)" if n > 1 else "test R2 (one session)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower right")  # the points are labelled where they lie
     fig.tight_layout()

@@ -35,10 +35,18 @@ class Claim:
         return asdict(self)
 
 
+def verdict(claim: Claim) -> str:
+    """The verdict in words: a difference within sampling noise is inconclusive whichever way it
+    fell, never "held" beside a note that says it cannot be trusted."""
+    if claim.held is not None and claim.note.startswith("inconclusive"):
+        return f"inconclusive ({'held' if claim.held else 'did not hold'} in this run, within noise)"
+    return _VERDICT[claim.held]
+
+
 def claims_table(claims: Iterable[Claim]) -> str:
     """One Markdown row per claim: held or not, with its numbers."""
     lines = ["| claim | verdict | numbers | note |", "|---|---|---|---|"]
     for c in claims:
         numbers = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in c.numbers.items())
-        lines.append(f"| {c.id}: {c.claim} | {_VERDICT[c.held]} | {numbers} | {c.note} |")
+        lines.append(f"| {c.id}: {c.claim} | {verdict(c)} | {numbers} | {c.note} |")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from vision_bench.cli._arguments import with_device
 from vision_bench.cli.demo import ensure_synthetic_set
 from vision_bench.config import load_config
 from vision_bench.data import write_synthetic_cifar10dvs
+from vision_bench.verdicts import claims_table
 
 TINY_CONFIG = """\
 [data]
@@ -186,6 +187,8 @@ def test_small_test_sets_mark_accuracy_verdicts_inconclusive():
     )
     claims = {c.id: c for c in judge_claims(rows, n_test=50)}
     assert claims["1c"].held and "inconclusive" in claims["1c"].note
+    row = next(line for line in claims_table(claims.values()).splitlines() if line.startswith("| 1c"))
+    assert "inconclusive" in row and "**held**" not in row
     assert judge_claims(rows, n_test=100_000)[2].note == ""
 
 
