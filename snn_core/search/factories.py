@@ -12,7 +12,7 @@ import warnings
 import optuna
 
 SAMPLERS = ("tpe", "gp", "random")
-"""The samplers compared (claim 4; ``--sampler all``)."""
+"""The samplers compared with one another (claim 4)."""
 
 # NSGA-II is Optuna's evolutionary multi-objective sampler (Deb et al. 2002); TPE, GP and random
 # search take several objectives too.
