@@ -81,7 +81,102 @@ def topology_table(header: dict, csv_path: Path) -> str:
     return text + f"\nBudget: `{json.dumps(header['budget'])}`\n\nCommand: `{header['command']}`\n"
 
 
-RENDERERS: dict[str, Callable[[dict], str]] = {"population_speed": population_speed, "lif_vs_snntorch": lif_vs_snntorch}
+def _ci(value: list[float] | None, digits: int = 3) -> str:
+    """A mean and its 95% interval, as the benchmarks store them: [mean, low, high]."""
+    return "-" if value is None else f"{value[0]:.{digits}f} [{value[1]:.{digits}f}, {value[2]:.{digits}f}]"
+
+
+def search_samplers(report: dict) -> str:
+    text = "# Search strategies on the seed tables (claim 4, time to best)\n\n"
+    text += f"{report['seeds']} seeded searches per strategy, replayed on every topology's seeds: a trial observes one "
+    text += "seed's score, drawn at random; a pick is worth its seed mean. Equal compute: the wall seconds of "
+    text += f"{report['trials']} solo fits on this machine. *Within*: the pick is within {report['tolerance']} of the "
+    text += "table's best seed mean; the time to get there is the median over searches (never: fewer than half did).\n"
+    for task, r in report["tasks"].items():
+        costs = r["costs"]
+        text += f"\n## {task}\n\nBest seed mean {r['best_seed_mean']:.3f} ({r['best_topology']}). Costs: a solo fit "
+        text += f"{costs['solo_fit']:.2f} s, a population member {costs['population_member']:.2f} s, the zero-cost "
+        text += f"ranking {costs['ranking']:.1f} s; budget {r['budget_s']:.0f} s.\n\n"
+        rows = []
+        for name, st in r["strategies"].items():
+            to = st["seconds_to_within"]
+            time_to = "never" if to["median"] is None else f"{to['median']:.0f} s"
+            rows.append(
+                [
+                    name,
+                    _ci(st["val_of_pick"]),
+                    _ci(st["regret"]),
+                    _ci(st["test_of_pick"]),
+                    f"{st['within_tolerance']}/{st['searches']}",
+                    f"{time_to} ({to['reached']}/{st['searches']} within {to['horizon_s']:.0f} s)",
+                ]
+            )
+        header = ["strategy", "pick's seed-mean val at budget", "regret", "pick's seed-mean test", "within", "time to within"]
+        text += _table(header, rows)
+        by_trial = r["mean_best_by_trial"]
+        checkpoints = sorted({int(k) for v in by_trial.values() for k in v})
+        text += "\nSamplers, the pick's seed-mean validation score after each number of trials (mean [95% interval]):\n\n"
+        text += _table(
+            ["sampler", *map(str, checkpoints)], [[n, *(_ci(v.get(str(k))) for k in checkpoints)] for n, v in by_trial.items()]
+        )
+        rows = [
+            [s, p, _ci(v["epochs"], 0), _ci(v["compute_saved"], 2), _ci(v["val_of_pick"]), _ci(v["val_lost"])]
+            for s, by_pruner in r["pruning"].items()
+            for p, v in by_pruner.items()
+        ]
+        text += "\nPruning replayed on each trial's observed curve, against the same searches unpruned:\n\n"
+        text += _table(["sampler", "pruner", "epochs trained", "compute saved", "pick's seed-mean val", "val lost"], rows)
+        text += f"\n![{task}: the pick's seed-mean score by trial and by second](../img/search_samplers_{task}.png)\n"
+    return text + f"\nCommand: `{report['command']}`\n"
+
+
+def search_claim3(report: dict) -> str:
+    text = "# Claim 3: the searched topology against its references\n\n"
+    text += "Test scores over the table's seeds, mean +- standard error; *held* when the difference exceeds twice its "
+    text += "standard error, *not held* below minus twice, else *inconclusive*.\n"
+    for task, r in report["tasks"].items():
+        text += f"\n## {task} (seeds {report['seeds'][task]})\n\n"
+        rows = [
+            [
+                arm,
+                a["topology"],
+                f"{a['val_mean_se'][0]:.3f} +- {a['val_mean_se'][1]:.3f}",
+                f"{a['test_mean_se'][0]:.3f} +- {a['test_mean_se'][1]:.3f}",
+            ]
+            for arm, a in r["arms"].items()
+        ]
+        text += _table(["arm", "topology", "validation", "test"], rows) + "\n"
+        rows = [[name, f"{c['diff']:+.3f} +- {c['se']:.3f}", c["verdict"]] for name, c in r["comparisons"].items()]
+        text += _table(["comparison (test)", "difference", "verdict"], rows)
+    return text + (f"\nCommand: `{report['command']}`\n" if report.get("command") else "")
+
+
+def zero_cost_tau(report: dict) -> str:
+    text = "# Zero-cost proxies against the trained tables\n\n"
+    text += "Kendall's tau-b between each proxy's ranking of every topology at initialisation and the table's seed-mean "
+    text += "scores, mean +- standard error over the initialisation seeds:\n\n"
+    rows = [
+        [
+            task,
+            proxy,
+            "-" if p["tau_val_mean"] is None else f"{p['tau_val_mean']:+.3f} +- {p['tau_val_se'] or 0:.3f}",
+            f"{p['tau_test_mean']:+.3f}",
+            f"{r['seconds']:.1f}",
+        ]
+        for task, r in report["tasks"].items()
+        for proxy, p in r["proxies"].items()
+    ]
+    text += _table(["task", "proxy", "tau vs validation", "tau vs test", "ranking seconds"], rows)
+    return text + f"\nCommand: `{report['command']}`\n"
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {
+    "population_speed": population_speed,
+    "lif_vs_snntorch": lif_vs_snntorch,
+    "search_samplers": search_samplers,
+    "search_claim3": search_claim3,
+    "zero_cost_tau": zero_cost_tau,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ Reported: test (and validation) score mean and standard error over seeds, and th
 "searched beats start": held when the mean difference exceeds twice its standard error, not
 held when it is below minus twice, else inconclusive.
 
-    python benchmarks/search_claim3.py [--tables benchmarks/tables] [--out docs/img]
+    python benchmarks/search_claim3.py [--tables benchmarks/tables] [--json docs/results/search_claim3.json]
 """
 
 from __future__ import annotations
@@ -121,16 +121,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", type=Path, default=Path("benchmarks/tables"))
     parser.add_argument("--data-dir", type=Path, default=Path("datasets/tables"))
     parser.add_argument("--tasks", nargs="+", choices=sorted(FILES), default=list(FILES))
-    parser.add_argument("--out", type=Path, default=Path("docs/img"))
+    parser.add_argument("--json", type=Path, default=Path("docs/results/search_claim3.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    report = {"seeds": {task: BUDGETS[task]["seeds"] for task in args.tasks}, "tasks": {}}
+    report = {"command": " ".join(["python", *sys.argv]), "seeds": {t: BUDGETS[t]["seeds"] for t in args.tasks}, "tasks": {}}
+    if args.json.exists():  # one task at a time keeps the other's results
+        old = json.loads(args.json.read_text())
+        report["seeds"], report["tasks"] = {**old.get("seeds", {}), **report["seeds"]}, old.get("tasks", {})
     for task in args.tasks:
         print(f"{task}:")
         report["tasks"][task] = run_task(task, args.tables / FILES[task], args.data_dir)
         for name, c in report["tasks"][task]["comparisons"].items():
             print(f"  {name}: {c['diff']:+.3f} +- {c['se']:.3f} -> {c['verdict']}")
-    write_text_atomic(args.out / "search_claim3.json", json.dumps(report, indent=1) + "\n")
+    write_text_atomic(args.json, json.dumps(report, indent=1) + "\n")
     return 0
 
 
