@@ -46,3 +46,64 @@ def test_pages_carry_the_json_figures_and_commands(tmp_path):
     table = (tmp_path / "table_t").with_suffix(".md").read_text()
     assert "6 fits of 1458" in table and "median seed-mean validation score | 0.300" in table and "4-000002" in table
     assert "split-half Spearman, val_score (mean, min over splits) | 1.000, 1.000" in table
+
+
+def test_search_pages_render_verdicts_intervals_and_taus(tmp_path):
+    ci = [0.6, 0.55, 0.65]
+    strategy = {
+        "val_of_pick": ci,
+        "regret": [0.02, 0.01, 0.03],
+        "test_of_pick": ci,
+        "within_tolerance": 3,
+        "searches": 30,
+        "seconds_to_within": {"median": None, "reached": 3, "horizon_s": 250.0},
+    }
+    samplers = {
+        "command": "python s.py",
+        "seeds": 30,
+        "trials": 100,
+        "tolerance": 0.01,
+        "tasks": {
+            "bmi": {
+                "best_seed_mean": 0.65,
+                "best_topology": "4-222202",
+                "costs": {"solo_fit": 2.5, "population_member": 1.2, "ranking": 40.0},
+                "budget_s": 250.0,
+                "strategies": {
+                    "tpe": strategy,
+                    "exhaustive": {**strategy, "seconds_to_within": {"median": 900.0, "reached": 30, "horizon_s": 4000.0}},
+                },
+                "mean_best_by_trial": {"tpe": {"10": ci, "100": ci}},
+                "pruning": {
+                    "tpe": {
+                        "none": {
+                            "epochs": [1500, 1500, 1500],
+                            "compute_saved": [0, 0, 0],
+                            "val_of_pick": ci,
+                            "val_lost": [0, 0, 0],
+                        }
+                    }
+                },
+            }
+        },
+    }
+    claim3 = {
+        "command": "python c.py",
+        "seeds": {"bmi": [0, 1]},
+        "tasks": {
+            "bmi": {
+                "arms": {"searched": {"topology": "4-222202", "val_mean_se": [0.65, 0.01], "test_mean_se": [0.64, 0.01]}},
+                "comparisons": {"searched - no skips": {"diff": 0.05, "se": 0.01, "verdict": "held"}},
+            }
+        },
+    }
+    proxies = {"hamming": {"tau_val_mean": 0.1, "tau_val_se": 0.02, "tau_test_mean": 0.05}}
+    taus = {"command": "python z.py", "tasks": {"bmi": {"seconds": 40.0, "proxies": proxies}}}
+    for name, report in (("search_samplers", samplers), ("search_claim3", claim3), ("zero_cost_tau", taus)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(report))
+    assert rp.main(["--results", str(tmp_path), "--tables", str(tmp_path)]) == 0
+    page = (tmp_path / "search_samplers.md").read_text()
+    assert "| tpe | 0.600 [0.550, 0.650] | 0.020 [0.010, 0.030] |" in page
+    assert "never (3/30 within 250 s)" in page and "900 s (30/30 within 4000 s)" in page and "`python s.py`" in page
+    assert "| searched - no skips | +0.050 +- 0.010 | held |" in (tmp_path / "search_claim3.md").read_text()
+    assert "| bmi | hamming | +0.100 +- 0.020 | +0.050 | 40.0 |" in (tmp_path / "zero_cost_tau.md").read_text()
