@@ -26,7 +26,8 @@ def read_toml(path: str | Path) -> dict:
         InputError: the file is missing or unreadable, or not valid TOML (naming the line).
     """
     path = Path(path)
-    check_input_file(path, "TOML config file")
+    if path.exists():  # a missing file is reported by open() below, with the system's reason
+        check_input_file(path, "TOML config file")
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

@@ -28,7 +28,7 @@ def check_input_file(path: str | Path, what: str) -> None:
     try:
         mode = os.stat(path).st_mode  # follows symbolic links, as opening would
     except FileNotFoundError:
-        raise InputError(path, "file", f"a readable {what} (no such file)") from None
+        raise InputError(path, "file", f"an existing file (a {what})") from None
     except OSError as err:  # ELOOP (a symbolic link loop), EACCES, ENAMETOOLONG, ...
         raise InputError(path, "file", f"a readable {what} ({err.strerror})") from None
     if stat.S_ISDIR(mode):

@@ -91,7 +91,7 @@ def test_input_files_must_be_regular(tmp_path):
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     with pytest.raises(InputError, match="loop|symbolic"):
         check_input_file(tmp_path / "loop", "checkpoint")
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match="an existing file"):
         check_input_file(tmp_path / "missing", "checkpoint")
 
 
