@@ -65,14 +65,14 @@ def test_statistics_on_a_synthetic_table(table, tmp_path):
     assert result["best_seed_mean"] == 1.0 and result["budget_s"] == 80.0
     strategies = result["strategies"]
     assert set(strategies) == {"tpe", "random", "nsga2", "exhaustive", "zero-cost (perfect)"}
-    for name, s in strategies.items():
+    for s in strategies.values():
         low, mean, high = s["val_of_pick"][1], s["val_of_pick"][0], s["val_of_pick"][2]
         assert low <= mean <= high and mean <= 1.0
         assert s["regret"][0] == pytest.approx(1.0 - mean)
         assert s["test_of_pick"][0] == pytest.approx(mean - 0.05)  # each pick's seed-mean test score
         assert 0 <= s["within_tolerance"] <= 4
     assert strategies["zero-cost (perfect)"]["within_tolerance"] == 4
-    for name, c in result["_curves"].items():
+    for c in result["_curves"].values():
         assert c.shape == (4, 40) and np.all(np.diff(c, axis=1)[:, 5:] >= -0.1)
     # on a smooth landscape the model-based sampler gets closer to the peak than random draws
     assert strategies["tpe"]["regret"][0] < strategies["random"]["regret"][0]
