@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bmi_decoder.live.lsl import DEFAULT_NAME, VELOCITY_NAME
+from bmi_decoder.live.truth import KINDS
 from snn_core.errors import InputError
 from snn_core.outputs import JSON, check_output
 
@@ -17,15 +18,24 @@ online exactly as the checkpoint's offline preprocessing does (same bin edges, O
 lag), decode every bin through the decoder's fast step path and push the velocity as an LSL stream
 (2 float32 channels, one sample per bin). Faults are counted, never fatal (docs/live.md has the
 rule for each); a stream whose channel count differs from the checkpoint's exits with status 2.
---out is rewritten every second and at the end: latency per bin (from the arrival of the event
-that closes the bin to the push of its velocity), decode-only latency, late and dropped bins, fault
-counts, and the R2 of the streamed velocity beside the R2 of the same bins decoded offline."""
+--out is rewritten every second and at the end: latency per bin from the bin's end (on the source's
+clock, mapped to this machine's) to the push of its velocity, and from the moment the bin was
+complete; decode-only latency, late and dropped bins, fault counts, and the R2 of the streamed
+velocity beside the R2 of the same bins decoded offline. A bin is complete when an event of a
+later bin arrives or, with --realtime or --close-after-ms, when the clock passes its end plus a
+margin. Any rig's 2-channel cursor stream (--kinematics) gives the online R2."""
 
 EPILOG = """\
 examples:
   bmi-decoder stream runs/snn.pt --view
   bmi-decoder stream runs/snn.pt --out runs/stream.json --wait 60
-  bmi-decoder stream runs/snn.pt --realtime --cpu 1      # the decode loop pinned to core 1"""
+  bmi-decoder stream runs/snn.pt --realtime --cpu 1      # the decode loop pinned to core 1
+  bmi-decoder stream runs/snn.pt --name RigSpikes --kinematics RigCursor --kinematics-kind position"""
+
+DEFAULT_CLOSE_AFTER_MS = 1.0
+"""The margin after a bin's end before the clock closes it (docs/live.md, "Bins closed by the
+clock"): above the delay of nearly every event over loopback LSL, measured as stream.json's
+event_delay_us, and well inside half a 4 ms bin."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,6 +63,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and keeps one of them busy",
     )
     parser.add_argument("--cpu", type=int, help="the core for --realtime (default: the last one this process may use)")
+    parser.add_argument(
+        "--close-after-ms",
+        type=float,
+        metavar="MS",
+        help="close a bin when the clock passes its end plus MS, even if no later event came; an event "
+        f"arriving after that is stale (default: {DEFAULT_CLOSE_AFTER_MS:g} with --realtime, off without; inf: off)",
+    )
+    parser.add_argument(
+        "--kinematics",
+        metavar="NAME",
+        help="a 2-channel cursor stream (x, y) of any rig to score the decoded velocity against "
+        "(default: the rig's own NAME-kinematics)",
+    )
+    parser.add_argument(
+        "--kinematics-kind",
+        choices=KINDS,
+        default="position",
+        help="what --kinematics holds: position (velocity by central differences, as offline) or velocity (default: position)",
+    )
     parser.add_argument("--view", action="store_true", help="serve the live view on 127.0.0.1 (see --port)")
     parser.add_argument("--port", type=int, default=8765, help="port of the live view (default: 8765; 0: any free port)")
     parser.set_defaults(func=run)
@@ -71,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("command line", "--port", f"a TCP port number 0 to 65535, got {args.port}")
     if args.cpu is not None and not args.realtime:
         raise InputError("command line", "--cpu", "--realtime beside it (--cpu picks the real-time core)")
+    close_after = args.close_after_ms if args.close_after_ms is not None else DEFAULT_CLOSE_AFTER_MS if args.realtime else None
+    if close_after is not None and not close_after >= 0:  # NaN fails too
+        raise InputError("command line", "--close-after-ms", f"a number >= 0 (inf: off), got {close_after}")
+    if args.kinematics_kind != "position" and args.kinematics is None:
+        raise InputError("command line", "--kinematics-kind", "--kinematics beside it (the rig's own stream says what it holds)")
     realtime_cpu = pick_cpu(args.cpu) if args.realtime else None
     check_output(args.out, "--out", [args.checkpoint, args.reference], kind=JSON)
     # one small step per 4 ms bin is latency-bound: the CPU beats a GPU kernel launch
@@ -85,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         reference=args.reference,
         velocity_name=args.velocity_name,
         realtime_cpu=realtime_cpu,
+        close_after_s=None if close_after is None or math.isinf(close_after) else close_after * 1e-3,
+        kinematics=args.kinematics,
+        kinematics_kind=args.kinematics_kind,
     )
     view = None
     if args.view:
@@ -96,10 +133,23 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if view is not None:
             view.close()
-    latency = stats["latency_us"]
-    print(
-        f"bins {stats['bins']}, latency p99 {latency['p99'] or 0:.0f} us, late {stats['late_bins']}, "
-        f"dropped {stats['dropped_bins']}, R2 online {stats['r2_online']}, offline {stats['r2_offline']}"
-    )
+    print(summary(stats))
     print(f"statistics: {args.out}", file=sys.stderr)
     return 0
+
+
+def summary(stats: dict) -> str:
+    """One line for the terminal: latencies in whole microseconds, R2 to 3 decimals."""
+
+    def us(figure: float | None) -> str:
+        return "-" if figure is None else f"{figure:.0f}"
+
+    def r2(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    end, complete = stats["latency_from_end_us"], stats["latency_us"]
+    return (
+        f"bins {stats['bins']}, latency from bin end median {us(end['median'])} us, p99 {us(end['p99'])} us "
+        f"(from bin complete p99 {us(complete['p99'])} us), late {stats['late_bins']}, dropped {stats['dropped_bins']}, "
+        f"stale events {stats['stale_events']}, R2 online {r2(stats['r2_online'])}, offline {r2(stats['r2_offline'])}"
+    )

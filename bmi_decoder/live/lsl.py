@@ -18,8 +18,13 @@ Streams (names are the defaults of ``bmi-decoder rig`` and ``stream``):
   float32 spike counts per channel, stamped with the sample's time; same description.
 - kinematics, ``NAME-kinematics``: regular, float32 ``(vx, vy, x, y, target_x, target_y)`` per
   behaviour sample (mm/s, mm), the true cursor the decoded velocity is scored against.
+- pace, ``NAME-pace``, type ``Pace``: irregular, double ``(file_time, speed)``, stamped with the
+  rig's LSL clock at the moment its playback passed ``file_time``; sent when playback starts or
+  resumes after an outage, and again every second. With it a consumer places a spike's time in
+  the file on the LSL clock (:class:`bmi_decoder.live.connection.SourceClock`).
 - velocity, type ``Velocity``: what ``bmi-decoder stream`` pushes, float32 ``(vx, vy)`` in mm/s,
-  one sample per bin at ``1 / bin_width`` Hz, stamped with the bin's time (its last sample).
+  one sample per bin at ``1 / bin_width`` Hz, stamped with the bin's time (its last sample) on
+  the spike stream's clock.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ SPIKES = "Spikes"
 SPIKE_COUNTS = "SpikeCounts"
 KINEMATICS = "Kinematics"
 VELOCITY = "Velocity"
+PACE = "Pace"
 DEFAULT_NAME = "bmi-spikes"
 VELOCITY_NAME = "bmi-decoder-velocity"
 KINEMATICS_CHANNELS = ("vx", "vy", "x", "y", "target_x", "target_y")
@@ -45,6 +51,11 @@ END_CHANNEL = -1
 def kinematics_name(name: str) -> str:
     """The kinematics stream that goes with spike stream ``name``."""
     return f"{name}-kinematics"
+
+
+def pace_name(name: str) -> str:
+    """The pace stream that goes with spike stream ``name``."""
+    return f"{name}-pace"
 
 
 def import_pylsl() -> ModuleType:

@@ -3,7 +3,9 @@
 Two outlets: the spike events (or per-sample spike counts) and the cursor kinematics, laid out as
 :mod:`bmi_decoder.live.lsl` describes, each sample stamped with its time in the file and sent
 when a wall clock started at the first consumer's arrival reaches that time (divided by
-``speed``). Faults from :mod:`bmi_decoder.live.faults` are applied on the way.
+``speed``). Faults from :mod:`bmi_decoder.live.faults` are applied on the way. A third outlet, the
+pace, says when the playback passed which time of the file, on the LSL clock that paces it, so a
+consumer can tell how long after a bin's end it pushed that bin's velocity.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ NO_FAULTS = Faults()
 LINGER_S = 0.2
 # Longest sleep between checks of the clock: keeps an outage or the end from waiting on a long silence.
 MAX_SLEEP_S = 0.05
+# The pace anchor is sent again this often, for a consumer that joined after playback started.
+PACE_PERIOD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ class Rig:
             channels.append_child("channel").append_child_value("label", label)
         lsl.describe(info, self.clock, rec.n_channels, str(path), span.stop)
         self.kinematics = pylsl.StreamOutlet(info)
+        info = pylsl.StreamInfo(
+            lsl.pace_name(name), lsl.PACE, 2, pylsl.IRREGULAR_RATE, pylsl.cf_double64, self.source_id + ":pace"
+        )
+        self.pace = pylsl.StreamOutlet(info)
 
     def _spike_outlet(self, electrodes: int):
         pylsl = self.pylsl
@@ -122,8 +130,11 @@ class Rig:
         stamps, kin_stamps, kin_rows = stamps.tolist(), kin_due.tolist(), kin_values.tolist()
         self._wait_for_consumer(self.spikes)
         self._wait_for_consumer(self.kinematics)
-        clock_now = time.perf_counter
+        # the LSL clock paces the playback, so that the pace samples state the pacing exactly
+        clock_now = self.pylsl.local_clock
         anchor = clock_now()
+        pace = [lo, self.speed], anchor  # file time lo was played at LSL time anchor
+        next_pace = anchor
         i = k = 0
         while i < len(rows) or k < len(kin_rows):
             stream_now = lo + (clock_now() - anchor) * self.speed
@@ -135,8 +146,13 @@ class Rig:
                 self.spikes = self._spike_outlet(outage.electrodes or self.rec.n_channels)
                 self._wait_for_consumer(self.spikes)
                 # pace on from the outage's end, whatever the reconnection took
-                anchor = clock_now() - (outage.at + outage.seconds - lo) / self.speed
+                resumed = clock_now()
+                anchor = resumed - (outage.at + outage.seconds - lo) / self.speed
+                pace, next_pace = ([outage.at + outage.seconds, self.speed], resumed), resumed
                 continue
+            if clock_now() >= next_pace:
+                self.pace.push_sample(*pace)
+                next_pace = clock_now() + PACE_PERIOD_S
             j = int(np.searchsorted(due, stream_now, side="right"))
             if j > i:
                 self.spikes.push_chunk(rows[i:j], stamps[i:j])
@@ -159,7 +175,7 @@ class Rig:
     def _drain(self) -> None:
         """Wait until the consumers have left (they leave after the end), at most :data:`DRAIN_S`."""
         deadline = time.monotonic() + DRAIN_S
-        while self.spikes.have_consumers() and time.monotonic() < deadline:
+        while (self.spikes.have_consumers() or self.kinematics.have_consumers()) and time.monotonic() < deadline:
             time.sleep(0.05)
 
 

@@ -93,12 +93,12 @@ def test_realtime_pins_the_calling_thread_and_gives_its_cpus_back():
 # In the child: say "ready" once the consumer starts looking for its stream (which never comes).
 WAITING = """
 import sys
-from bmi_decoder.live import stream
-resolve = stream.LiveDecoder._resolve
+from bmi_decoder.live import connection
+resolve = connection.Connection.resolve
 def announced(self, name, timeout):
     sys.stdout.write("ready\\n"); sys.stdout.flush()
     return resolve(self, name, timeout)
-stream.LiveDecoder._resolve = announced
+connection.Connection.resolve = announced
 sys.argv[1:] = {args!r}
 from bmi_decoder.cli import main
 sys.exit(main())
