@@ -102,8 +102,8 @@ def test_search_pages_render_verdicts_intervals_and_taus(tmp_path):
     for name, report in (("search_samplers", samplers), ("search_claim3", claim3), ("zero_cost_tau", taus)):
         (tmp_path / f"{name}.json").write_text(json.dumps(report))
     assert rp.main(["--results", str(tmp_path), "--tables", str(tmp_path)]) == 0
-    page = (tmp_path / "search_samplers.md").read_text()
+    page = (tmp_path / "search_samplers").with_suffix(".md").read_text()
     assert "| tpe | 0.600 [0.550, 0.650] | 0.020 [0.010, 0.030] |" in page
     assert "never (3/30 within 250 s)" in page and "900 s (30/30 within 4000 s)" in page and "`python s.py`" in page
-    assert "| searched - no skips | +0.050 +- 0.010 | held |" in (tmp_path / "search_claim3.md").read_text()
-    assert "| bmi | hamming | +0.100 +- 0.020 | +0.050 | 40.0 |" in (tmp_path / "zero_cost_tau.md").read_text()
+    assert "| searched - no skips | +0.050 +- 0.010 | held |" in (tmp_path / "search_claim3").with_suffix(".md").read_text()
+    assert "| bmi | hamming | +0.100 +- 0.020 | +0.050 | 40.0 |" in (tmp_path / "zero_cost_tau").with_suffix(".md").read_text()
