@@ -32,6 +32,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from bmi_decoder._reaching_task import DT, simulate_reaching
+from bmi_decoder._refractoriness import add_bursts, candidate_scale, refractory_thinning
 from bmi_decoder.kinematics import velocity
 from bmi_decoder.recording import Recording, SpikeEvents
 from snn_core.errors import InputError
@@ -191,6 +192,32 @@ def _unit_firing(unit_rate: np.ndarray, rng: np.random.Generator) -> _Firing:
     )
 
 
+@dataclass(frozen=True, eq=False)
+class UnitPopulation:
+    """The neurons an array records from, per (channel, unit) slot (n, u); one monkey's array.
+
+    Attributes:
+        rate_hz: mean rate of each unit (0 for an empty slot).
+        weights: (n, u, 5) log-rate weights on :data:`TUNING_FEATURES` (0 when untuned).
+        lag_s: how far each unit leads velocity.
+        firing: refractoriness, bursts and loading on the shared factor.
+        untuned_channels: indices of active channels whose units ignore the movement.
+    """
+
+    rate_hz: np.ndarray
+    weights: np.ndarray
+    lag_s: np.ndarray
+    firing: _Firing
+    untuned_channels: np.ndarray
+
+
+def draw_population(channels: int, units_per_channel: int, rng: np.random.Generator) -> UnitPopulation:
+    """Draw the units of an array: rates, tuning, leads and firing (what one session's seed draws)."""
+    unit_rate = _unit_rates(_channel_rates(channels, rng), units_per_channel, rng)
+    weights, lag, untuned = _unit_tuning(unit_rate, rng)
+    return UnitPopulation(unit_rate, weights, lag, _unit_firing(unit_rate, rng), untuned)
+
+
 def _slow(n_samples: int, rng: np.random.Generator) -> np.ndarray:
     """A slow standard-normal path: Gaussian knots every 2 minutes, linearly joined."""
     knots = np.arange(0.0, n_samples * DT / _DRIFT_KNOT_S + 2.0) * _DRIFT_KNOT_S
@@ -212,48 +239,6 @@ def _tuning_drive(features: np.ndarray, weights: np.ndarray, rng: np.random.Gene
     wx = weights[0] * cos - weights[1] * sin
     wy = weights[0] * sin + weights[1] * cos
     return gain * (features[:, 0] * wx + features[:, 1] * wy + features[:, 2:] @ weights[2:])
-
-
-def _candidate_scale(lam: np.ndarray, target: float, absolute: float, relative: float) -> float:
-    """Factor c on the per-step candidate counts ``lam`` so that, after refractory thinning,
-    ``target`` spikes remain in expectation.
-
-    A Poisson candidate at rate r survives the thinning of :func:`_refractory_thinning` with
-    probability ``exp(-r a) / (1 + r tau)`` (its distance to the previous candidate is
-    exponential): the integral of ``r exp(-r s) (1 - exp(-(s - a) / tau))`` over s > a.
-    Fixed-point iteration: the kept count grows sublinearly in c, so it converges.
-    """
-    c = 1.0
-    for _ in range(8):
-        r = c * lam / DT
-        kept = float((lam * c * np.exp(-r * absolute) / (1.0 + r * relative)).sum())
-        c *= target / max(kept, 1e-12)
-    return c
-
-
-def _refractory_thinning(times: np.ndarray, absolute: float, relative: float, rng: np.random.Generator) -> np.ndarray:
-    """Keep a candidate spike with probability 0 within ``absolute`` of the previous candidate,
-    then ``1 - exp(-(isi - absolute) / relative)``: no two kept spikes closer than ``absolute``."""
-    isi = np.diff(times, prepend=-np.inf)
-    recovered = isi - absolute
-    if relative > 0.0:
-        keep_probability = np.where(recovered >= 0.0, -np.expm1(-np.maximum(recovered, 0.0) / relative), 0.0)
-    else:
-        keep_probability = (recovered >= 0.0).astype(np.float64)
-    return times[rng.random(times.size) < keep_probability]
-
-
-def _add_bursts(times: np.ndarray, probability: float, absolute: float, rng: np.random.Generator) -> np.ndarray:
-    """After each spike, with ``probability``, 1 to 3 more spikes at intervals of 2.5 to 6 ms."""
-    starts = times[rng.random(times.size) < probability]
-    extra = rng.integers(1, 4, starts.size)
-    gaps = rng.uniform(*_BURST_ISI_S, int(extra.sum()))
-    first = np.cumsum(extra) - extra
-    offsets = np.cumsum(gaps)
-    offsets -= np.repeat(offsets[first] - gaps[first], extra) if gaps.size else 0.0
-    merged = np.sort(np.concatenate([times, np.repeat(starts, extra) + offsets]))
-    # A burst spike may land on the next regular spike: the dead time still holds.
-    return merged[np.diff(merged, prepend=-np.inf) >= absolute]
 
 
 def _spike_trains(
@@ -289,14 +274,14 @@ def _spike_trains(
         absolute, relative = firing.absolute_refractory_s[c, u], firing.relative_refractory_s[c, u]
         burst = firing.burst_probability[c, u]
         # A burst adds two spikes on average (1 to 3) to the spike that starts it.
-        lam = lam * _candidate_scale(lam, lam.sum() / (1.0 + 2.0 * burst), absolute, relative)
+        lam = lam * candidate_scale(lam, lam.sum() / (1.0 + 2.0 * burst), absolute, relative)
         intensity = np.cumsum(lam)
         points = np.sort(rng.random(rng.poisson(intensity[-1])) * intensity[-1])
         step = np.minimum(np.searchsorted(intensity, points, side="right"), n_bins - 1)
         t_spk = te[step] + (points - (intensity[step] - lam[step])) / lam[step] * DT
-        t_spk = _refractory_thinning(t_spk, absolute, relative, rng)
+        t_spk = refractory_thinning(t_spk, absolute, relative, rng)
         if burst > 0.0:
-            t_spk = _add_bursts(t_spk, burst, absolute, rng)
+            t_spk = add_bursts(t_spk, burst, absolute, _BURST_ISI_S, rng)
         t_spk = np.round(t_spk * SPIKE_CLOCK_HZ) / SPIKE_CLOCK_HZ
         times.append(t_spk)
         channels.append(np.full(t_spk.size, c, dtype=np.int64))
@@ -314,6 +299,7 @@ def simulate_session(
     seed: int = 0,
     finger_columns: int = 3,
     units_per_channel: int = 3,
+    population: UnitPopulation | None = None,
 ) -> SimulatedSession:
     """Simulate one session of self-paced random-target reaching with a Utah array.
 
@@ -323,6 +309,9 @@ def simulate_session(
         seed: seed of the one random generator behind every choice.
         finger_columns: 3 (position) or 6 (position and orientation) finger columns.
         units_per_channel: unit slots per channel in the file (3 or 5, hash unit included).
+        population: the units to record from (one monkey over several days,
+            :mod:`bmi_decoder.simulate_days`); None draws them from ``seed``. When given, it sets
+            ``channels`` and ``units_per_channel``.
 
     Returns:
         The :class:`SimulatedSession` with its recording and ground truth.
@@ -350,9 +339,10 @@ def simulate_session(
 
     vel = velocity(task.intended_pos, te)
     features = np.column_stack([vel, np.hypot(vel[:, 0], vel[:, 1]), task.intended_pos]) / _FEATURE_SCALE
-    unit_rate = _unit_rates(_channel_rates(channels, rng), units_per_channel, rng)
-    weights, lag, untuned = _unit_tuning(unit_rate, rng)
-    firing = _unit_firing(unit_rate, rng)
+    if population is None:
+        population = draw_population(channels, units_per_channel, rng)
+    unit_rate, weights, lag, firing = population.rate_hz, population.weights, population.lag_s, population.firing
+    channels, units_per_channel = unit_rate.shape
     n_bins = n_pre + n_samples + n_post
     shared = _smooth_unit_noise(n_bins, _SHARED_TIMESCALE_S, rng)
     spikes = _spike_trains(te, n_bins, features, unit_rate, weights, lag, firing, shared, rng)
@@ -390,5 +380,5 @@ def simulate_session(
         unit_burst_probability=firing.burst_probability,
         shared_factor=shared[window],
         dead_channels=np.flatnonzero(unit_rate.sum(axis=1) == 0.0),
-        untuned_channels=untuned,
+        untuned_channels=population.untuned_channels,
     )

@@ -12,7 +12,21 @@ from snn_core import cli
 
 COMMAND_MODULES: list[str] = [
     f"bmi_decoder.cli.{name}"
-    for name in ("demo", "evaluate", "train", "search", "replay", "rig", "stream", "export", "fetch", "synth", "convert", "info")
+    for name in (
+        "demo",
+        "evaluate",
+        "evaluate_days",
+        "train",
+        "search",
+        "replay",
+        "rig",
+        "stream",
+        "export",
+        "fetch",
+        "synth",
+        "convert",
+        "info",
+    )
 ]
 
 DESCRIPTION = (

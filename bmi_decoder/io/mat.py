@@ -76,7 +76,9 @@ def read_mat_file(path: str | Path) -> RecordingFile:
     )
 
 
-def write_mat(recording: Recording, path: str | Path, *, outside_spikes: SpikeEvents | None = None) -> None:
+def write_mat(
+    recording: Recording, path: str | Path, *, outside_spikes: SpikeEvents | None = None, notes: dict[str, str] | None = None
+) -> None:
     """Write a session as a MATLAB v7.3 file in the Zenodo layout, atomically.
 
     The file holds the recording's spikes plus ``outside_spikes`` (spikes before ``t[0]`` or after
@@ -89,6 +91,8 @@ def write_mat(recording: Recording, path: str | Path, *, outside_spikes: SpikeEv
         recording: the session.
         path: the ``.mat`` file to write.
         outside_spikes: spikes outside the behaviour window to store as well.
+        notes: extra MATLAB char variables by name, e.g. a simulated session's drift parameters
+            as JSON (:func:`read_mat_note` reads one back; the readers of the layout ignore them).
     """
     spikes = all_spikes(recording, outside_spikes)
     n, u = recording.n_channels, recording.units_per_channel
@@ -118,10 +122,23 @@ def write_mat(recording: Recording, path: str | Path, *, outside_spikes: SpikeEv
                 wf_refs[unit, channel] = refs.double(template) if len(cell) else refs.empty()
         _set_class(f.create_dataset("spikes", data=spike_refs), "cell")
         _set_class(f.create_dataset("wf", data=wf_refs), "cell")
+        for name, text in (notes or {}).items():
+            # a 1 x m MATLAB char row is (m, 1) in HDF5, UTF-16 code units
+            note = f.create_dataset(name, data=np.frombuffer(text.encode("utf-16-le"), dtype="<u2").reshape(-1, 1))
+            _set_class(note, "char")
+            note.attrs.create("MATLAB_int_decode", np.int32(2))
     image = buffer.getbuffer()
     header = _matlab_header()
     image[: len(header)] = header
     write_bytes_atomic(path, image)
+
+
+def read_mat_note(path: str | Path, name: str) -> str | None:
+    """The MATLAB char variable ``name`` of a .mat file written with ``notes``; None if absent."""
+    path = Path(path)
+    _require_hdf5(path)
+    with h5py.File(path, "r") as f:
+        return _char(f[name]) if name in f else None
 
 
 def _require_hdf5(path: Path) -> None:
