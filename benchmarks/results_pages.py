@@ -148,6 +148,12 @@ def search_claim3(report: dict) -> str:
         text += _table(["arm", "topology", "validation", "test"], rows) + "\n"
         rows = [[name, f"{c['diff']:+.3f} +- {c['se']:.3f}", c["verdict"]] for name, c in r["comparisons"].items()]
         text += _table(["comparison (test)", "difference", "verdict"], rows)
+        if "held_out" in r:
+            h = r["held_out"]
+            text += f"\nHeld out: the winner chosen on seeds {h['selection_seeds']} (`{h['searched']}`), every arm's "
+            text += f"test score on seeds {h['scoring_seeds']}:\n\n"
+            rows = [[name, f"{c['diff']:+.3f} +- {c['se']:.3f}", c["verdict"]] for name, c in h["comparisons"].items()]
+            text += _table(["comparison (held-out test)", "difference", "verdict"], rows)
     return text + (f"\nCommand: `{report['command']}`\n" if report.get("command") else "")
 
 
