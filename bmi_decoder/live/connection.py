@@ -195,7 +195,8 @@ class Connection:
             self.source_clock.add_pace(file_time, speed, stamp)
 
     def refresh_correction(self) -> None:
-        """liblsl's latest clock offset estimate (instant after the first one)."""
+        """liblsl's latest clock offset estimate. Not called while streaming: once its estimate is
+        a few seconds old, liblsl probes the source again before answering."""
         inlet = self.pace if self.source_clock.paced else self.inlet
         if inlet is not None:
             self.source_clock.correction = self._correction(inlet)

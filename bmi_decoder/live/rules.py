@@ -43,6 +43,8 @@ class EventRules:
         source: names the stream in errors.
         close_after_s: margin after a bin's end for :meth:`tick`; None: only events close bins.
         to_local: a source time on the local clock (None while unknown); :meth:`tick` needs it.
+        stop_bin: the clock closes no bin from here on (the end of what the rig plays, its
+            ``clock/stop``): those wait for the end marker.
     """
 
     def __init__(
@@ -55,10 +57,12 @@ class EventRules:
         source: str,
         close_after_s: float | None = None,
         to_local: Callable[[float], float | None] = lambda t: t,
+        stop_bin: int | None = None,
     ) -> None:
         self.binner, self.counts, self.decode = binner, counts, decode
         self.n_channels, self.max_gap_s, self.source = n_channels, max_gap_s, source
         self.close_after_s, self.to_local = close_after_s, to_local
+        self.stop_bin = binner.n_bins if stop_bin is None else min(stop_bin, binner.n_bins)
         self.sequence = SequenceTracker()
         self.started = False  # decoding starts at the bin of the first event
         self.resync = False  # after a reconnection: the source may have restarted its numbering
@@ -115,7 +119,7 @@ class EventRules:
     def deadline(self) -> float:
         """Local time at which :meth:`tick` closes the open bin (inf: not by the clock, not yet)."""
         binner = self.binner
-        if self.close_after_s is None or not self.started or binner.open >= binner.n_bins:
+        if self.close_after_s is None or not self.started or binner.open >= self.stop_bin:
             return math.inf
         edge = binner.upper_edge(binner.open)
         if edge - self.last_time > self.max_gap_s:  # deep in a silence: the next event decides (gap)

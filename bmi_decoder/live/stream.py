@@ -133,6 +133,7 @@ class LiveDecoder:
             f"stream {self.name!r}",
             close_after_s=None if self.link.binned else self.close_after_s,
             to_local=self.link.source_clock.to_local,
+            stop_bin=None if self.link.stop_sample is None else self.link.stop_sample // self.binner.k,
         )
         if self.link.kinematics_name is not None:
             self.truth = ForeignKinematics(self.kinematics_kind, self._label_times, self.link.kinematics_correction)
@@ -234,7 +235,6 @@ class LiveDecoder:
                 self._pull_companions()
                 next_kinematics = t + KINEMATICS_PERIOD_S
             if t >= next_write:
-                self.link.refresh_correction()
                 self.write()
                 next_write = t + STATS_PERIOD_S
 

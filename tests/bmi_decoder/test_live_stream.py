@@ -18,18 +18,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bmi_decoder.checkpoint import save_decoder
+from bmi_decoder.checkpoint import load_decoder, save_decoder
 from bmi_decoder.decoders import SNNDecoder
+from bmi_decoder.evaluation import r2_score
 from bmi_decoder.io import read_recording, write_recording
+from bmi_decoder.kinematics import velocity
 from bmi_decoder.live.events import clock, spike_events
 from bmi_decoder.live.faults import Faults, plan
 from bmi_decoder.live.lsl import LOOPBACK_CONFIG
 from bmi_decoder.live.rig import stretch
-from bmi_decoder.preprocess import prepare_session
+from bmi_decoder.preprocess import bin_spikes, prepare_session
 from bmi_decoder.simulate import simulate_session
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("live_view_driver.py")
+FOREIGN_RIG = Path(__file__).with_name("foreign_rig.py")
+FOREIGN_SPIKES, FOREIGN_CURSOR = "foreign-spikes", "foreign-cursor"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's, which the driver launches (.ci/run installs it)
 SECONDS, SPEED = 12.0, 4.0
 DATA = {"bin_width": 0.004, "mode": "or", "lag": 0.0}
@@ -51,16 +55,31 @@ def session(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def start_live(
-    folder: Path, path: Path, checkpoint: Path, rig_args: list[str], view: bool = False, stream_args: str = ""
+    folder: Path,
+    path: Path,
+    checkpoint: Path,
+    rig_args: list[str],
+    view: bool = False,
+    stream_args: str = "",
+    foreign: tuple[str, float] | None = None,
+    consumer: bool = False,
 ) -> subprocess.Popen:
     """Start rig and stream as two processes inside one fresh loopback-only network namespace;
-    with ``view``, the stream serves its view and headless chromium watches it before the rig starts."""
+    with ``view``, the stream serves its view and headless chromium watches it before the rig starts;
+    ``foreign`` (sample format, speed): the rig is :mod:`foreign_rig` instead of ``bmi-decoder rig``;
+    ``consumer``: an independent process records the velocity stream's latencies (consumer.json)."""
     folder.mkdir(parents=True, exist_ok=True)
     python, q = shlex.quote(sys.executable), shlex.quote
     # the decoder runs at raised priority, as a closed-loop decoder would: the clean run's deadline
     # (no bin late) is about the decoder, not about whatever else the machine is doing
-    stream = f"nice -n -10 {python} -m bmi_decoder stream {q(str(checkpoint))} --out {q(str(folder / 'stream.json'))} --wait 120 {stream_args}"
+    wait = 120 if foreign is None else 10  # a foreign rig's end is its stream going away for good
+    stream = f"nice -n -10 {python} -m bmi_decoder stream {q(str(checkpoint))} --out {q(str(folder / 'stream.json'))} --wait {wait} {stream_args}"
     rig = f"{python} -m bmi_decoder rig {q(str(path))} --seconds {SECONDS} --speed {SPEED} --wait 120 {shlex.join(rig_args)}"
+    if foreign is not None:
+        rig = f"{python} {q(str(FOREIGN_RIG))} {q(str(path))} {SECONDS} {foreign[0]} {foreign[1]}"
+        stream += f" --name {FOREIGN_SPIKES} --kinematics {FOREIGN_CURSOR}"
+    if consumer:
+        rig = f"{python} -m bmi_decoder.live.consumer {q(str(folder / 'consumer.json'))} 2> {q(str(folder / 'consumer.err'))} &\n{rig}"
     browser = browser_done = ""
     if view:
         stream += " --view --port 8765"  # the namespace is private: the port is free
@@ -69,6 +88,9 @@ def start_live(
   > {q(str(folder / "view.out"))} 2> {q(str(folder / "view.err"))} &
 browser=$!
 for i in $(seq 900); do [ -e {ready} ] && break; kill -0 $browser 2> /dev/null || break; sleep 0.2; done
+# as docs/live.md's recipe says: chromium inside the namespace, with a profile of its own
+timeout 120 {CHROMIUM} --headless --no-sandbox --user-data-dir="$(mktemp -d)" --dump-dom http://127.0.0.1:8765/ \
+  > {q(str(folder / "dom.html"))} 2> /dev/null
 """
         browser_done = f"wait $browser\necho $? > {q(str(folder / 'view.rc'))}\n"
     script = f"""
@@ -85,7 +107,7 @@ for i in $(seq 50); do kill -0 $rig 2> /dev/null || break; sleep 0.2; done
 kill $rig 2> /dev/null
 wait $rig
 echo $? > {q(str(folder / "rig.rc"))}
-{browser_done}"""
+{browser_done}wait"""
     env = {**os.environ, "LSLAPICFG": str(LOOPBACK_CONFIG), "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(["unshare", "--net", "bash", "-c", script], env=env)
 
@@ -99,6 +121,7 @@ def results(folder: Path) -> dict:
         "rig_rc": int((folder / "rig.rc").read_text()),
         "stream_rc": int((folder / "stream.rc").read_text()),
         "stream_err": [line for line in (folder / "stream.err").read_text().splitlines() if not line[:2].isdigit()],
+        "liblsl_errors": [line for line in (folder / "stream.err").read_text().splitlines() if "ERR|" in line],
         "stats": json.loads((folder / "stream.json").read_text()),
     }
     rig_out = (folder / "rig.out").read_text().strip()
@@ -124,6 +147,12 @@ SCENARIOS = {
 }
 
 
+CLEAN_STREAM = "--realtime --close-after-ms 200 --max-gap-ms 3000"
+# foreign rigs: 2-channel int32 events at real-time pace (as the issue's rig), and double samples
+# sent four times faster than their stamps advance
+FOREIGN = {"foreign": ("int32", 1.0), "foreign_double": ("double64", SPEED)}
+
+
 @pytest.fixture(scope="module")
 def runs(session, tmp_path_factory) -> dict[str, dict]:
     """The clean run alone, in real-time mode (its latency is asserted), then the fault runs and
@@ -131,10 +160,15 @@ def runs(session, tmp_path_factory) -> dict[str, dict]:
     path, checkpoint = session
     base = tmp_path_factory.mktemp("runs")
     done = {}
-    start_live(base / "clean", path, checkpoint, [], stream_args="--realtime").wait(timeout=240)
+    # a quiet stretch of 2 s (0.5 s at 4x), short of a gap here, that the clock closes; the margin
+    # is above the delays of a busy machine, so that no event comes late and the bins stay offline's
+    start_live(base / "clean", path, checkpoint, ["--gap", "2000"], stream_args=CLEAN_STREAM, consumer=True).wait(timeout=240)
     done["clean"] = results(base / "clean")
+    done["clean"]["consumer"] = json.loads((base / "clean" / "consumer.json").read_text())
     procs = {name: start_live(base / name, path, checkpoint, args) for name, args in SCENARIOS.items()}
     procs["binned"] = start_live(base / "binned", path, checkpoint, ["--binned"])
+    for name, (fmt, speed) in FOREIGN.items():
+        procs[name] = start_live(base / name, path, checkpoint, [], foreign=(fmt, speed))
     for name, proc in procs.items():
         proc.wait(timeout=300)
         done[name] = results(base / name)
@@ -172,6 +206,48 @@ def test_clean_stream_equals_offline(runs, session):
         assert stats[key] == 0, key
     assert stats["finished"] and stats["latency_us"]["p99"] >= stats["decode_us"]["median"] > 0
     assert stats["realtime_cpu"] in os.sched_getaffinity(0)  # the twin stepped beside it changed nothing above
+    # the quiet stretch's bins were closed by the clock, none of its events came late (stale_events 0 above)
+    assert stats["closed_by_clock"] > 0 and stats["close_after_ms"] == 200
+    assert run["liblsl_errors"] == []  # a normal end is quiet
+
+
+def test_latency_from_the_bins_end_agrees_with_an_independent_consumer(runs):
+    run = runs["clean"]
+    stats, seen = run["stats"], run["consumer"]
+    ours, theirs = stats["latency_from_end_us"], seen["latency_from_end_us"]
+    assert seen["bins"] == stats["bins"]
+    # from the bin's end, the push comes after the bin's last event has arrived
+    assert ours["median"] >= stats["event_delay_us"]["median"] > 0
+    # each velocity arrives after its push: every percentile is later at the consumer, by no more
+    # than what a sample costs in transit here (the events' delay over the same loopback), give or
+    # take LSL's clock-offset estimates (+-0.2 ms)
+    slack = 200.0
+    for q in ("median", "p95"):
+        assert theirs[q] >= ours[q] - slack, q
+        assert theirs[q] - ours[q] <= stats["event_delay_us"]["p99"] + slack, q
+
+
+@pytest.mark.parametrize("name", sorted(FOREIGN))
+def test_foreign_rig_gets_r2_online(runs, session, name):
+    run = runs[name]
+    assert run["stream_rc"] == 0, run["stream_err"]
+    stats = run["stats"]
+    # no description, no sequence numbers, no end marker: the run ends when the rig goes away
+    assert not stats["finished"] and "did not return" in stats["note"]
+    assert stats["dropped_bins"] == 0 and stats["duplicates"] == 0 and stats["lost_events"] == 0
+    # the same stretch decoded offline from reset: bins of the behaviour clock, labels as offline
+    rec = read_recording(session[0])
+    decoder, _ = load_decoder(session[1], device="cpu")
+    features = bin_spikes(rec, 0.004, "or")
+    first = int(offline_bins(rec, spike_events(rec).times[:1])[0])
+    stop = int(round(SECONDS / 0.004))
+    decoder.reset()
+    predicted = np.stack([decoder.step(features[j]) for j in range(first, stop)])
+    r2_offline = r2_score(velocity(rec.cursor_pos, rec.t)[first:stop], predicted)
+    assert stats["bins"] >= stop - first - 2  # the grid starts at the first event's time stamp
+    assert abs(stats["r2_online"] - r2_offline) <= 0.02, (stats["r2_online"], r2_offline)
+    # a normal end of a foreign rig (its stream goes away) logs no liblsl error
+    assert run["liblsl_errors"] == [] and [line for line in run["stream_err"] if "Traceback" in line] == []
 
 
 def test_binned_counts_stream_equals_offline(runs):
@@ -242,3 +318,13 @@ def test_live_view_in_headless_chromium(view_run):
     assert "latency" in seen["stats"]
     png = (folder / "view.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_the_namespace_recipe_loads_the_view(view_run):
+    # the recipe (docs/live.md, the README) starts the browser inside the namespace, as the user,
+    # with a profile of its own; the run above did the same, headless, and got the page
+    recipe = (ROOT / "docs" / "live.md").read_text()
+    for part in ('sudo ip netns exec bmi sudo -u "$USER"', 'chromium --user-data-dir="$(mktemp -d)" http://127.0.0.1:8765/'):
+        assert part in recipe, part
+    dom = (view_run["folder"] / "dom.html").read_text()
+    assert "<title>bmi-decoder live</title>" in dom and 'id="stats"' in dom

@@ -1,0 +1,134 @@
+"""Latency from the bin's end, as a closed loop sees it: rig, `stream --realtime` and a consumer.
+
+All three run in one private network namespace holding only loopback (``unshare --net``, so as
+root; no packet leaves the machine): ``bmi-decoder rig`` plays the demo session's test stretch
+at real-time pace, ``bmi-decoder stream CKPT --realtime`` decodes it, and
+``python -m bmi_decoder.live.consumer`` subscribes to the velocity stream and measures, for every
+bin, the time from the bin's end (the rig's clock, mapped by its pace stream) to the arrival of
+its velocity. Writes JSON (``--out``, default docs/results/live_latency.json): the consumer's
+latency from the bin's end and late bins (over one bin width), and stream.json's latencies,
+decode time, late bins, stale events, bins closed by the clock and R2 online against offline.
+:mod:`benchmarks.live_latency_page` renders it.
+
+    sudo python benchmarks/live_latency.py --checkpoint runs/snn.pt [--seconds 60] [--close-after-ms 1]
+
+Without ``--checkpoint`` a Wiener filter is fitted on the session's training split (seconds, not
+minutes); the README's figures use the default SNN (``bmi-decoder train SESSION --decoder snn``).
+Run it on an otherwise idle machine: timings taken beside other work say little about the decoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from snn_core.atomic import write_text_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+START_S = 225.0  # the demo session's test stretch (its last quarter)
+
+
+def wiener_checkpoint(session: Path, out: Path) -> Path:
+    from bmi_decoder.checkpoint import save_decoder
+    from bmi_decoder.decoders import WienerDecoder
+    from bmi_decoder.io import read_recording
+    from bmi_decoder.preprocess import NEUROBENCH, prepare_session
+
+    prepared = prepare_session(read_recording(session), NEUROBENCH)
+    decoder = WienerDecoder().fit(*prepared.split("train"))
+    save_decoder(decoder, out, {"session": str(session)}, preprocessing=NEUROBENCH)
+    return out
+
+
+def run_live(session: Path, checkpoint: Path, seconds: float, close_after_ms: float | None, folder: Path) -> dict:
+    """Rig, stream and consumer in one loopback-only namespace; returns both reports."""
+    python, q = shlex.quote(sys.executable), shlex.quote
+    close = "" if close_after_ms is None else f" --close-after-ms {close_after_ms:g}"
+    script = f"""
+ip link set lo up || exit 90
+cd {q(str(ROOT))}
+{python} -m bmi_decoder stream {q(str(checkpoint))} --realtime{close} --out {q(str(folder / "stream.json"))} --wait 300 \
+  > {q(str(folder / "stream.out"))} 2> {q(str(folder / "stream.err"))} &
+stream=$!
+{python} -m bmi_decoder.live.consumer {q(str(folder / "consumer.json"))} 2> {q(str(folder / "consumer.err"))} &
+consumer=$!
+{python} -m bmi_decoder rig {q(str(session))} --start {START_S:g} --seconds {seconds:g} --wait 300 \
+  > {q(str(folder / "rig.out"))} 2> {q(str(folder / "rig.err"))} &
+wait $stream $consumer
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("LSLAPICFG", None)  # the commands' own loopback-only configuration
+    subprocess.run(["unshare", "--net", "bash", "-c", script], env=env, check=True, timeout=seconds + 900)
+    for name in ("stream.json", "consumer.json"):
+        if not (folder / name).exists():
+            errors = {
+                f: (folder / f).read_text()[-1500:] for f in ("stream.err", "consumer.err", "rig.err") if (folder / f).exists()
+            }
+            raise SystemExit(f"live_latency: no {name}; {errors}")
+    return {name: json.loads((folder / f"{name}.json").read_text()) for name in ("stream", "consumer")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", type=Path, help="a trained decoder (default: a Wiener filter fitted here)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="seconds of the session to play (default: 60)")
+    parser.add_argument("--close-after-ms", type=float, help="passed to stream (default: its own; inf: bins closed by events)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "live_latency.json")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("live_latency: needs root for a private network namespace (unshare --net)", file=sys.stderr)
+        return 2
+    from bmi_decoder.cli.demo import cached_session
+
+    session = cached_session(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        checkpoint = args.checkpoint or wiener_checkpoint(session, folder / "wiener.pt")
+        live = run_live(session, checkpoint, args.seconds, args.close_after_ms, folder)
+    stream, consumer = live["stream"], live["consumer"]
+    report = {
+        "session": session.name,
+        "start_s": START_S,
+        "seconds": args.seconds,
+        "decoder": stream["decoder"],
+        "cpus": len(os.sched_getaffinity(0)),
+        "load_average_1min": os.getloadavg()[0],  # at the end: high means the timings were shared
+        "close_after_ms": stream["close_after_ms"],
+        "consumer": {
+            "bins": consumer["bins"],
+            "latency_from_end_us": consumer["latency_from_end_us"],
+            "late_from_end": consumer["late_from_end"],
+        },
+        "stream": {
+            key: stream[key]
+            for key in (
+                "bins",
+                "latency_from_end_us",
+                "late_from_end",
+                "latency_us",
+                "decode_us",
+                "event_delay_us",
+                "late_bins",
+                "stale_events",
+                "dropped_bins",
+                "closed_by_clock",
+                "r2_online",
+                "r2_offline",
+            )
+        },
+    }
+    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    from benchmarks.live_latency_page import render
+
+    print(render(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

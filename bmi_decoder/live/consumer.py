@@ -1,0 +1,112 @@
+"""A consumer of the decoded velocity, as the next stage of a closed loop would be: it measures,
+for every velocity sample, the time from its bin's end to the sample's arrival.
+
+It shares no code with ``bmi-decoder stream`` beyond the stream layout (:mod:`bmi_decoder.live.lsl`):
+a velocity sample is stamped with its bin's end on the spike stream's clock; for a stream of
+``bmi-decoder rig`` (file times) the rig's pace stream places that on the LSL clock, and for a
+foreign rig the stamp is its LSL clock already. Arrival is the local clock when the pull returns.
+
+``python -m bmi_decoder.live.consumer OUT.json [--name SPIKES] [--velocity-name NAME]`` waits for
+the velocity stream, records until it goes away (or is silent for 5 s), and writes OUT.json:
+``bins`` and ``latency_from_end_us`` (median, p95, p99, max), ``late_from_end`` (over ``--bin-ms``).
+Run it in the stream's loopback-only network namespace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bmi_decoder.live import lsl
+from snn_core.atomic import write_text_atomic
+
+SILENCE_S = 5.0
+
+
+def percentiles(us: np.ndarray) -> dict[str, float | None]:
+    if not us.size:
+        return {"median": None, "p95": None, "p99": None, "max": None}
+    p50, p95, p99 = np.percentile(us, [50, 95, 99])
+    return {"median": float(p50), "p95": float(p95), "p99": float(p99), "max": float(us.max())}
+
+
+def consume(name: str, velocity_name: str, wait_s: float, bin_s: float) -> dict:
+    pylsl = lsl.import_pylsl()
+    # Both resolvers run in the background, polled. The pace inlet opens as soon as the rig is
+    # seen, before the stream's velocity outlet exists: the rig states its pace when playback
+    # starts and every second, and a short fast playback may be over by the time the velocity
+    # stream appears. A foreign rig has no pace stream: 2 s more after the velocity, then none.
+    velocity_resolver = pylsl.ContinuousResolver(prop="name", value=velocity_name)
+    pace_resolver = pylsl.ContinuousResolver(prop="name", value=lsl.pace_name(name))
+    deadline = time.monotonic() + wait_s
+    velocity = pace = None
+    pace_deadline = deadline
+    while velocity is None or (pace is None and time.monotonic() < pace_deadline):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"consumer: no stream {velocity_name!r} within {wait_s:g} s")
+        if pace is None and (found := pace_resolver.results()):
+            pace = pylsl.StreamInlet(found[0], max_buflen=60, recover=True)
+            pace.open_stream(timeout=5.0)
+        if velocity is None and (found := velocity_resolver.results()):
+            velocity = pylsl.StreamInlet(found[0], max_buflen=60, recover=False)
+            velocity.open_stream(timeout=5.0)
+            pace_deadline = time.monotonic() + 2.0
+        time.sleep(0.02)
+    correction = pace.time_correction(timeout=5.0) if pace is not None else 0.0
+    anchors: list[tuple[float, float, float]] = []  # (file time, LSL time, speed)
+    stamps, arrivals = [], []
+    last = time.monotonic()
+    while time.monotonic() - last < SILENCE_S:
+        try:
+            sample, stamp = velocity.pull_sample(timeout=0.2)
+        except pylsl.util.LostError:
+            break
+        if sample is not None:
+            arrivals.append(pylsl.local_clock())
+            stamps.append(stamp)
+            last = time.monotonic()
+        if pace is not None:
+            rows, times = pace.pull_chunk(timeout=0.0)
+            anchors.extend((row[0], t, row[1]) for row, t in zip(rows, times))
+    velocity.close_stream()
+    if pace is not None:
+        pace.close_stream()
+    t = np.asarray(stamps)
+    if pace is None:
+        ends = t
+    elif anchors:
+        file_times, lsl_times, speeds = (np.asarray(x) for x in zip(*sorted(set(anchors))))
+        i = np.searchsorted(file_times, t, side="right") - 1
+        ends = np.where(i >= 0, lsl_times[i.clip(0)] + (t - file_times[i.clip(0)]) / speeds[i.clip(0)] + correction, np.nan)
+    else:
+        ends = np.full(t.shape, np.nan)
+    us = (np.asarray(arrivals) - ends) * 1e6
+    us = us[~np.isnan(us)]
+    return {
+        "bins": len(stamps),
+        "latency_from_end_us": percentiles(us),
+        "late_from_end": int(np.count_nonzero(us > bin_s * 1e6)),
+        "time_correction_s": correction,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--name", default=lsl.DEFAULT_NAME, help="the spike stream (its pace stream is read)")
+    parser.add_argument("--velocity-name", default=lsl.VELOCITY_NAME)
+    parser.add_argument("--wait", type=float, default=600.0, help="seconds to wait for the velocity stream")
+    parser.add_argument("--bin-ms", type=float, default=4.0, help="a sample later than this after its bin's end is late")
+    args = parser.parse_args(argv)
+    report = consume(args.name, args.velocity_name, args.wait, args.bin_ms * 1e-3)
+    write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
