@@ -48,7 +48,7 @@ def fit(path: str, grad: float) -> dict:
     """One fit of the recurrent variant on one session (run in a worker process, one torch thread)."""
     torch.set_num_threads(1)
     config = load_config(None)
-    session = prepare_session(read_decodable(path, config), **config.data)
+    session = prepare_session(read_decodable(path, config), config.preprocessing)
     decoder = make_decoder("snn_small", **TINY_RSNN, recurrent_grad=grad, progress=False)
     result = evaluate_decoder(decoder, session, Path(path).stem)
     curve = [round(float(v), 4) for v in decoder.validation_r2_]

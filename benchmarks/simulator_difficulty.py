@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from bmi_decoder.evaluation import r2_score
-from bmi_decoder.preprocess import prepare_session
+from bmi_decoder.preprocess import Preprocessing, prepare_session
 from bmi_decoder.simulate import SIMULATOR_VERSION, simulate_session
 
 ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # relative to the mean diagonal of the Gram matrix
@@ -23,7 +23,7 @@ ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # relative to the mean diagonal of the G
 
 def ridge_wiener_r2(seconds: float, seed: int, bin_width: float = 0.02, taps: int = 10) -> tuple[float, float]:
     """(test R2, train R2) of the ridge Wiener filter on one simulated session."""
-    prep = prepare_session(simulate_session(seconds, seed=seed).recording, bin_width, "count")
+    prep = prepare_session(simulate_session(seconds, seed=seed).recording, Preprocessing(bin_width, "count"))
     X = prep.features.astype(np.float64)
     T, F = X.shape
     history = np.zeros((T, taps * F + 1))

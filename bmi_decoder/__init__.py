@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from bmi_decoder.evaluation import correlation, r2_per_axis, r2_score, rmse
     from bmi_decoder.experiment import DecoderResult, ExperimentConfig, evaluate_decoder, evaluate_file, load_config
     from bmi_decoder.io import RecordingFile, read_recording, read_recording_file, write_recording
-    from bmi_decoder.preprocess import PreparedSession, bin_spikes, prepare_session
+    from bmi_decoder.preprocess import PreparedSession, Preprocessing, bin_spikes, prepare_session
     from bmi_decoder.quality import Finding, check_recording, require_decodable
     from bmi_decoder.recording import Recording, SpikeEvents
     from bmi_decoder.registry import DatasetEntry, load_registry
@@ -55,7 +55,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         ),
         "recording": ("Recording", "SpikeEvents"),
         "io": ("RecordingFile", "read_recording", "read_recording_file", "write_recording"),
-        "preprocess": ("PreparedSession", "bin_spikes", "prepare_session"),
+        "preprocess": ("Preprocessing", "PreparedSession", "bin_spikes", "prepare_session"),
         "quality": ("Finding", "check_recording", "require_decodable"),
         "evaluation": ("r2_score", "r2_per_axis", "correlation", "rmse"),
         "experiment": ("ExperimentConfig", "DecoderResult", "load_config", "evaluate_decoder", "evaluate_file"),

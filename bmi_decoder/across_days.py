@@ -105,7 +105,7 @@ def check_sessions(
 
 def _training_data(paths: Sequence[Path], config: ExperimentConfig) -> tuple[np.ndarray, ...]:
     """Train and validation splits of every training session, each concatenated in date order."""
-    prepared = [prepare_session(read_decodable(p, config), **config.data) for p in paths]
+    prepared = [prepare_session(read_decodable(p, config), config.preprocessing) for p in paths]
     return tuple(np.concatenate([s.split(part)[i] for s in prepared]) for part in ("train", "val") for i in (0, 1))
 
 
@@ -145,7 +145,7 @@ def evaluate_days(
         methods = [METHODS[m]() for m in method_names]
         for path in sessions.test:
             days = sessions.days_after_training(path)
-            session: PreparedSession = prepare_session(read_decodable(path, config), **config.data)
+            session: PreparedSession = prepare_session(read_decodable(path, config), config.preprocessing)
             bins = [int(round(c / session.bin_width)) for c in calibration_s]
             X_score, y_score = session.features[max(bins) :], session.velocity[max(bins) :]
             within = evaluate_decoder(config.decoder(name), session, path.stem)

@@ -13,6 +13,10 @@ Format ``skipsnn-decoder/3`` is::
      "params": JSON text of get_params(), "meta": JSON text,
      "learned": {attribute: entry}}
 
+where ``meta`` holds, under ``"preprocessing"``, every field of the
+:class:`~bmi_decoder.preprocess.Preprocessing` the decoder was trained with: replay, live
+decoding and NIR export take the bin width, mode and lag from there, never from a default.
+
 where each learned entry is tagged by its ``kind``:
 
 - ``array``: a NumPy array as a tensor, with its NumPy ``dtype`` name;
@@ -26,8 +30,9 @@ where each learned entry is tagged by its ``kind``:
 Anything else is refused when saving. Format ``skipsnn-decoder/1`` pickled whole objects; such
 files are refused unread, with a request to retrain. Format 2 files (before the Kalman and Wiener
 filters chose their bins, lag and history on validation) are refused with the same request, and
-so are ANN checkpoints of format 3 written before the ANN chose its window on validation (they
-lack ``n_lags_``).
+so are checkpoints of format 3 written before the preprocessing was stored (their ``meta`` lacks
+it) and ANN checkpoints written before the ANN chose its window on validation (they lack
+``n_lags_``).
 
 Devices: a checkpoint holds CPU tensors only, whatever device the decoder trained on, so it
 loads on any machine. Loading places the network of a decoder with a ``device`` parameter by
@@ -52,6 +57,8 @@ from bmi_decoder.decoders import DECODERS, Decoder, make_decoder
 from bmi_decoder.decoders._base import is_int
 from bmi_decoder.decoders._history import SpikeHistory
 from bmi_decoder.decoders._training import LabelScaler
+from bmi_decoder.preprocess import SCHEMA as PREPROCESSING_SCHEMA
+from bmi_decoder.preprocess import Preprocessing
 from snn_core.atomic import write_bytes_atomic
 from snn_core.device import loading_device
 from snn_core.errors import InputError
@@ -63,6 +70,8 @@ FORMAT = "skipsnn-decoder/3"
 # decoders of format 3 choose on the validation split.
 OLD_FORMATS = ("skipsnn-decoder/1", "skipsnn-decoder/2")
 RETRAIN = f"a checkpoint of format {FORMAT}; this file was written by an older version: retrain with `bmi-decoder train`"
+# The key of meta that holds the preprocessing, a Preprocessing once loaded.
+PREPROCESSING = "preprocessing"
 # The one learned attribute that is a torch module: rebuilt by the decoder, then given the weights.
 NETWORK = "network_"
 # The only classes a checkpoint restores, each from the fields its to_state() gave.
@@ -135,16 +144,20 @@ def _module_entry(decoder: Decoder, key: str, module: torch.nn.Module) -> dict[s
     return {"kind": "module", "state_dict": state}
 
 
-def save_decoder(decoder: Decoder, path: str | Path, meta: dict | None = None) -> None:
-    """Save a fitted decoder (and free-form ``meta``, e.g. the session and config) to ``path``.
+def save_decoder(decoder: Decoder, path: str | Path, meta: dict | None = None, *, preprocessing: Preprocessing) -> None:
+    """Save a fitted decoder, the preprocessing it was trained with and free-form ``meta`` (e.g.
+    the session and seed) to ``path``.
 
     Tensors are saved on the CPU whatever device the decoder trained on.
 
     Raises:
         RuntimeError: when the decoder is not fitted.
         TypeError: when a learned attribute, parameter or ``meta`` is not of a type the format
-            holds (a programming error, caught before anything is written).
+            holds, or ``meta`` has a key of its own named ``"preprocessing"`` (programming
+            errors, caught before anything is written).
     """
+    if PREPROCESSING in (meta or {}):
+        raise TypeError(f"meta: the preprocessing is save_decoder's own argument, not a {PREPROCESSING!r} key")
     learned = {k: v for k, v in vars(decoder).items() if k.endswith("_")}
     if not learned:
         raise RuntimeError(f"{type(decoder).__name__} is not fitted: nothing to save")
@@ -158,7 +171,7 @@ def save_decoder(decoder: Decoder, path: str | Path, meta: dict | None = None) -
         "format": FORMAT,
         "decoder": decoder.name,
         "params": json.dumps(decoder.get_params()),
-        "meta": json.dumps(meta or {}),
+        "meta": json.dumps({**(meta or {}), PREPROCESSING: preprocessing.to_dict()}),
         "learned": entries,
     }
     buffer = io.BytesIO()  # torch's zip writer reports a full disk as "unexpected pos"; this write, ENOSPC
@@ -209,7 +222,8 @@ def _read_payload(path: str | Path) -> dict:
 
 
 def load_decoder(path: str | Path, device: str | None = None) -> tuple[Decoder, dict]:
-    """Rebuild a fitted decoder from a checkpoint; returns it and the saved ``meta``.
+    """Rebuild a fitted decoder from a checkpoint; returns it and the saved ``meta``, in which
+    ``meta["preprocessing"]`` is the checked :class:`~bmi_decoder.preprocess.Preprocessing`.
 
     Args:
         path: the checkpoint.
@@ -233,6 +247,7 @@ def load_decoder(path: str | Path, device: str | None = None) -> tuple[Decoder, 
         ) from None
     if not isinstance(params, dict) or not isinstance(meta, dict):
         raise InputError(path, "params/meta", "JSON objects")
+    meta[PREPROCESSING] = _preprocessing(path, meta.get(PREPROCESSING))
     decoder = make_decoder(name, source=str(path), **params)
     if device is not None and "device" in decoder.get_params():
         decoder.set_params(device=device)
@@ -247,6 +262,17 @@ def load_decoder(path: str | Path, device: str | None = None) -> tuple[Decoder, 
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as err:
         raise InputError(path, "learned", f"the learned state of a fitted {name} decoder ({_first_line(err)})") from None
     return decoder, meta
+
+
+def _preprocessing(path: str | Path, record: object) -> Preprocessing:
+    """The preprocessing a checkpoint stores, every field present and valid; a file without one
+    was written before it was stored, and its decoder's bins are unknown: retrain."""
+    if record is None:
+        raise InputError(path, "meta.preprocessing", f"{RETRAIN} (it does not store its preprocessing)")
+    missing = [key for key in PREPROCESSING_SCHEMA if key not in record] if isinstance(record, dict) else []
+    if missing:
+        raise InputError(path, f"meta.preprocessing.{missing[0]}", "a value (a checkpoint stores every preprocessing field)")
+    return Preprocessing.from_dict(record, path, "meta.preprocessing")
 
 
 def _restore_network(decoder: Decoder, state_dict: dict[str, torch.Tensor], path: str | Path) -> None:

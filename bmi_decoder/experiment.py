@@ -8,9 +8,9 @@ on the test split, which it decodes from the reset state in one pass.
 Configuration is a TOML file (``configs/bmi_*.toml``)::
 
     seed = 0
-    [data]                 # arguments of bmi_decoder.preprocess.prepare_session
+    [data]                 # the fields of bmi_decoder.preprocess.Preprocessing
     bin_width = 0.004
-    max_gap_s = 1.0        # except this one: the longest hole tolerated in t (bmi_decoder.quality)
+    max_gap_s = 1.0        # and this one: the longest hole tolerated in t (bmi_decoder.quality)
     [decoders.snn]         # keyword arguments of each decoder
     max_epochs = 10
 """
@@ -28,30 +28,14 @@ from bmi_decoder.cost import decoder_cost
 from bmi_decoder.decoders import DECODERS, Decoder, make_decoder
 from bmi_decoder.evaluation import correlation, r2_per_axis, rmse
 from bmi_decoder.io import read_recording
-from bmi_decoder.preprocess import BIN_MODES, PreparedSession, prepare_session
+from bmi_decoder.preprocess import NEUROBENCH, PreparedSession, Preprocessing, prepare_session
+from bmi_decoder.preprocess import SCHEMA as PREPROCESSING_SCHEMA
 from bmi_decoder.quality import DEFAULT_MAX_GAP_S, require_decodable
 from bmi_decoder.recording import Recording
-from snn_core.cli import SEED_MAX
-from snn_core.config import Field, check_section, read_toml
+from snn_core.config import SEED, SEED_MAX, Field, Rule, check_section, dataclass_schema, read_toml
 from snn_core.device import choose_device
 from snn_core.errors import InputError
 from snn_core.outputs import PROGRESS, check_output
-
-# The [data] settings are prepare_session's arguments, and max_gap_s, which is kept apart (a
-# checkpoint stores the preprocessing, which replay passes to prepare_session); the decoders'
-# settings are checked by each decoder.
-DATA_SCHEMA = {
-    "bin_width": Field(float, valid=lambda w: w > 0, expected="a positive number of seconds"),
-    "mode": Field(str, valid=lambda m: m in BIN_MODES, expected=f"one of {', '.join(BIN_MODES)}"),
-    "lag": Field(float),
-    "fractions": Field(list, float, lambda f: len(f) == 3, "three shares for train, val and test"),
-    "max_gap_s": Field(float, valid=lambda g: g > 0, expected="a positive number of seconds"),
-}
-TOP_SCHEMA = {
-    "seed": Field(int, valid=lambda s: 0 <= s <= SEED_MAX, expected=f"an integer in [0, {SEED_MAX}]"),
-    "data": Field(dict),
-    "decoders": Field(dict),
-}
 
 
 @dataclass(frozen=True)
@@ -61,7 +45,7 @@ class ExperimentConfig:
     longest hole in a recording's clock that is tolerated (``[data] max_gap_s``)."""
 
     seed: int = 0
-    data: dict = field(default_factory=dict)
+    preprocessing: Preprocessing = NEUROBENCH
     decoders: dict[str, dict] = field(default_factory=dict)
     device: str | None = None
     max_gap_s: float = DEFAULT_MAX_GAP_S
@@ -74,6 +58,24 @@ class ExperimentConfig:
         if self.device is not None and "device" in DECODERS[name].param_names():
             params["device"] = self.device
         return make_decoder(name, source=source, **params)
+
+
+# The file's top level sets the seed and the decoders, and its [data] table the preprocessing and
+# max_gap_s, which is kept apart from the preprocessing: a checkpoint stores the preprocessing, and
+# a recording's quality is checked whatever the decoder learned from. The device comes only from
+# the command line. The decoders' settings are checked by each decoder.
+TOP_SCHEMA = {
+    **dataclass_schema(ExperimentConfig, {"seed": SEED}, exclude=("preprocessing", "device", "max_gap_s")),
+    "data": Field(dict),
+}
+DATA_SCHEMA = {
+    **PREPROCESSING_SCHEMA,
+    **dataclass_schema(
+        ExperimentConfig,
+        {"max_gap_s": Rule(lambda g: g > 0, "a positive number of seconds")},
+        exclude=("seed", "preprocessing", "decoders", "device"),
+    ),
+}
 
 
 def load_config(
@@ -100,15 +102,15 @@ def load_config(
     raw = read_toml(path) if path is not None else {}
     source = str(path) if path is not None else "config"
     check_section(source, "", raw, TOP_SCHEMA)
-    check_section(source, "data", raw.get("data", {}), DATA_SCHEMA)
+    data = dict(check_section(source, "data", raw.get("data", {}), DATA_SCHEMA))
+    max_gap_s = float(data.pop("max_gap_s", DEFAULT_MAX_GAP_S))
     decoders = raw.get("decoders", {})
-    data = dict(raw.get("data", {}))
     config = ExperimentConfig(
         seed=int(seed if seed is not None else raw.get("seed", 0)),
-        data=data,
+        preprocessing=Preprocessing.from_dict(data, source, "data"),
         decoders=decoders,
         device=device,
-        max_gap_s=float(data.pop("max_gap_s", DEFAULT_MAX_GAP_S)),
+        max_gap_s=max_gap_s,
     )
     for name, params in decoders.items():
         if name not in DECODERS:
@@ -209,7 +211,7 @@ def read_decodable(path: str | Path, config: ExperimentConfig) -> Recording:
 
 def evaluate_file(path: str | Path, names: list[str], config: ExperimentConfig, progress=print) -> list[DecoderResult]:
     """Every decoder in ``names`` on one recording file (refused if :func:`read_decodable` refuses it)."""
-    session = prepare_session(read_decodable(path, config), **config.data)
+    session = prepare_session(read_decodable(path, config), config.preprocessing)
     results = []
     for name in names:
         decoder = config.decoder(name)

@@ -1,9 +1,11 @@
 """A trained SNN decoder as a NIR graph, the format neuromorphic toolchains and SNN frameworks read.
 
-The graph (see :mod:`snn_core.nir` for how the LIF layers and skips are written) reads one 4 ms
-bin of binned spikes per step at node ``input`` and gives the decoded velocity in mm/s at node
+The graph (see :mod:`snn_core.nir` for how the LIF layers and skips are written) reads one bin
+of binned spikes per step at node ``input`` and gives the decoded velocity in mm/s at node
 ``output``, so that running it step by step from its reset state reproduces
-``SNNDecoder.predict``:
+``SNNDecoder.predict``. The bins are those the decoder was trained on: the graph's metadata gives
+the checkpoint's bin width (``bin_width_s``), binning mode (``bin_mode``) and lag (``lag_s``).
+The nodes:
 
 - the body's LIF layers, from :func:`snn_core.nir.network_nodes`;
 - the leaky readout ``v[t] = beta v[t-1] + W s[t] + b``: ``readout_0_synapse`` (``nir.Affine``)
@@ -22,13 +24,15 @@ import numpy as np
 
 from bmi_decoder.checkpoint import load_decoder
 from bmi_decoder.decoders import SNNDecoder
+from bmi_decoder.preprocess import Preprocessing
 from snn_core.atomic import write_bytes_atomic
 from snn_core.errors import InputError
 from snn_core.nir import float32_array, leaky_integrator, network_nodes
 
 
-def decoder_graph(decoder: SNNDecoder) -> nir.NIRGraph:
-    """The NIR graph of a fitted SNN decoder: binned spikes (F,) in, velocity (2,) in mm/s out."""
+def decoder_graph(decoder: SNNDecoder, preprocessing: Preprocessing) -> nir.NIRGraph:
+    """The NIR graph of a fitted SNN decoder, trained on bins made by ``preprocessing``: binned
+    spikes (F,) in, velocity (2,) in mm/s out."""
     network = decoder.network_
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.array([decoder.n_features_in_])})}
     body_nodes, edges, spikes = network_nodes(network.body, "input")
@@ -52,7 +56,13 @@ def decoder_graph(decoder: SNNDecoder) -> nir.NIRGraph:
     ]
     # in name order, as a NIR file lists them (see snn_core.nir on why the order matters)
     nodes = {name: nodes[name] for name in sorted(nodes)}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"source": "skipsnn bmi-decoder export", "bin_width_s": 0.004})
+    metadata = {
+        "source": "skipsnn bmi-decoder export",
+        "bin_width_s": preprocessing.bin_width,
+        "bin_mode": preprocessing.mode,
+        "lag_s": preprocessing.lag,
+    }
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path) -> nir.NIRGraph:
@@ -61,10 +71,10 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> nir.NIRGraph:
     Raises:
         InputError: when the checkpoint is not one of a fitted SNN decoder.
     """
-    decoder, _meta = load_decoder(checkpoint, device="cpu")
+    decoder, meta = load_decoder(checkpoint, device="cpu")
     if not isinstance(decoder, SNNDecoder):
         raise InputError(checkpoint, "decoder", f"a checkpoint of the snn decoder (the one NIR describes), got {decoder.name!r}")
-    graph = decoder_graph(decoder)
+    graph = decoder_graph(decoder, meta["preprocessing"])
     buffer = io.BytesIO()  # HDF5 crashes on a full disk: built in memory, it is one plain write
     nir.write(buffer, graph)
     write_bytes_atomic(out, buffer.getbuffer())

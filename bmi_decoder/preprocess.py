@@ -8,21 +8,76 @@ collects the spikes with ``t[j*k] - dt < time <= t[j*k + k - 1]``: each sample o
 the ``dt`` that ends on it, so a bin only holds spikes up to its own time stamp
 ``bin_t[j] = t[j*k + k - 1]`` and a decoder reading it never sees the future. At 4 ms there is
 one bin per behaviour sample; samples left over at the end (fewer than k) are dropped.
+
+The settings of all this are one frozen :class:`Preprocessing`, whose defaults are the NeuroBench
+protocol's. A checkpoint stores the one its decoder was trained with, and replay, live decoding
+and NIR export read it from there, so a decoder is never fed bins of another width than it learned.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
 from bmi_decoder.kinematics import reach_index, velocity
 from bmi_decoder.recording import Recording
+from snn_core.config import Rule, check_section, dataclass_schema
 from snn_core.errors import InputError
 
 BIN_MODES = ("or", "count", "sorted")
 SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a recording becomes a decoder's inputs and labels; the defaults are NeuroBench's.
+
+    Args:
+        bin_width: seconds per bin, a multiple of the behaviour step (NeuroBench: 4 ms).
+        mode: binning mode, see :func:`bin_spikes` (NeuroBench: ``"or"``).
+        lag: seconds, a multiple of ``bin_width``; features at time t are paired with the
+            velocity at t + lag (positive: neural activity leads, as in motor cortex).
+        fractions: shares of the reaches (by count, in time order) for train, val and test.
+    """
+
+    bin_width: float = 0.004
+    mode: str = "or"
+    lag: float = 0.0
+    fractions: tuple[float, float, float] = (0.5, 0.25, 0.25)
+
+    def to_dict(self) -> dict:
+        """The settings as JSON and TOML values (``fractions`` a list)."""
+        return {**asdict(self), "fractions": list(self.fractions)}
+
+    @classmethod
+    def from_dict(cls, table: object, source: str | Path, prefix: str) -> Preprocessing:
+        """The settings of a config's ``[data]`` table or a checkpoint's record, checked by
+        :data:`SCHEMA`; a key left out keeps its default.
+
+        Raises:
+            InputError: naming ``prefix.key`` for an unknown key, a wrong type or an invalid value.
+        """
+        table = check_section(source, prefix, table, SCHEMA)
+        values = {key: float(value) for key, value in table.items() if key in ("bin_width", "lag")}
+        if "fractions" in table:
+            values["fractions"] = tuple(float(f) for f in table["fractions"])
+        return cls(**{**table, **values})
+
+
+# The protocol's settings, every default: what a config without a [data] table trains with.
+NEUROBENCH = Preprocessing()
+# The checks that need no recording; prepare_session checks the rest against the recording's clock.
+SCHEMA = dataclass_schema(
+    Preprocessing,
+    {
+        "bin_width": Rule(lambda w: w > 0, "a positive number of seconds"),
+        "mode": Rule(lambda m: m in BIN_MODES, f"one of {', '.join(BIN_MODES)}"),
+        "fractions": Rule(lambda f: len(f) == 3, "three shares for train, val and test"),
+    },
+)
 
 
 def _source(rec: Recording) -> str:
@@ -54,12 +109,12 @@ def _sample_of_spike(rec: Recording) -> np.ndarray:
     return np.searchsorted(edges, rec.spike_times, side="left") - 1
 
 
-def bin_spikes(rec: Recording, bin_width: float = 0.004, mode: str = "or") -> np.ndarray:
+def bin_spikes(rec: Recording, bin_width: float = NEUROBENCH.bin_width, mode: str = NEUROBENCH.mode) -> np.ndarray:
     """Bin a recording's spikes on its behaviour clock (module docstring: edges).
 
     Args:
         rec: the recording.
-        bin_width: seconds, a multiple of the behaviour step (NeuroBench: 0.004).
+        bin_width: seconds, a multiple of the behaviour step (default: :data:`NEUROBENCH`'s).
         mode: ``"or"``: one 0/1 column per channel, 1 when any unit of the channel fired
             (NeuroBench); ``"count"``: spikes per channel, all units summed; ``"sorted"``: spike
             counts per sorted unit (unit >= 1 with at least one spike), columns ordered by
@@ -127,27 +182,20 @@ class PreparedSession:
         return self.features[rows], self.velocity[rows]
 
 
-def prepare_session(
-    rec: Recording,
-    bin_width: float = 0.004,
-    mode: str = "or",
-    lag: float = 0.0,
-    fractions: tuple[float, float, float] = (0.5, 0.25, 0.25),
-) -> PreparedSession:
+def prepare_session(rec: Recording, preprocessing: Preprocessing = NEUROBENCH) -> PreparedSession:
     """Bin, label and split a recording the NeuroBench way.
 
     Args:
         rec: the recording.
-        bin_width: seconds, a multiple of the behaviour step.
-        mode: binning mode, see :func:`bin_spikes`.
-        lag: seconds, a multiple of ``bin_width``; features at time t are paired with the
-            velocity at t + lag (positive: neural activity leads, as in motor cortex).
-        fractions: shares of the reaches (by count, in time order) for train, val and test.
+        preprocessing: the settings; ``bin_width`` must be a multiple of the recording's
+            behaviour step and ``lag`` of ``bin_width``, and ``fractions`` three positive shares
+            summing to 1.
 
     Returns:
         The :class:`PreparedSession`.
     """
-    fractions = tuple(float(f) for f in fractions)
+    bin_width, mode, lag = preprocessing.bin_width, preprocessing.mode, preprocessing.lag
+    fractions = tuple(float(f) for f in preprocessing.fractions)
     if len(fractions) != 3 or min(fractions) <= 0.0 or abs(sum(fractions) - 1.0) > 1e-6:
         raise InputError(_source(rec), "fractions", f"three positive shares summing to 1, got {fractions!r}")
     k = _samples_per_bin(rec, bin_width)  # bin_width first: lag and the split depend on it

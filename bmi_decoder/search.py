@@ -180,13 +180,13 @@ class _Task:
 def _task(recording: Recording, job: _Job) -> _Task:
     """Bin the session and name what its scores depend on (module docstring)."""
     config = job.config
-    session = prepare_session(recording, **config.data)
+    session = prepare_session(recording, config.preprocessing)
     digest = session_sha256(session)
     snn_params = {k: v for k, v in config.decoder("snn").get_params().items() if k not in SEARCH_SET}
     identity = {
         "session": Path(job.name).name,
         "session_sha256": digest,
-        "data": config.data,
+        "data": config.preprocessing.to_dict(),
         "snn": {**snn_params, "hidden": list(job.widths)},
     }
     return _Task(job.name, config, job.widths, session, digest, {"objective": identity})
@@ -317,7 +317,7 @@ def _report(task: _Task, request: SearchRequest, found: optuna.Study, best: dict
         decoder=decoder,
         wall_s=sum(t.duration.total_seconds() for t in found.trials if t.duration is not None),
     )
-    save_decoder(decoder, checkpoint, {"session": task.name, "data": task.config.data, "seed": task.config.seed})
+    save_decoder(decoder, checkpoint, {"session": task.name, "seed": task.config.seed}, preprocessing=task.config.preprocessing)
     if front:
         plot_pareto(
             [tuple(t.values) for t in complete if "repeat_of" not in t.user_attrs],

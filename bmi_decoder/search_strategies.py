@@ -207,6 +207,6 @@ def population_search(
         wall_s=report["wall_s"],
         strategy=report,
     )
-    save_decoder(decoders[0], paths[1], {"session": result.session, "data": config.data, "seed": seeds[0]})
+    save_decoder(decoders[0], paths[1], {"session": result.session, "seed": seeds[0]}, preprocessing=config.preprocessing)
     write_text_atomic(paths[0], json.dumps(result.to_dict(), indent=2) + "\n")
     return result

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn
 
+from snn_core.config import SEED_MAX
 from snn_core.errors import InputError, NoTrialCompleted
 
 if TYPE_CHECKING:
@@ -28,11 +29,6 @@ INTERRUPTED = "interrupted; rerun to resume"
 
 INTERRUPTED_STATUS = 130
 """The exit status of an interrupted command: 128 + SIGINT, as shells report it."""
-
-
-SEED_MAX = 2**32 - 1
-"""The largest seed: seeds go to ``numpy.random.default_rng`` and torch, and 32 bits is what every
-seeded library accepts; a larger number would be silently folded or refused deep in a run."""
 
 
 class OneLineParser(argparse.ArgumentParser):

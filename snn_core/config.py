@@ -3,20 +3,29 @@
 Both frontends describe each section of their files with a schema (key -> :class:`Field`) and
 check it with :func:`check_section` when the file is read, so a misspelt key or a value of the
 wrong type (``epochs = 2.5``, ``bin_width = "0.004"``, ``lag = nan``) stops the command before
-any data is read, with one line naming the file, the key and what was expected.
+any data is read, with one line naming the file, the key and what was expected. A section that
+fills a dataclass takes its schema from the dataclass (:func:`dataclass_schema`): its fields name
+the keys and their annotations the types, so the file format and the typed object cannot drift.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from snn_core.errors import InputError
 from snn_core.inputs import check_input_file
+
+SEED_MAX = 2**32 - 1
+"""The largest seed: seeds go to ``numpy.random.default_rng`` and torch, and 32 bits is what every
+seeded library accepts; a larger number would be silently folded or refused deep in a run."""
 
 
 def read_toml(path: str | Path) -> dict:
@@ -67,6 +76,72 @@ _TYPE_WORDS = {
     bool: ("true or false", "booleans"),
     dict: ("a table", "tables"),
 }
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check of a well-typed value beyond its type, for :func:`dataclass_schema`.
+
+    Args:
+        valid: True for the values the setting accepts.
+        expected: what ``valid`` accepts, in words, for the error message.
+    """
+
+    valid: Callable[[Any], bool]
+    expected: str
+
+
+SEED = Rule(lambda s: 0 <= s <= SEED_MAX, f"an integer in [0, {SEED_MAX}]")
+"""The rule of every ``seed`` setting."""
+
+
+def _kind(hint: Any, where: str) -> tuple[type, type | None]:
+    """The TOML kind (and array item type) of a field annotation: ``X | None`` is an optional
+    ``X`` (left out of the file), a homogeneous tuple or list is an array."""
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return _kind(rest[0], where)
+    elif typing.get_origin(hint) is dict:
+        return dict, None
+    elif typing.get_origin(hint) in (tuple, list):
+        items = {a for a in args if a is not Ellipsis}
+        if len(items) == 1 and next(iter(items)) in _TYPE_WORDS:
+            return list, next(iter(items))
+    elif hint in _TYPE_WORDS:
+        return hint, None
+    raise TypeError(f"{where}: no TOML kind for the annotation {hint!r}")
+
+
+def dataclass_schema(cls: type, rules: Mapping[str, Rule] | None = None, exclude: Collection[str] = ()) -> dict[str, Field]:
+    """The schema of a config section that fills dataclass ``cls``: one key per field.
+
+    Args:
+        cls: the dataclass; its fields are the keys, their annotations the kinds (``int``,
+            ``float``, ``str``, ``bool``, ``dict`` or ``dict[...]``, ``X | None``, a tuple or
+            list of one of these).
+        rules: further checks of some fields' values, by field name.
+        exclude: fields that the section does not set (filled from elsewhere).
+
+    Raises:
+        TypeError: a rule or an exclusion names no field, or a field's annotation has no TOML
+            kind (programming errors, found when the module defining the schema is imported).
+    """
+    rules = dict(rules or {})
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = (set(rules) | set(exclude)) - set(names)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+    schema = {}
+    for name in names:
+        if name in exclude:
+            continue
+        kind, item = _kind(hints[name], f"{cls.__name__}.{name}")
+        rule = rules.get(name)
+        schema[name] = Field(kind, item, rule.valid if rule else None, rule.expected if rule else "")
+    return schema
 
 
 def _has_type(value: object, kind: type) -> bool:

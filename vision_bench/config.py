@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from snn_core.cli import SEED_MAX
-from snn_core.config import Field, Schema, check_section, read_toml
+from snn_core.config import SEED, Rule, Schema, check_section, dataclass_schema, read_toml
 from snn_core.errors import InputError
 from snn_core.memory import FLOAT32, require_memory
 from snn_core.outputs import check_output
@@ -57,45 +56,51 @@ def _distinct_variants(names: list[str]) -> bool:
 
 
 SENSOR_PIXELS = SENSOR_SIZE[0]
+AT_LEAST_ONE = Rule(lambda n: n >= 1, "an integer >= 1")
 
-
-def _count(least: int = 1) -> Field:
-    """An integer setting of at least ``least``."""
-    return Field(int, valid=lambda n: n >= least, expected=f"an integer >= {least}")
-
-
+# Each section's keys and types are its dataclass's fields; the rules add what a type cannot say.
 SCHEMA: dict[str, Schema] = {
-    "data": {
-        "time_bins": _count(),
-        # frames are the 128 x 128 sensor downsampled: a larger size only adds memory
-        "size": Field(int, valid=lambda n: 1 <= n <= SENSOR_PIXELS, expected=f"an integer in [1, {SENSOR_PIXELS}] (pixels)"),
-        "split_scheme": Field(str),
-        "cache_dir": Field(str),
-    },
-    "model": {
-        "family": Field(str),
-        "stem_width": _count(),
-        "widths": Field(list, int, lambda ws: len(ws) > 0 and min(ws) >= 1, "a non-empty array of integers >= 1"),
-        "depth": _count(),
-        # a decay: beta > 1 makes the membrane grow without input; 0 forgets at every step
-        "beta": Field(float, valid=lambda b: 0 < b <= 1, expected="a decay in (0, 1]"),
-        "threshold": Field(float, valid=lambda t: t > 0, expected="a number > 0 (a neuron at threshold <= 0 fires always)"),
-        "kernel_size": _count(),
-        "pool": _count(),
-    },
-    "train": {
-        "epochs": _count(),
-        "batch_size": _count(),
-        "lr": Field(float, valid=lambda r: r > 0, expected="a number > 0"),
-        "optimizer": Field(str),
-        "weight_decay": Field(float, valid=lambda w: w >= 0, expected="a number >= 0"),
-        "seed": Field(int, valid=lambda s: 0 <= s <= SEED_MAX, expected=f"an integer in [0, {SEED_MAX}]"),
-        "device": Field(str),
-    },
-    "analysis": {
-        "variants": Field(list, str, _distinct_variants, f"distinct names from {', '.join(VARIANTS)}"),
-        "activity_samples": Field(int, valid=lambda n: n >= 1, expected="a positive number of samples"),
-    },
+    "data": dataclass_schema(
+        DataConfig,
+        {
+            "time_bins": AT_LEAST_ONE,
+            # frames are the 128 x 128 sensor downsampled: a larger size only adds memory
+            "size": Rule(lambda n: 1 <= n <= SENSOR_PIXELS, f"an integer in [1, {SENSOR_PIXELS}] (pixels)"),
+        },
+    ),
+    "model": dataclass_schema(
+        VisionModelConfig,
+        {
+            "stem_width": AT_LEAST_ONE,
+            "widths": Rule(lambda ws: len(ws) > 0 and min(ws) >= 1, "a non-empty array of integers >= 1"),
+            "depth": AT_LEAST_ONE,
+            # a decay: beta > 1 makes the membrane grow without input; 0 forgets at every step
+            "beta": Rule(lambda b: 0 < b <= 1, "a decay in (0, 1]"),
+            "threshold": Rule(lambda t: t > 0, "a number > 0 (a neuron at threshold <= 0 fires always)"),
+            "kernel_size": AT_LEAST_ONE,
+            "pool": AT_LEAST_ONE,
+        },
+        # fixed by the data set: two polarities in, its classes out
+        exclude=("in_channels", "num_classes"),
+    ),
+    "train": dataclass_schema(
+        TrainConfig,
+        {
+            "epochs": AT_LEAST_ONE,
+            "batch_size": AT_LEAST_ONE,
+            "lr": Rule(lambda r: r > 0, "a number > 0"),
+            "weight_decay": Rule(lambda w: w >= 0, "a number >= 0"),
+            "seed": SEED,
+        },
+    ),
+    "analysis": dataclass_schema(
+        AnalysisConfig,
+        {
+            "variants": Rule(_distinct_variants, f"distinct names from {', '.join(VARIANTS)}"),
+            "activity_samples": Rule(lambda n: n >= 1, "a positive number of samples"),
+        },
+        exclude=("data", "model", "train"),  # the sections above
+    ),
 }
 
 

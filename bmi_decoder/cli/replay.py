@@ -43,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("command line", "--seconds", f"a finite number > 0, got {args.seconds}")
     # Streaming is one small step per 4 ms bin, latency-bound: the CPU beats a GPU kernel launch.
     decoder, meta = load_decoder(args.checkpoint, device="cpu")
-    session = prepare_session(read_recording(args.file), **meta.get("data", {}))
-    check_features(session, decoder, args.file, meta.get("data", {}).get("mode", "or"))
+    preprocessing = meta["preprocessing"]
+    session = prepare_session(read_recording(args.file), preprocessing)
+    check_features(session, decoder, args.file, preprocessing.mode)
     X, y = session.split(args.split)
     n = min(len(X), int(round(args.seconds / session.bin_width)))
     with tqdm(total=n, desc="replay", unit="bin", disable=args.json) as bar:

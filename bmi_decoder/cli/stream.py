@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     decoder, meta = load_decoder(args.checkpoint, device="cpu")
     live = LiveDecoder(
         decoder,
-        meta.get("data", {}),
+        meta["preprocessing"],
         args.name,
         args.out,
         wait_s=args.wait,

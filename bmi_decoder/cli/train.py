@@ -12,6 +12,7 @@ from bmi_decoder.decoders import DECODERS
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import load_config, parse_decoder_names, read_decodable
 from bmi_decoder.preprocess import prepare_session
+from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
 from snn_core.outputs import CHECKPOINT, PROGRESS, check_output
 
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--decoder", required=True, help=f"one of {', '.join(DECODERS)}")
     parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
     parser.add_argument("--out", type=Path, required=True, metavar="CKPT", help="checkpoint file to write")
-    parser.add_argument("--seed", type=int, help="seed of every random choice (overrides the config's)")
+    parser.add_argument("--seed", type=seed_argument, help="seed of every random choice (overrides the config's)")
     parser.add_argument(
         "--restart", action="store_true", help="discard CKPT.progress of an interrupted run and train from the first epoch"
     )
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--decoder", "names", f"one decoder name, got {args.decoder!r}")
     (name,) = names
     config = load_config(args.config, args.seed, args.device, inputs=[args.file])
-    session = prepare_session(read_decodable(args.file, config), **config.data)
+    session = prepare_session(read_decodable(args.file, config), config.preprocessing)
     decoder = config.decoder(name)
     if "progress_file" in decoder.get_params():
         # rerunning the same command after an interruption resumes from the last epoch
@@ -57,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
     decoder.fit(*session.split("train"), *session.split("val"))
     X_val, y_val = session.split("val")
     X_test, y_test = session.split("test")
-    meta = {"session": str(args.file), "data": config.data, "seed": config.seed}
-    save_decoder(decoder, args.out, meta)
+    save_decoder(decoder, args.out, {"session": str(args.file), "seed": config.seed}, preprocessing=config.preprocessing)
     progress.unlink(missing_ok=True)
     print(f"validation R2 {r2_score(y_val, decoder.predict(X_val)):.3f}, test R2 {r2_score(y_test, decoder.predict(X_test)):.3f}")
     print(f"checkpoint: {args.out}", file=sys.stderr)

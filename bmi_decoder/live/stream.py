@@ -35,6 +35,7 @@ from bmi_decoder.live.connection import Connection
 from bmi_decoder.live.events import Clock
 from bmi_decoder.live.rules import EventRules
 from bmi_decoder.live.truth import ForeignKinematics, RigKinematics
+from bmi_decoder.preprocess import Preprocessing
 from snn_core.atomic import write_text_atomic
 from snn_core.errors import InputError
 
@@ -52,7 +53,7 @@ class LiveDecoder:
 
     Args:
         decoder: a fitted decoder (its ``step`` is the per-bin path).
-        data: the checkpoint's preprocessing (``bin_width``, ``mode``, ``lag``).
+        preprocessing: the checkpoint's (its ``bin_width``, ``mode`` and ``lag`` are the live ones).
         name: the spike stream's name.
         out: where stream.json goes.
         wait_s: how long to wait for the stream to appear, or to come back after it vanished.
@@ -74,7 +75,7 @@ class LiveDecoder:
     def __init__(
         self,
         decoder: Decoder,
-        data: dict,
+        preprocessing: Preprocessing,
         name: str,
         out: Path,
         wait_s: float = 30.0,
@@ -87,12 +88,13 @@ class LiveDecoder:
         kinematics_kind: str = "position",
     ) -> None:
         self.decoder, self.name, self.out = decoder, name, out
-        self.bin_width = float(data.get("bin_width", 0.004))
-        self.mode = data.get("mode", "or")
+        self.bin_width, self.mode = preprocessing.bin_width, preprocessing.mode
         if self.mode not in LIVE_MODES:  # refused before anything connects
-            raise InputError("checkpoint", "data.mode", f"one of {', '.join(LIVE_MODES)} for live binning, got {self.mode!r}")
+            raise InputError(
+                "checkpoint", "meta.preprocessing.mode", f"one of {', '.join(LIVE_MODES)} for live binning, got {self.mode!r}"
+            )
         self.pylsl = lsl.import_pylsl()
-        self.shift = int(round(float(data.get("lag", 0.0)) / self.bin_width))
+        self.shift = int(round(preprocessing.lag / self.bin_width))
         self.n_features = int(decoder.n_features_in_)
         self.wait_s, self.max_gap_s, self.reference = wait_s, max_gap_s, reference
         self.velocity_name, self.realtime_cpu, self.close_after_s = velocity_name, realtime_cpu, close_after_s

@@ -133,7 +133,7 @@ def test_train_checkpoint_reloads_and_replays(session_file, config_file, tmp_pat
     assert main(["train", session_file, "--decoder", "snn", "--config", config_file, "--out", str(ckpt)]) == 0
     assert not (tmp_path / "snn.pt.progress").exists(), "progress file removed after a finished fit"
     decoder, meta = load_decoder(ckpt, device="cpu")  # as `replay` streams it
-    session = prepare_session(read_recording(session_file), **meta["data"])
+    session = prepare_session(read_recording(session_file), meta["preprocessing"])
     X, _ = session.split("test")
     streamed = replay(decoder, X[:200], session.bin_width, speed=0).predictions
     np.testing.assert_allclose(streamed, decoder.predict(X[:200]), rtol=1e-5, atol=1e-3)
@@ -310,7 +310,7 @@ def test_train_refuses_progress_of_other_data_until_restart(session_file, config
     """`train b.mat --out x.pt` after an interrupted run on a.mat: exit 2, and --restart discards it."""
     ckpt, progress = tmp_path / "x.pt", tmp_path / "x.pt.progress"
     config = load_config(config_file, None, None)
-    session = prepare_session(read_recording(session_file), **config.data)
+    session = prepare_session(read_recording(session_file), config.preprocessing)
     interrupted = config.decoder("snn").set_params(max_epochs=1, progress_file=str(progress))
     interrupted.fit(*session.split("train"), *session.split("val"))  # a.mat's progress, left behind
     other = tmp_path / "b.mat"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import sys
 
 import numpy as np
@@ -28,7 +29,7 @@ from bmi_decoder.decoders.kalman import KalmanDecoder, linear_recursion
 from bmi_decoder.decoders.snn import SmallSNNDecoder, SNNDecoder
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import evaluate_decoder
-from bmi_decoder.preprocess import PreparedSession, prepare_session
+from bmi_decoder.preprocess import NEUROBENCH, PreparedSession, Preprocessing, prepare_session
 from snn_core.device import loading_device
 from snn_core.errors import InputError
 
@@ -185,13 +186,14 @@ def test_checkpoint_restores_streaming(fitted: tuple, data: dict, tmp_path) -> N
     decoder = fitted[0]
     X, y = data["test"]
     _streamed(decoder, X[:10])  # whatever step built is not part of the checkpoint
-    save_decoder(decoder, tmp_path / "decoder.pt", {"session": "s"})
+    preprocessing = Preprocessing(bin_width=0.012, mode="count", lag=0.024, fractions=(0.6, 0.2, 0.2))
+    save_decoder(decoder, tmp_path / "decoder.pt", {"session": "s"}, preprocessing=preprocessing)
     # tensors and plain values only: readable without unpickling any object
     payload = torch.load(tmp_path / "decoder.pt", weights_only=True)
     assert payload["format"] == "skipsnn-decoder/3"
     assert all(key.endswith("_") for key in payload["learned"])
     loaded, meta = load_decoder(tmp_path / "decoder.pt")
-    assert meta == {"session": "s"} and type(loaded) is type(decoder)
+    assert meta == {"session": "s", "preprocessing": preprocessing} and type(loaded) is type(decoder)
     assert sorted(k for k in vars(loaded) if k.endswith("_")) == sorted(k for k in vars(decoder) if k.endswith("_"))
     for key, value in vars(decoder).items():
         if isinstance(value, np.ndarray):
@@ -207,7 +209,7 @@ def test_checkpoint_refuses_to_save_what_it_cannot_restore(data: dict, tmp_path)
     decoder = KalmanDecoder().fit(*data["train"])
     decoder.extra_ = {"callback": print}
     with pytest.raises(TypeError, match="KalmanDecoder.extra_"):
-        save_decoder(decoder, tmp_path / "decoder.pt")
+        save_decoder(decoder, tmp_path / "decoder.pt", preprocessing=NEUROBENCH)
     assert not (tmp_path / "decoder.pt").exists()
 
 
@@ -408,7 +410,7 @@ def test_checkpoint_of_a_cuda_decoder_loads_on_this_machine(trainable: str, data
     cuda) loads wherever the checkpoint goes: onto the GPU if there is one, else the CPU."""
     X, _ = data["test"]
     decoder = tiny(trainable, device="cpu").fit(*data["train"], *data["val"]).set_params(device="cuda")
-    save_decoder(decoder, tmp_path / "gpu.pt")
+    save_decoder(decoder, tmp_path / "gpu.pt", preprocessing=NEUROBENCH)
     loaded, _ = load_decoder(tmp_path / "gpu.pt")
     assert loaded.device == "cuda"  # the parameter as saved; only the placement is resolved here
     assert network_device(loaded.network_) == loading_device("cuda")
@@ -592,7 +594,7 @@ def test_ann_checkpoint_from_before_the_window_choice_is_refused(data: dict, tmp
     """An ANN checkpoint without ``n_lags_`` (saved before the ANN chose its window) cannot
     rebuild its network: refused with a request to retrain, not a traceback."""
     decoder = tiny("ann", bins_per_lag=7).fit(*data["train"], *data["val"])
-    save_decoder(decoder, tmp_path / "ann.pt")
+    save_decoder(decoder, tmp_path / "ann.pt", preprocessing=NEUROBENCH)
     payload = torch.load(tmp_path / "ann.pt", weights_only=True)
     for key in ("n_lags_", "bins_per_lag_", "window_validation_r2_"):
         del payload["learned"][key]
@@ -602,6 +604,28 @@ def test_ann_checkpoint_from_before_the_window_choice_is_refused(data: dict, tmp
     assert refusal.value.field == "learned"
     loaded, _ = load_decoder(tmp_path / "ann.pt")
     np.testing.assert_array_equal(loaded.predict(data["test"][0]), decoder.predict(data["test"][0]))
+
+
+@pytest.mark.parametrize(
+    ("stored", "field", "expected"),
+    [
+        (None, "meta.preprocessing", "retrain"),  # written before checkpoints stored it
+        ({"bin_width": 0.02, "mode": "or", "lag": 0.0}, "meta.preprocessing.fractions", "every preprocessing field"),
+        ({**NEUROBENCH.to_dict(), "bin_width": "4 ms"}, "meta.preprocessing.bin_width", "a finite number"),
+        ({**NEUROBENCH.to_dict(), "mode": "spikes"}, "meta.preprocessing.mode", "one of or, count, sorted"),
+        ({**NEUROBENCH.to_dict(), "bins": 4}, "meta.preprocessing.bins", "one of bin_width"),
+    ],
+)
+def test_a_checkpoint_without_its_whole_preprocessing_is_refused(data: dict, tmp_path, stored, field, expected) -> None:
+    """Replay, live decoding and export bin as the checkpoint says: one that cannot say it fully
+    (an older file, a hand-edited one) is refused on load, naming the field, never defaulted."""
+    save_decoder(KalmanDecoder().fit(*data["train"]), tmp_path / "new.pt", {"session": "s"}, preprocessing=NEUROBENCH)
+    payload = torch.load(tmp_path / "new.pt", weights_only=True)
+    payload["meta"] = json.dumps({"session": "s"} if stored is None else {"session": "s", "preprocessing": stored})
+    torch.save(payload, tmp_path / "other.pt")
+    with pytest.raises(InputError, match=expected) as refusal:
+        load_decoder(tmp_path / "other.pt")
+    assert refusal.value.field == field
 
 
 # What each decoder chooses on the validation split: the linear filters their history, lag and

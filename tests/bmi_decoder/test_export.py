@@ -14,7 +14,7 @@ from snntorch.import_nir import import_from_nir
 from bmi_decoder.checkpoint import save_decoder
 from bmi_decoder.cli import main
 from bmi_decoder.decoders import SNNDecoder, WienerDecoder
-from bmi_decoder.preprocess import prepare_session
+from bmi_decoder.preprocess import NEUROBENCH, Preprocessing, prepare_session
 from bmi_decoder.simulate import simulate_session
 
 CHANNELS = 16
@@ -47,7 +47,7 @@ def test_exported_graph_decodes_as_the_decoder(session, tmp_path: Path, recurren
     )
     decoder.fit(*session.split("train"), *session.split("val"))
     ckpt, out = tmp_path / "snn.ckpt", tmp_path / "snn.nir"
-    save_decoder(decoder, ckpt)
+    save_decoder(decoder, ckpt, preprocessing=NEUROBENCH)
     assert main(["export", str(ckpt), str(out)]) == 0
     X, _ = session.split("test")
     X = X[:500]
@@ -58,9 +58,24 @@ def test_exported_graph_decodes_as_the_decoder(session, tmp_path: Path, recurren
     np.testing.assert_allclose(snntorch_decode(out, X), ours, rtol=1e-5, atol=1e-5)
 
 
+def test_the_graph_names_the_bins_the_decoder_was_trained_on(tmp_path: Path) -> None:
+    """A decoder trained on 20 ms spike counts, 40 ms ahead of the velocity, exports that: the
+    graph's metadata is the checkpoint's preprocessing, not the 4 ms protocol default."""
+    preprocessing = Preprocessing(bin_width=0.02, mode="count", lag=0.04)
+    coarse = prepare_session(simulate_session(seconds=30, channels=CHANNELS, seed=1).recording, preprocessing)
+    decoder = SNNDecoder(hidden=(8,), topology="1-", max_epochs=1, chunk_bins=32, burn_in_bins=4, progress=False, seed=0)
+    decoder.fit(*coarse.split("train"), *coarse.split("val"))
+    ckpt, out = tmp_path / "coarse.ckpt", tmp_path / "coarse.nir"
+    save_decoder(decoder, ckpt, preprocessing=preprocessing)
+    assert main(["export", str(ckpt), str(out)]) == 0
+    metadata = nir.read(out).metadata
+    assert float(metadata["bin_width_s"]) == 0.02 and float(metadata["lag_s"]) == 0.04
+    assert str(metadata["bin_mode"]) == "count"
+
+
 def test_bad_input_exits_2_with_one_line(session, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     wiener = tmp_path / "wiener.ckpt"
-    save_decoder(WienerDecoder().fit(*session.split("train"), *session.split("val")), wiener)
+    save_decoder(WienerDecoder().fit(*session.split("train"), *session.split("val")), wiener, preprocessing=NEUROBENCH)
     not_a_checkpoint = tmp_path / "notes.txt"
     not_a_checkpoint.write_text("not a checkpoint\n")
     cases = [

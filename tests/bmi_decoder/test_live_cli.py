@@ -18,6 +18,7 @@ from bmi_decoder.cli import main
 from bmi_decoder.decoders import WienerDecoder
 from bmi_decoder.io import write_recording
 from bmi_decoder.live.lsl import LOOPBACK_CONFIG
+from bmi_decoder.preprocess import Preprocessing
 from bmi_decoder.simulate import simulate_session
 from snn_core.errors import InputError
 
@@ -31,7 +32,7 @@ def files(tmp_path_factory):
     rng = np.random.default_rng(0)
     decoder = WienerDecoder().fit(rng.random((400, 96)), rng.normal(size=(400, 2)))
     sorted_ckpt = folder / "sorted.pt"
-    save_decoder(decoder, sorted_ckpt, {"data": {"bin_width": 0.004, "mode": "sorted", "lag": 0.0}})
+    save_decoder(decoder, sorted_ckpt, preprocessing=Preprocessing(mode="sorted"))
     return path, sorted_ckpt
 
 
@@ -44,7 +45,7 @@ def files(tmp_path_factory):
         (["rig", "{file}", "--binned", "--duplicates"], "--binned"),
         (["rig", "{missing}"], "file"),
         (["stream", "{missing}"], "file"),
-        (["stream", "{sorted}", "--out", "{out}"], "data.mode"),
+        (["stream", "{sorted}", "--out", "{out}"], "preprocessing.mode"),
         (["stream", "{sorted}", "--wait", "-1"], "--wait"),
         (["stream", "{sorted}", "--port", "70000"], "--port"),
         (["stream", "{sorted}", "--cpu", "0"], "--cpu"),
@@ -110,7 +111,7 @@ def test_ctrl_c_ends_the_wait_for_a_stream_at_once(tmp_path):
     rng = np.random.default_rng(0)
     checkpoint = tmp_path / "or.pt"
     decoder = WienerDecoder().fit(rng.random((400, 96)), rng.normal(size=(400, 2)))
-    save_decoder(decoder, checkpoint, {"data": {"bin_width": 0.004, "mode": "or", "lag": 0.0}})
+    save_decoder(decoder, checkpoint, preprocessing=Preprocessing())
     code = WAITING.format(args=["stream", str(checkpoint), "--out", str(tmp_path / "stream.json"), "--wait", "60"])
     # a private loopback-only network namespace: nothing is sent anywhere while it looks
     script = f"ip link set lo up || exit 90\nexec {shlex.quote(sys.executable)} -c {shlex.quote(code)}"

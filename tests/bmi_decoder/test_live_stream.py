@@ -27,7 +27,7 @@ from bmi_decoder.live.events import clock, spike_events
 from bmi_decoder.live.faults import Faults, plan
 from bmi_decoder.live.lsl import LOOPBACK_CONFIG
 from bmi_decoder.live.rig import stretch
-from bmi_decoder.preprocess import bin_spikes, prepare_session
+from bmi_decoder.preprocess import NEUROBENCH, bin_spikes, prepare_session
 from bmi_decoder.simulate import simulate_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,6 @@ FOREIGN_RIG = Path(__file__).with_name("foreign_rig.py")
 FOREIGN_SPIKES, FOREIGN_CURSOR = "foreign-spikes", "foreign-cursor"
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's, which the driver launches (.ci/run installs it)
 SECONDS, SPEED = 12.0, 4.0
-DATA = {"bin_width": 0.004, "mode": "or", "lag": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +45,11 @@ def session(tmp_path_factory) -> tuple[Path, Path]:
     sim = simulate_session(seconds=30.0, seed=5)
     path = folder / "sim.mat"
     write_recording(sim.recording, path, outside_spikes=sim.outside_spikes)
-    prepared = prepare_session(sim.recording, **DATA)
+    prepared = prepare_session(sim.recording, NEUROBENCH)
     decoder = SNNDecoder(hidden=[32], topology="1-", max_epochs=3, progress=False, seed=0, device="cpu")
     decoder.fit(*prepared.split("train"), *prepared.split("val"))
     checkpoint = folder / "snn.pt"
-    save_decoder(decoder, checkpoint, {"session": str(path), "data": DATA, "seed": 0})
+    save_decoder(decoder, checkpoint, {"session": str(path), "seed": 0}, preprocessing=NEUROBENCH)
     return path, checkpoint
 
 

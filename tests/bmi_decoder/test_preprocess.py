@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bmi_decoder.kinematics import velocity
-from bmi_decoder.preprocess import bin_spikes, prepare_session
+from bmi_decoder.preprocess import Preprocessing, bin_spikes, prepare_session
 from bmi_decoder.recording import Recording
 from bmi_decoder.simulate import simulate_session
 from snn_core.errors import InputError
@@ -111,8 +111,8 @@ def test_prepared_session_split_is_chronological_disjoint_and_by_reach(session: 
 
 @pytest.mark.parametrize("lag_bins", [3, -2])
 def test_lag_pairs_features_at_t_with_velocity_at_t_plus_lag(session: Recording, lag_bins: int) -> None:
-    base = prepare_session(session, bin_width=0.008)
-    lagged = prepare_session(session, bin_width=0.008, lag=lag_bins * 0.008)
+    base = prepare_session(session, Preprocessing(bin_width=0.008))
+    lagged = prepare_session(session, Preprocessing(bin_width=0.008, lag=lag_bins * 0.008))
     n = base.features.shape[0] - abs(lag_bins)
     feat, vel = (slice(0, n), slice(lag_bins, None)) if lag_bins > 0 else (slice(-lag_bins, None), slice(0, n))
     np.testing.assert_array_equal(lagged.features, base.features[feat])
@@ -127,7 +127,7 @@ def test_lag_pairs_features_at_t_with_velocity_at_t_plus_lag(session: Recording,
 )
 def test_bad_preparation_arguments_are_input_errors(session: Recording, kwargs: dict) -> None:
     with pytest.raises(InputError):
-        prepare_session(session, **kwargs)
+        prepare_session(session, Preprocessing(**kwargs))
 
 
 def test_too_few_reaches_is_an_input_error() -> None:

@@ -13,6 +13,7 @@ import pytest
 from bmi_decoder.cli import main
 from bmi_decoder.experiment import load_config
 from bmi_decoder.io import write_mat
+from bmi_decoder.preprocess import Preprocessing
 from bmi_decoder.quality import check_gaps, check_recording, check_timing, check_velocity, require_decodable
 from bmi_decoder.recording import Recording
 from bmi_decoder.simulate import simulate_session
@@ -86,7 +87,7 @@ def test_the_hole_limit_is_configurable(good, tmp_path):
     assert finding.field == "t" and "max_gap_s = 0.2 s" in finding.expected
     config = tmp_path / "strict.toml"
     config.write_text("[data]\nmax_gap_s = 0.2\n")
-    assert load_config(config).max_gap_s == 0.2 and "max_gap_s" not in load_config(config).data
+    assert load_config(config).max_gap_s == 0.2 and load_config(config).preprocessing == Preprocessing()
 
 
 def test_a_negative_hole_limit_is_refused(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from bmi_decoder import simulate
 from bmi_decoder._reaching_task import GRID_MM
 from bmi_decoder.kinematics import reach_starts, velocity
-from bmi_decoder.preprocess import PreparedSession, bin_spikes, prepare_session
+from bmi_decoder.preprocess import PreparedSession, Preprocessing, bin_spikes, prepare_session
 from bmi_decoder.recording import Recording
 from bmi_decoder.simulate import SimulatedSession, simulate_session
 from snn_core.errors import InputError
@@ -97,7 +97,7 @@ def test_ridge_wiener_filter_is_neither_trivial_nor_hopeless(sim: SimulatedSessi
     assert 0.35 < _wiener_r2(prepare_session(sim.recording)) < 0.8
     # The classical setting (Glaser et al. 2020): 20 ms counts, 10 taps. Linear decoders reach
     # about 0.6 on the real sessions (docs/data.md); the simulator aims at 0.45 to 0.65.
-    assert 0.4 < _wiener_r2(prepare_session(sim.recording, 0.02, "count"), 10, 1) < 0.7
+    assert 0.4 < _wiener_r2(prepare_session(sim.recording, Preprocessing(0.02, "count")), 10, 1) < 0.7
 
 
 def test_lags_span_50_to_200_ms(sim: SimulatedSession) -> None:
@@ -154,7 +154,7 @@ def test_neural_activity_leads_velocity(sim: SimulatedSession) -> None:
     # The counts of one 20 ms bin alone decode the velocity 120 ms later (the simulated leads
     # spread over 50-200 ms) better than the velocity of their own time, and that better than
     # the velocity 120 ms before.
-    r2 = [_wiener_r2(prepare_session(sim.recording, 0.02, "count", lag=lag), 1, 1) for lag in (0.12, 0.0, -0.12)]
+    r2 = [_wiener_r2(prepare_session(sim.recording, Preprocessing(0.02, "count", lag=lag)), 1, 1) for lag in (0.12, 0.0, -0.12)]
     assert r2[0] > r2[1] + 0.04 and r2[1] > r2[2] + 0.05
 
 
