@@ -84,7 +84,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("live_latency: needs root for a private network namespace (unshare --net)", file=sys.stderr)
         return 2
-    from bmi_decoder.cli.demo import cached_session
+    from bmi_decoder.demo_session import cached_session
 
     session = cached_session(0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,6 +17,7 @@ from pathlib import Path
 from bmi_decoder.io import read_recording, write_recording
 from bmi_decoder.preprocess import prepare_session
 from bmi_decoder.simulate import simulate_session
+from snn_core.cli import seed as seed_argument
 
 
 def _timed(step, *args, **kwargs):
@@ -49,7 +50,7 @@ def benchmark(seconds: float, seed: int, path: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2450.0, help="session length (default: 2450, indy_20160622_01)")
-    parser.add_argument("--seed", type=int, default=0, help="simulator seed (default: 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="simulator seed (default: 0)")
     parser.add_argument("--keep", type=Path, help="write the .mat here and keep it (default: a temporary folder)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

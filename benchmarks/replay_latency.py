@@ -22,8 +22,8 @@ import numpy as np
 import snntorch as snn
 import torch
 
-from bmi_decoder.cli.demo import cached_session
 from bmi_decoder.decoders.snn import SNNDecoder
+from bmi_decoder.demo_session import cached_session
 from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import prepare_session
 from bmi_decoder.replay import replay

@@ -23,8 +23,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from bmi_decoder.cli.demo import cached_session
 from bmi_decoder.decoders import make_decoder
+from bmi_decoder.demo_session import cached_session
 from bmi_decoder.io import read_recording
 from bmi_decoder.preprocess import prepare_session
 from snn_core.neurons import LIF

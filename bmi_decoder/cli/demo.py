@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from bmi_decoder.cli.evaluate import REPORT_FILES, add_common_arguments, run_evaluation
-from bmi_decoder.io import write_recording
-from bmi_decoder.registry import default_download_root
-from bmi_decoder.simulate import SIMULATOR_VERSION, simulate_session
+from bmi_decoder.demo_session import DEMO_SECONDS, cached_session
 from snn_core.cli import seed as seed_argument
-from snn_core.outputs import MAT, check_output
+from snn_core.outputs import check_output
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo.toml"
-DEMO_SECONDS = 300.0
 
 DESCRIPTION = f"""\
 Simulate a default {DEMO_SECONDS:.0f} s, 96-channel reaching session in the Zenodo .mat layout (cached under
@@ -27,17 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_common_arguments(parser, "runs/demo")
     parser.add_argument("--session-seed", type=seed_argument, default=0, help="seed of the simulated session (default: 0)")
     parser.set_defaults(func=run, config=DEMO_CONFIG)
-
-
-def cached_session(seed: int) -> Path:
-    """The simulated demo session, written once (atomically) and reused."""
-    path = default_download_root() / "simulated" / f"demo_sim{SIMULATOR_VERSION}_{DEMO_SECONDS:.0f}s_seed{seed}.mat"
-    if not path.exists():
-        check_output(path, "demo session", kind=MAT)
-        print(f"simulating {path} ...", file=sys.stderr)
-        session = simulate_session(seconds=DEMO_SECONDS, seed=seed)
-        write_recording(session.recording, path, outside_spikes=session.outside_spikes)
-    return path
 
 
 def run(args: argparse.Namespace) -> int:
