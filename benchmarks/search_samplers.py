@@ -201,10 +201,13 @@ def run_task(table: Table, key: str, costs: Costs, ranking: dict[str, list[str]]
         },
         "pruning": pruning_statistics(table, pruned),
         "curves_by_trial": {name: c.mean(axis=0).tolist() for name, c in curves.items()},
-        # mean over searches once every search holds a pick (None before)
+        # mean over searches while every search holds a pick and is still running (None outside)
         "curves_by_second": {
             "seconds": grid.tolist(),
-            **{name: _finite(np.mean([quality_at(r, table, grid) for r in rs], axis=0)) for name, rs in replays.items()},
+            **{
+                name: _finite(np.mean([np.where(grid <= r.times[-1], quality_at(r, table, grid), np.nan) for r in rs], axis=0))
+                for name, rs in replays.items()
+            },
         },
         "_curves": curves,
     }
