@@ -12,12 +12,13 @@ What it gives every caller:
   weights; or, with ``patience=None`` and ``keep_best=False``, every epoch and the last weights.
 - **Mixed precision** on CUDA only: bfloat16 autocast needs no gradient scaler (it has float32's
   exponent range), float16 autocast gets a :class:`torch.amp.GradScaler`.
-- **Atomic, resumable checkpoints that cannot run code.** The progress file holds only tensors,
-  state dicts and plain numbers, strings, lists and dicts, and is read with
-  ``torch.load(weights_only=True)``: a pickle planted at its path is refused, never executed. It is
-  keyed by an *identity* (a JSON-able dict: the model's settings and a digest of its data); a file
-  of another identity is not resumed, and a corrupt or foreign file is renamed ``*.corrupt`` (or
-  ``*.corrupt.N``, never replacing an earlier one) with a one-line warning instead of stopping the run.
+- **Atomic, resumable checkpoints that cannot run code** (:mod:`snn_core.progress_file`). The
+  progress file holds only tensors, state dicts and plain numbers, strings, lists and dicts, and is
+  read with ``torch.load(weights_only=True)``: a pickle planted at its path is refused, never
+  executed. It is keyed by an *identity* (a JSON-able dict: the model's settings and a digest of its
+  data); a file of another identity is not resumed, and a corrupt or foreign file is renamed
+  ``*.corrupt`` (or ``*.corrupt.N``, never replacing an earlier one) with a one-line warning
+  instead of stopping the run.
 - **Per-epoch listeners** (:func:`epoch_listener`): code that trains through layers which do not
   pass callbacks down (a decoder's ``fit``) still sees every epoch's record, e.g. a search that
   reports validation scores to Optuna's pruner and stops a poor trial by raising.
@@ -27,10 +28,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
-import json
 import math
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -43,28 +41,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from snn_core.atomic import keep_aside, write_bytes_atomic
 from snn_core.errors import InputError
-
-# Bumped when the layout of a progress file changes: files of another format are set aside.
-FORMAT = "snn_core.training/1"
-_STATE_KEYS = frozenset(
-    {
-        "format",
-        "identity",
-        "epoch",
-        "model",
-        "optimizer",
-        "scheduler",
-        "scaler",
-        "history",
-        "best_score",
-        "waited",
-        "best",
-        "torch_rng",
-        "cuda_rng",
-    }
-)
+from snn_core.progress_file import RunState, identity_key, read_progress, restore, save, warn
 
 Batch = Any
 EpochBatches = Callable[[np.random.Generator], Iterable[Batch]]
@@ -87,17 +65,6 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     resumed_from: int = 0
     best_score: float = -math.inf
-
-
-@dataclass
-class _State:
-    """Everything about a run that is not the model, optimiser, schedule or scaler."""
-
-    epoch: int = 0
-    history: list[dict] = field(default_factory=list)
-    best_score: float = -math.inf
-    waited: int = 0
-    best: dict | None = None
 
 
 @contextmanager
@@ -159,94 +126,6 @@ def data_digest(*arrays: np.ndarray | torch.Tensor | None) -> str:
         digest.update(f"{array.dtype.str}{array.shape};".encode())
         digest.update(memoryview(array).cast("B"))
     return digest.hexdigest()
-
-
-def identity_key(identity: dict) -> str:
-    """The canonical text of an identity: key order and tuple-vs-list do not matter."""
-    return json.dumps(identity, sort_keys=True, default=repr)
-
-
-def warn(message: str) -> None:
-    """One warning line on stderr (progress bars and reports own stdout)."""
-    print(f"warning: {message}", file=sys.stderr)
-
-
-def set_aside(path: Path, reason: str) -> Path:
-    """Rename an unusable progress file to ``*.corrupt`` or ``*.corrupt.N`` (kept for inspection)."""
-    aside = keep_aside(path, ".corrupt")
-    warn(f"{path}: unusable progress file ({reason}); moved to {aside.name}, training starts afresh")
-    return aside
-
-
-def read_progress(path: Path, device: torch.device, fmt: str = FORMAT, keys: frozenset[str] = _STATE_KEYS) -> dict | None:
-    """The progress saved at ``path``, or None when there is none or it was set aside.
-
-    ``weights_only=True`` restricts unpickling to tensors and plain containers, so a file crafted
-    to run code raises instead of running it; one not of format ``fmt`` with ``keys`` is set aside.
-    """
-    if not path.exists():
-        return None
-    try:
-        saved = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:  # truncation, a foreign pickle and a refused global raise different types
-        first_line = (str(err).strip().splitlines() or [""])[0][:160]
-        set_aside(path, f"{type(err).__name__}: {first_line}")
-        return None
-    if not isinstance(saved, dict) or saved.get("format") != fmt or not keys <= saved.keys():
-        set_aside(path, f"not a {fmt} progress file")
-        return None
-    return saved
-
-
-def _restore(
-    saved: dict,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    schedule: torch.optim.lr_scheduler.LRScheduler,
-    scaler: torch.amp.GradScaler,
-    device: torch.device,
-) -> _State:
-    model.load_state_dict(saved["model"])
-    optimizer.load_state_dict(saved["optimizer"])
-    schedule.load_state_dict(saved["scheduler"])
-    scaler.load_state_dict(saved["scaler"])
-    # generator states must be CPU ByteTensors; map_location may have moved them
-    torch.set_rng_state(saved["torch_rng"].cpu())
-    if device.type == "cuda" and saved["cuda_rng"] is not None:
-        torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), device)
-    return _State(int(saved["epoch"]), list(saved["history"]), float(saved["best_score"]), int(saved["waited"]), saved["best"])
-
-
-def _save(
-    path: Path,
-    key: str,
-    state: _State,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    schedule: torch.optim.lr_scheduler.LRScheduler,
-    scaler: torch.amp.GradScaler,
-    device: torch.device,
-    extra: dict,
-) -> None:
-    saved = {
-        **extra,
-        "format": FORMAT,
-        "identity": key,
-        "epoch": state.epoch,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": schedule.state_dict(),
-        "scaler": scaler.state_dict(),
-        "history": state.history,
-        "best_score": state.best_score,
-        "waited": state.waited,
-        "best": state.best,
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-    }
-    buffer = io.BytesIO()  # torch's zip writer reports a full disk as "unexpected pos"; this write, ENOSPC
-    torch.save(saved, buffer)
-    write_bytes_atomic(path, buffer.getbuffer())  # a crash mid-write leaves the previous epoch's file
 
 
 def _run_epoch(
@@ -354,10 +233,10 @@ def train(
     listener = _EPOCH_LISTENER.get()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         # the weights before training are the "best" until an epoch scores (NaN never does)
-        state = _State(best=copy.deepcopy(model.state_dict()) if keep_best else None)
+        state = RunState(best=copy.deepcopy(model.state_dict()) if keep_best else None)
         saved = read_progress(path, device) if path is not None else None
         if saved is not None and saved["identity"] == key:
-            state = _restore(saved, model, optimizer, schedule, scaler, device)
+            state = restore(saved, model, optimizer, schedule, scaler, device)
         elif saved is not None and saved["identity"] in {identity_key(stage) for stage in supersedes}:
             pass  # the previous stage's progress: this stage starts afresh and overwrites it
         elif saved is not None and strict:
@@ -391,7 +270,7 @@ def train(
                     state.waited += 1
                 state.epoch = epoch + 1
                 if path is not None:
-                    _save(path, key, state, model, optimizer, schedule, scaler, device, extra or {})
+                    save(path, key, state, model, optimizer, schedule, scaler, device, extra or {})
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.3f}", score=f"{score:.3f}")
                 if on_epoch is not None:

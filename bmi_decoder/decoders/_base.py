@@ -100,13 +100,7 @@ class Decoder(abc.ABC):
         """
 
     @abc.abstractmethod
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None,
-    ) -> Self:
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> Self:
         """Learn from spikes ``X`` (T, F) and velocity ``y`` (T, 2).
 
         ``X_val``, ``y_val`` (the chronologically next segment) choose regularisation or stop

@@ -20,40 +20,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Self
 
 import numpy as np
 import torch
 from torch import nn
 
-from bmi_decoder.cost import network_cost
 from bmi_decoder.evaluation import r2_score
 from snn_core.memory import dense_training_bytes, require_memory
-from snn_core.metrics import ModelCost
 from snn_core.streaming import cpu_float64
 from snn_core.training import identity_key, read_progress, seeded_torch
 
-from ._base import (
-    Decoder,
-    check_bin,
-    check_fitted,
-    check_sequence,
-    is_int,
-    is_real,
-    require,
-    require_candidates,
-    train_validation,
-)
+from ._base import check_bin, check_fitted, check_sequence, is_int, is_real, require, require_candidates
 from ._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
-from ._training import (
-    LabelScaler,
-    check_training_params,
-    current_stepper,
-    fit_identity,
-    network_device,
-    train_early_stopping,
-    training_device,
-)
+from ._torch import FitData, _TorchDecoder
+from ._training import LabelScaler, check_training_params, fit_identity, network_device, train_early_stopping
 
 # Saved beside the progress of each candidate's training (snn_core.training.train's ``extra``):
 # the windows already trained with their validation curves, and the best one's weights, so that
@@ -139,8 +119,10 @@ def best_r2(curve: Sequence[float]) -> float:
     return max((r2 for r2 in curve if math.isfinite(r2)), default=-math.inf)
 
 
-class ANNDecoder(Decoder):
-    """Multilayer perceptron on lagged spike counts.
+class ANNDecoder(_TorchDecoder):
+    """Multilayer perceptron on lagged spike counts. Its cost is recorded on the network: its
+    linear layers read normalised counts and ReLU outputs (MACs); activation sparsity is over
+    the ReLU outputs.
 
     Args:
         n_lags: sub-windows of the input window (NeuroBench: 7), or candidates chosen on the
@@ -171,8 +153,8 @@ class ANNDecoder(Decoder):
     """
 
     name = "ann"
-    # Built from network_ on the first reset or step (never saved: its name does not end in _).
-    _stepper: MLPStepper | None = None
+    stepper = MLPStepper
+    streams_from = "history_"  # fitted last: a step reads its lagged counts
 
     def __init__(
         self,
@@ -240,22 +222,13 @@ class ANNDecoder(Decoder):
             return {}
         return {FINISHED: saved.get(FINISHED, []), BEST: saved.get(BEST)}
 
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None,
-    ) -> Self:
-        self.check_params()
-        windows = self._windows()
-        X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
+    def _check_training_data(self, X: np.ndarray) -> None:
         require(self, len(X) >= 2, "batch_size", "at least 2 training bins for batch normalisation")
-        device = training_device(self)
-        self.n_features_in_ = X.shape[1]
-        self.label_scaler_ = LabelScaler(y)
+
+    def _fit(self, data: FitData) -> None:
+        windows = self._windows()
+        X, X_val, y_val, device, targets = data.X, data.X_val, data.y_val, data.device, data.targets
         cum = cumulative_counts(X)
-        targets = torch.from_numpy(self.label_scaler_.encode(y)).to(device)
 
         def batches_of(
             n_lags: int, bins_per_lag: int
@@ -274,7 +247,7 @@ class ANNDecoder(Decoder):
 
         # Each window's training is one stage of the fit in one progress file, keyed by the
         # fit's identity and the window.
-        fit_id = fit_identity(self, (X, y, X_val, y_val))
+        fit_id = fit_identity(self, data.arrays)
         stages = {window: {**fit_id, "window": list(window)} for window in windows} if fit_id else {}
         resumed = self._resumed(stages)
         curves: dict[tuple[int, int], list[float]] = {(n, b): list(curve) for n, b, curve in resumed.get(FINISHED, [])}
@@ -315,23 +288,11 @@ class ANNDecoder(Decoder):
         for (n, b), curve in sorted(curves.items()):
             self.window_validation_r2_.setdefault(n, {})[b] = curve
         self.history_ = SpikeHistory(X.shape[1], self.n_lags_, self.bins_per_lag_)
-        return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         check_fitted(self, "network_")
         X = check_sequence(X, n_features=self.n_features_in_)
         return decode(self.network_, self.label_scaler_, X, self.n_lags_, self.bins_per_lag_)
-
-    def cost(self, X: np.ndarray) -> ModelCost:
-        """Recorded on the network: its linear layers read normalised counts and ReLU outputs
-        (MACs); activation sparsity over the ReLU outputs."""
-        check_fitted(self, "network_")
-        return network_cost(self, X, self.network_)
-
-    def _streaming(self) -> MLPStepper:
-        """The stepper of the current network, rebuilt when fit or loading replaced it."""
-        check_fitted(self, "history_")
-        return current_stepper(self, MLPStepper)
 
     def reset(self) -> None:
         self._streaming()

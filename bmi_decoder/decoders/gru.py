@@ -11,7 +11,6 @@ because a state that has seen almost no history cannot be expected to decode yet
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Self
 
 import numpy as np
 import torch
@@ -19,22 +18,14 @@ from scipy.special import expit
 from torch import nn
 
 from bmi_decoder.cost import count_gru, network_cost
-from bmi_decoder.evaluation import r2_score
 from snn_core.memory import FLOAT32, require_memory
 from snn_core.metrics import ModelCost, OperationCounter
 from snn_core.network import ActivityProbe
 from snn_core.streaming import cpu_float64
-from snn_core.training import seeded_torch
 
-from ._base import Decoder, check_bin, check_fitted, check_sequence, require, require_int, train_validation
-from ._training import (
-    LabelScaler,
-    check_training_params,
-    current_stepper,
-    network_device,
-    train_early_stopping,
-    training_device,
-)
+from ._base import check_bin, check_fitted, check_sequence, require, require_int
+from ._torch import FitData, _TorchDecoder
+from ._training import LabelScaler, check_training_params, network_device
 
 
 class GRUNetwork(nn.Module):
@@ -110,7 +101,7 @@ class GRUStepper:
         return velocity
 
 
-class GRUDecoder(Decoder):
+class GRUDecoder(_TorchDecoder):
     """GRU over the binned spike sequence, trained by truncated BPTT with early stopping.
 
     Args:
@@ -131,8 +122,7 @@ class GRUDecoder(Decoder):
     """
 
     name = "gru"
-    # Built from network_ on the first reset or step (never saved: its name does not end in _).
-    _stepper: GRUStepper | None = None
+    stepper = GRUStepper
 
     def __init__(
         self,
@@ -174,50 +164,28 @@ class GRUDecoder(Decoder):
         nbytes = FLOAT32 * (4 * 3 * self.hidden**2 + 3 * self.batch_size * self.chunk_bins * self.hidden)
         require_memory(f"{self.name} decoder", "hidden", nbytes, "a hidden size (with batch_size and chunk_bins)")
 
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None,
-    ) -> Self:
-        self.check_params()
-        X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
+    def _check_training_data(self, X: np.ndarray) -> None:
         require(self, len(X) >= self.chunk_bins, "chunk_bins", f"at most the {len(X)} training bins")
-        device = training_device(self)
-        self.n_features_in_ = X.shape[1]
-        self.label_scaler_ = LabelScaler(y)
-        # on the device once: every batch is then a gather there, not a host-to-device copy
-        inputs = torch.from_numpy(X.astype(np.float32)).to(device)
-        targets = torch.from_numpy(self.label_scaler_.encode(y)).to(device)
+
+    def _fit(self, data: FitData) -> None:
+        inputs, targets = data.inputs(), data.targets
         chunk, burn_in = self.chunk_bins, self.burn_in_bins
 
         def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             # A random phase each epoch, so chunk borders (and burn-in gaps) move over the data.
-            starts = np.arange(rng.integers(0, chunk), len(X) - chunk + 1, chunk)
+            starts = np.arange(rng.integers(0, chunk), len(inputs) - chunk + 1, chunk)
             if len(starts) == 0:
                 starts = np.array([0])
             starts = rng.permutation(starts)
             window = np.arange(chunk)
             for i in range(0, len(starts), self.batch_size):
-                rows = torch.from_numpy(starts[i : i + self.batch_size, None] + window).to(device)
+                rows = torch.from_numpy(starts[i : i + self.batch_size, None] + window).to(data.device)
                 yield inputs[rows], targets[rows][:, burn_in:]
 
         def loss(outputs: tuple[torch.Tensor, torch.Tensor], chunk_targets: torch.Tensor) -> torch.Tensor:
             return nn.functional.mse_loss(outputs[0][:, burn_in:], chunk_targets)
 
-        with seeded_torch(self.seed, device):
-            # built on the CPU, as on every machine, so that a seed gives the same initial weights
-            self.network_ = self._build_network(X.shape[1]).to(device)
-            self.validation_r2_ = train_early_stopping(
-                self.network_,
-                epoch_batches,
-                loss,
-                lambda: r2_score(y_val, self.predict(X_val)),
-                self,
-                data=(X, y, X_val, y_val),
-            )
-        return self
+        self._train_network(data, epoch_batches, loss)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         check_fitted(self, "network_")
@@ -240,14 +208,6 @@ class GRUDecoder(Decoder):
         finally:
             handle.remove()
         return cost.with_operations(counter.synops(len(X)))
-
-    def _streaming(self) -> GRUStepper:
-        """The stepper of the current network, rebuilt when fit or loading replaced it."""
-        check_fitted(self, "network_")
-        return current_stepper(self, GRUStepper)
-
-    def reset(self) -> None:
-        self._streaming().reset()
 
     def step(self, x: np.ndarray) -> np.ndarray:
         return self._streaming().step(check_bin(x, self.n_features_in_))

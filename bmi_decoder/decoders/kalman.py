@@ -183,13 +183,7 @@ class KalmanDecoder(Decoder):
         estimates += learned["velocity_mean_"]
         return hold(estimates, n_bins, width, learned["velocity_mean_"])
 
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None,
-    ) -> Self:
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> Self:
         """Closed-form fit on the training segment for every candidate bin width and lag; the
         pair with the best R2 on the validation segment (``X_val``, ``y_val``, or else the last
         :data:`~bmi_decoder.decoders._base.HOLDOUT_FRACTION` of ``X``) is kept."""

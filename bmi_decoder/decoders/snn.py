@@ -16,33 +16,21 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Sequence
-from typing import Self
 
 import numpy as np
 import torch
 from scipy.linalg.blas import dgemv
 from torch import nn
 
-from bmi_decoder.cost import network_cost
-from bmi_decoder.evaluation import r2_score
 from snn_core.errors import InputError
 from snn_core.memory import dense_training_bytes, require_memory
-from snn_core.metrics import ModelCost
 from snn_core.network import NetworkSpec, SkipLayer, SkipNetwork
 from snn_core.streaming import DenseStepper, cpu_float64
 from snn_core.topology import SkipTopology
-from snn_core.training import seeded_torch
 
-from ._base import Decoder, check_bin_fast, check_fitted, check_sequence, is_real, require, require_int, train_validation
-from ._training import (
-    LabelScaler,
-    check_training_params,
-    chunk_rows,
-    current_stepper,
-    network_device,
-    train_early_stopping,
-    training_device,
-)
+from ._base import check_bin_fast, check_fitted, check_sequence, is_real, require, require_int
+from ._torch import FitData, _TorchDecoder
+from ._training import LabelScaler, check_training_params, chunk_rows, network_device
 from .readout import LeakyReadout
 
 
@@ -115,8 +103,12 @@ class VelocityStepper:
         return self.velocity.copy()
 
 
-class SNNDecoder(Decoder):
+class SNNDecoder(_TorchDecoder):
     """Skip-connected, optionally recurrent, LIF network trained by BPTT.
+
+    Its cost is recorded on the network: layers fed 0/1 bins or spikes (the readout too) cost
+    ACs; a layer fed an addition-type skip sum costs MACs at the steps where the sum exceeds 1;
+    activation sparsity is over LIF spikes.
 
     Args:
         hidden: widths of the LIF layers of the block. The default three of 128 was chosen on
@@ -168,8 +160,7 @@ class SNNDecoder(Decoder):
     """
 
     name = "snn"
-    # Built from network_ on the first reset or step (never saved: its name does not end in _).
-    _stepper: VelocityStepper | None = None
+    stepper = VelocityStepper
 
     def __init__(
         self,
@@ -276,44 +267,21 @@ class SNNDecoder(Decoder):
                         nn.init.orthogonal_(layer.recurrence.weight, gain=self.recurrent_gain)
         return network
 
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None,
-    ) -> Self:
-        X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
-        self.check_params()
+    def _check_training_data(self, X: np.ndarray) -> None:
         require(self, len(X) > self.chunk_bins, "chunk_bins", f"fewer bins than the training set ({len(X)})")
-        device = training_device(self)
-        self.n_features_in_ = X.shape[1]
-        self.label_scaler_ = LabelScaler(y)
-        # on the device once: every batch is then a gather there, not a host-to-device copy
-        inputs = torch.from_numpy(X.astype(np.float32)).to(device)
-        targets = torch.from_numpy(self.label_scaler_.encode(y)).to(device)
+
+    def _fit(self, data: FitData) -> None:
+        inputs, targets = data.inputs(), data.targets
 
         def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-            for rows in chunk_rows(rng, len(X), self.chunk_bins, self.batch_size):
-                rows = torch.from_numpy(rows).to(device)
+            for rows in chunk_rows(rng, len(inputs), self.chunk_bins, self.batch_size):
+                rows = torch.from_numpy(rows).to(data.device)
                 yield inputs[rows].transpose(0, 1), targets[rows].transpose(0, 1)
 
         def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             return nn.functional.mse_loss(out[self.burn_in_bins :], target[self.burn_in_bins :])
 
-        with seeded_torch(self.seed, device):
-            # built on the CPU, as on every machine, so that a seed gives the same initial weights
-            self.network_ = self._build_network(X.shape[1]).to(device)
-            self.validation_r2_ = train_early_stopping(
-                self.network_,
-                epoch_batches,
-                loss_fn,
-                lambda: r2_score(y_val, self.predict(X_val)),
-                self,
-                data=(X, y, X_val, y_val),
-                clip_grad_norm=float(self.grad_clip) or None,
-            )
-        return self
+        self._train_network(data, epoch_batches, loss_fn, clip_grad_norm=float(self.grad_clip) or None)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         check_fitted(self, "network_")
@@ -323,21 +291,6 @@ class SNNDecoder(Decoder):
             inputs = torch.from_numpy(X.astype(np.float32)).to(network_device(self.network_))
             out = self.network_(inputs[:, None])[:, 0]
         return self.label_scaler_.decode(out.cpu().numpy())
-
-    def cost(self, X: np.ndarray) -> ModelCost:
-        """Recorded on the network: layers fed 0/1 bins or spikes (the readout too) cost ACs; a
-        layer fed an addition-type skip sum costs MACs at the steps where the sum exceeds 1;
-        activation sparsity over LIF spikes."""
-        check_fitted(self, "network_")
-        return network_cost(self, X, self.network_)
-
-    def _streaming(self) -> VelocityStepper:
-        """The stepper of the current network, rebuilt when fit or loading replaced it."""
-        check_fitted(self, "network_")
-        return current_stepper(self, VelocityStepper)
-
-    def reset(self) -> None:
-        self._streaming().reset()
 
     def step(self, x: np.ndarray) -> np.ndarray:
         return self._streaming().step(check_bin_fast(x, self.n_features_in_))

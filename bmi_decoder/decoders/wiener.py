@@ -114,13 +114,7 @@ class WienerDecoder(Decoder):
         self._grid()
         self._require_memory(1)  # one channel at least: a lower bound of what it needs
 
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None,
-    ) -> Self:
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None) -> Self:
         lag_grid, width_grid, alphas = self._grid()
         X, y, X_val, y_val = train_validation(X, y, X_val, y_val)
         self._require_memory(X.shape[1])

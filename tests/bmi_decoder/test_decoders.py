@@ -22,7 +22,7 @@ from sklearn.model_selection import GridSearchCV
 
 from bmi_decoder import simulate
 from bmi_decoder.checkpoint import load_decoder, save_decoder
-from bmi_decoder.decoders import DECODERS, Decoder, clone, make_decoder
+from bmi_decoder.decoders import DECODERS, Decoder, _torch, clone, make_decoder
 from bmi_decoder.decoders._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
 from bmi_decoder.decoders._training import network_device
 from bmi_decoder.decoders.kalman import KalmanDecoder, linear_recursion
@@ -368,6 +368,25 @@ def test_the_torch_decoders_are_the_trainable_ones() -> None:
 
 
 @pytest.mark.parametrize("trainable", TRAINABLE)
+def test_a_torch_fit_checks_parameters_then_data_then_device(trainable: str, data: dict) -> None:
+    """One order for every torch decoder (_TorchDecoder._prepare_fit): the first fault named is
+    a bad parameter, then bad data, and only for good parameters and data the device."""
+    X, y = data["train"]
+    bad_X = X.copy()
+    bad_X[0, 0] = np.nan
+    for params, spikes, field in (
+        ({"lr": -1.0, "device": "tpu"}, bad_X, "lr"),
+        ({"device": "tpu"}, bad_X, "values"),
+        ({"device": "tpu"}, X, "device"),
+    ):
+        decoder = tiny(trainable, **params)
+        with pytest.raises(InputError) as refusal:
+            decoder.fit(spikes, y)
+        assert refusal.value.field == field
+        assert not hasattr(decoder, "n_features_in_")  # refused before anything was learned
+
+
+@pytest.mark.parametrize("trainable", TRAINABLE)
 def test_cpu_and_auto_fit_and_decode_alike(trainable: str, data: dict) -> None:
     X, _ = data["test"]
     on_cpu = tiny(trainable, device="cpu").fit(*data["train"], *data["val"]).predict(X)
@@ -680,7 +699,9 @@ def test_interrupted_fit_resumes_to_the_same_result(seeded: str, data: dict, tmp
     """Ctrl-C in the last epoch but one (epoch 3 of 4; for the ANN, of its last candidate
     window), then the same fit again: it resumes, runs only the two epochs not saved, and ends
     where an uninterrupted fit ends."""
-    module = sys.modules[DECODERS[seeded].__module__]
+    # validation is scored in the decoder's module or, through _TorchDecoder._train_network, in _torch
+    decoder_module = sys.modules[DECODERS[seeded].__module__]
+    module = decoder_module if hasattr(decoder_module, "r2_score") else _torch
     params = {**SMALL_PROBLEM_PARAMS.get(seeded, {}), "max_epochs": 4, "patience": 10}
     X, y = data["train"]
     Xv, yv = data["val"]

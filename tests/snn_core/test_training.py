@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from snn_core import training
+from snn_core import progress_file
 from snn_core.errors import InputError
 from snn_core.training import data_digest, seeded_torch, train
 
@@ -154,7 +154,7 @@ class _Exploit:
     "write",
     [
         lambda path, obj: path.write_bytes(pickle.dumps(obj, protocol=2)),
-        lambda path, obj: torch.save({"format": training.FORMAT, "identity": obj}, path),
+        lambda path, obj: torch.save({"format": progress_file.FORMAT, "identity": obj}, path),
     ],
 )
 def test_a_planted_pickle_is_refused_not_run(tmp_path, capsys, write):
@@ -179,7 +179,7 @@ def test_the_progress_file_loads_weights_only(tmp_path):
     checkpoint = tmp_path / "progress.pt"
     _fit(checkpoint, epochs=1, extra={"spec": {"widths": [1, 2]}})
     saved = torch.load(checkpoint, weights_only=True)
-    assert saved["epoch"] == 1 and saved["spec"] == {"widths": [1, 2]} and saved["format"] == training.FORMAT
+    assert saved["epoch"] == 1 and saved["spec"] == {"widths": [1, 2]} and saved["format"] == progress_file.FORMAT
 
 
 def test_data_digest_tells_data_apart():
