@@ -10,7 +10,8 @@ in 120 on a 4 ms tick). Each event is placed by comparing it with those edges, n
 a division.
 
 A bin is complete when an event of a later bin arrives (or the stream's end marker): events
-come in time order, so nothing more can belong to it. Within the open bin the order of events
+come in time order, so nothing more can belong to it. The consumer may also close it by the clock
+(:mod:`bmi_decoder.live.rules`). Within the open bin the order of events
 does not matter (OR and counts commute).
 """
 

@@ -147,7 +147,11 @@ class Connection:
         self.has_sequence = full.channel_count() == 3 and not self.binned
         self.source_clock.paced = declared is not None
         inlet.open_stream(timeout=max(timeout, 5.0))
-        self.source_clock.correction = self._correction(inlet)
+        if not self.source_clock.paced and self.inlet is None:
+            # once, before streaming: the first estimate takes some 0.5 s of probes, during which
+            # a returning source's events would wait (and a short stretch of them could be lost
+            # with the source). A rig's stamps are mapped by its pace inlet's offset instead.
+            self.source_clock.correction = self._correction(inlet)
         self.inlet = inlet
         return True
 

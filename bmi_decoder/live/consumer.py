@@ -7,7 +7,8 @@ a velocity sample is stamped with its bin's end on the spike stream's clock; for
 foreign rig the stamp is its LSL clock already. Arrival is the local clock when the pull returns.
 
 ``python -m bmi_decoder.live.consumer OUT.json [--name SPIKES] [--velocity-name NAME]`` waits for
-the velocity stream, records until it goes away (or is silent for 5 s), and writes OUT.json:
+the velocity stream, records until it goes away (or is silent for 5 s after its first sample),
+and writes OUT.json:
 ``bins`` and ``latency_from_end_us`` (median, p95, p99, max), ``late_from_end`` (over ``--bin-ms``).
 Run it in the stream's loopback-only network namespace.
 """
@@ -35,33 +36,41 @@ def percentiles(us: np.ndarray) -> dict[str, float | None]:
     return {"median": float(p50), "p95": float(p95), "p99": float(p99), "max": float(us.max())}
 
 
-def consume(name: str, velocity_name: str, wait_s: float, bin_s: float) -> dict:
+def consume(name: str, velocity_name: str, wait_s: float, bin_s: float, ready: Path | None = None) -> dict:
     pylsl = lsl.import_pylsl()
-    # Both resolvers run in the background, polled. The pace inlet opens as soon as the rig is
-    # seen, before the stream's velocity outlet exists: the rig states its pace when playback
-    # starts and every second, and a short fast playback may be over by the time the velocity
-    # stream appears. A foreign rig has no pace stream: 2 s more after the velocity, then none.
+    # Both resolvers run in the background, polled. The pace inlet opens whenever the rig is seen
+    # (it states its pace when playback starts and again every second); a foreign rig has none.
     velocity_resolver = pylsl.ContinuousResolver(prop="name", value=velocity_name)
     pace_resolver = pylsl.ContinuousResolver(prop="name", value=lsl.pace_name(name))
     deadline = time.monotonic() + wait_s
     velocity = pace = None
-    pace_deadline = deadline
-    while velocity is None or (pace is None and time.monotonic() < pace_deadline):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"consumer: no stream {velocity_name!r} within {wait_s:g} s")
+
+    correction = 0.0
+
+    def look_for_pace() -> None:
+        # the clock offset is measured once, when the rig is found: usually before its playback,
+        # as the rig waits for the stream to connect (the first estimate takes a few round trips)
+        nonlocal pace, correction
         if pace is None and (found := pace_resolver.results()):
             pace = pylsl.StreamInlet(found[0], max_buflen=60, recover=True)
             pace.open_stream(timeout=5.0)
-        if velocity is None and (found := velocity_resolver.results()):
+            correction = pace.time_correction(timeout=5.0)
+
+    while velocity is None:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"consumer: no stream {velocity_name!r} within {wait_s:g} s")
+        look_for_pace()
+        if found := velocity_resolver.results():
             velocity = pylsl.StreamInlet(found[0], max_buflen=60, recover=False)
             velocity.open_stream(timeout=5.0)
-            pace_deadline = time.monotonic() + 2.0
         time.sleep(0.02)
-    correction = pace.time_correction(timeout=5.0) if pace is not None else 0.0
+    if ready is not None:
+        ready.touch()
     anchors: list[tuple[float, float, float]] = []  # (file time, LSL time, speed)
     stamps, arrivals = [], []
     last = time.monotonic()
-    while time.monotonic() - last < SILENCE_S:
+    # the silence that ends the recording counts from the first sample; before it, the wait
+    while (time.monotonic() - last < SILENCE_S) if stamps else (time.monotonic() < deadline):
         try:
             sample, stamp = velocity.pull_sample(timeout=0.2)
         except pylsl.util.LostError:
@@ -70,6 +79,7 @@ def consume(name: str, velocity_name: str, wait_s: float, bin_s: float) -> dict:
             arrivals.append(pylsl.local_clock())
             stamps.append(stamp)
             last = time.monotonic()
+        look_for_pace()
         if pace is not None:
             rows, times = pace.pull_chunk(timeout=0.0)
             anchors.extend((row[0], t, row[1]) for row, t in zip(rows, times))
@@ -102,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--velocity-name", default=lsl.VELOCITY_NAME)
     parser.add_argument("--wait", type=float, default=600.0, help="seconds to wait for the velocity stream")
     parser.add_argument("--bin-ms", type=float, default=4.0, help="a sample later than this after its bin's end is late")
+    parser.add_argument("--ready", type=Path, help="a file created once the velocity stream is open (a rig may start then)")
     args = parser.parse_args(argv)
-    report = consume(args.name, args.velocity_name, args.wait, args.bin_ms * 1e-3)
+    report = consume(args.name, args.velocity_name, args.wait, args.bin_ms * 1e-3, args.ready)
     write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
     return 0
 

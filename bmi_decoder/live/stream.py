@@ -158,16 +158,17 @@ class LiveDecoder:
         self.decoder.reset()  # builds (and compiles) the step path before any event can queue up
         if self.twin is not None:
             self.twin.reset()
-        if not self.link.open(self.wait_s):
-            raise InputError(f"stream {self.name!r}", "name", f"an LSL stream of that name within {self.wait_s:g} s")
-        self.link.open_companions()
-        if self.link.clock is not None:
-            self._set_clock(self.link.clock)
+        # the velocity outlet first: a consumer of it can connect before the first bin is pushed
         pylsl = self.pylsl
         info = pylsl.StreamInfo(
             self.velocity_name, lsl.VELOCITY, 2, 1.0 / self.bin_width, pylsl.cf_float32, f"{self.velocity_name}:{self.name}"
         )
         self.velocity = pylsl.StreamOutlet(info)
+        if not self.link.open(self.wait_s):
+            raise InputError(f"stream {self.name!r}", "name", f"an LSL stream of that name within {self.wait_s:g} s")
+        self.link.open_companions()
+        if self.link.clock is not None:
+            self._set_clock(self.link.clock)
         self.started = time.perf_counter()
         collecting = gc.isenabled()
         gc.disable()

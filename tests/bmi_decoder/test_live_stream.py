@@ -8,6 +8,7 @@ packet can leave the machine; pylsl is never imported by this test process itsel
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -77,8 +78,13 @@ def start_live(
     if foreign is not None:
         rig = f"{python} {q(str(FOREIGN_RIG))} {q(str(path))} {SECONDS} {foreign[0]} {foreign[1]}"
         stream += f" --name {FOREIGN_SPIKES} --kinematics {FOREIGN_CURSOR}"
-    if consumer:
-        rig = f"{python} -m bmi_decoder.live.consumer {q(str(folder / 'consumer.json'))} 2> {q(str(folder / 'consumer.err'))} &\n{rig}"
+    if consumer:  # the rig starts once the consumer has the velocity stream: it sees every bin
+        ready = q(str(folder / "consumer.ready"))
+        rig = (
+            f"{python} -m bmi_decoder.live.consumer {q(str(folder / 'consumer.json'))} --ready {ready} "
+            f"2> {q(str(folder / 'consumer.err'))} &\n"
+            f"for i in $(seq 1500); do [ -e {ready} ] && break; sleep 0.2; done\n{rig}"
+        )
     browser = browser_done = ""
     if view:
         stream += " --view --port 8765"  # the namespace is private: the port is free
@@ -147,6 +153,21 @@ SCENARIOS = {
 
 
 CLEAN_STREAM = "--realtime --close-after-ms 200 --max-gap-ms 3000"
+QUIET_S = (4.0, 6.0)  # after the first sample: 2 s of stream time, 0.5 s at 4x
+
+
+def quiet_session(path: Path) -> Path:
+    """``path`` without any spike in :data:`QUIET_S`, written beside it (the clean run plays it)."""
+    rec = read_recording(path)
+    keep = (rec.spike_times <= rec.t[0] + QUIET_S[0]) | (rec.spike_times > rec.t[0] + QUIET_S[1])
+    quiet = dataclasses.replace(
+        rec, spike_times=rec.spike_times[keep], spike_channels=rec.spike_channels[keep], spike_units=rec.spike_units[keep]
+    )
+    out = path.with_name("quiet.mat")
+    write_recording(quiet, out)
+    return out
+
+
 # foreign rigs: 2-channel int32 events at real-time pace (as the issue's rig), and double samples
 # sent four times faster than their stamps advance
 FOREIGN = {"foreign": ("int32", 1.0), "foreign_double": ("double64", SPEED)}
@@ -159,9 +180,10 @@ def runs(session, tmp_path_factory) -> dict[str, dict]:
     path, checkpoint = session
     base = tmp_path_factory.mktemp("runs")
     done = {}
-    # a quiet stretch of 2 s (0.5 s at 4x), short of a gap here, that the clock closes; the margin
-    # is above the delays of a busy machine, so that no event comes late and the bins stay offline's
-    start_live(base / "clean", path, checkpoint, ["--gap", "2000"], stream_args=CLEAN_STREAM, consumer=True).wait(timeout=240)
+    # the same session with a quiet stretch (no spike at all), short of a gap for this run, that
+    # the clock closes; its margin is above the delays of a busy machine, so that no event comes
+    # late and the bins stay offline's
+    start_live(base / "clean", quiet_session(path), checkpoint, [], stream_args=CLEAN_STREAM, consumer=True).wait(timeout=240)
     done["clean"] = results(base / "clean")
     done["clean"]["consumer"] = json.loads((base / "clean" / "consumer.json").read_text())
     procs = {name: start_live(base / name, path, checkpoint, args) for name, args in SCENARIOS.items()}
