@@ -8,7 +8,7 @@ bin, the time from the bin's end (the rig's clock, mapped by its pace stream) to
 its velocity. Writes JSON (``--out``, default docs/results/live_latency.json): the consumer's
 latency from the bin's end and late bins (over one bin width), and stream.json's latencies,
 decode time, late bins, stale events, bins closed by the clock and R2 online against offline.
-:mod:`benchmarks.live_latency_page` renders it.
+`benchmarks/live_latency_page.py` renders it.
 
     sudo python benchmarks/live_latency.py --checkpoint runs/snn.pt [--seconds 60] [--close-after-ms 1]
 
@@ -124,7 +124,7 @@ def main() -> int:
         },
     }
     write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
-    from benchmarks.live_latency_page import render
+    from live_latency_page import render  # beside this script (benchmarks are scripts, not a package)
 
     print(render(report))
     return 0
