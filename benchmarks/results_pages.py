@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import live_latency_page
 import numpy as np
 from table_rows import read_rows, seed_means
 
@@ -182,6 +183,7 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "search_samplers": search_samplers,
     "search_claim3": search_claim3,
     "zero_cost_tau": zero_cost_tau,
+    "live_latency": live_latency_page.render,
 }
 
 
