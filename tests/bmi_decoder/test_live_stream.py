@@ -344,7 +344,7 @@ def test_live_view_in_headless_chromium(view_run):
 def test_the_namespace_recipe_loads_the_view(view_run):
     # the recipe (docs/live.md, the README) starts the browser inside the namespace, as the user,
     # with a profile of its own; the run above did the same, headless, and got the page
-    recipe = (ROOT / "docs" / "live.md").read_text()
+    recipe = (ROOT / "docs" / "live").with_suffix(".md").read_text()
     for part in ('sudo ip netns exec bmi sudo -u "$USER"', 'chromium --user-data-dir="$(mktemp -d)" http://127.0.0.1:8765/'):
         assert part in recipe, part
     dom = (view_run["folder"] / "dom.html").read_text()
