@@ -96,10 +96,39 @@ def worker_name() -> str:
 
 
 def _fail_stale(study: optuna.Study) -> None:
-    """Mark the trials of killed workers failed, queueing each again (:func:`~snn_core.search.open_storage`)."""
+    """Mark the trials of killed workers failed, queueing each again (:func:`~snn_core.search.open_storage`).
+
+    The heartbeat finds a killed worker only after two silent intervals (minutes); a worker of
+    this host whose process is gone is known dead at once, so its trials fail now.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+        storage = study._storage  # an RDB storage is wrapped in a cache that passes these calls on
+        retry = storage.get_heartbeat_stale_trial_callback() if hasattr(storage, "get_heartbeat_stale_trial_callback") else None
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if not _dead_here(trial.user_attrs.get("worker")):
+                continue
+            try:
+                if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL) and retry is not None:
+                    retry(study, storage.get_trial(trial._trial_id))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # another worker failed it first
+
+
+def _dead_here(worker: object) -> bool:
+    """Whether ``worker`` (``host:pid``) names a process of this host that no longer exists (a
+    reused pid reads as alive: the heartbeat then decides, as for other hosts)."""
+    host, _, pid = str(worker).rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, owned by someone else
+    return False
 
 
 def _wait_for_others(study: optuna.Study, trial: Trial, topology: str) -> FrozenTrial | None:

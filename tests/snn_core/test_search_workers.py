@@ -58,3 +58,23 @@ def test_a_queued_trial_counts_as_drawn_by_its_fixed_parameters(tmp_path):
     found = run_search(lambda t: calls.append(str(t)) or 1.0, [3], SearchRequest("random", trials=3), storage=url)
     assert found.trials[0].user_attrs["topology"] == "3-222" and calls[0] == "3-222"
     assert len(calls) == len(set(calls))
+
+
+def test_a_dead_worker_of_this_host_is_failed_and_retried_at_once(tmp_path):
+    import os
+    import socket
+    import subprocess
+
+    from snn_core.search import engine
+
+    study = optuna.create_study(storage=open_storage(default_storage(tmp_path)), direction="maximize")
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid names no process now (the heartbeat would take two minutes to say so)
+    killed, alive = study.ask({"x": optuna.distributions.IntDistribution(0, 3)}), study.ask()
+    killed.set_user_attr("worker", f"{socket.gethostname()}:{dead.pid}")
+    alive.set_user_attr("worker", f"{socket.gethostname()}:{os.getppid()}")
+    engine._fail_stale(study)
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states[killed.number] == TrialState.FAIL and states[alive.number] == TrialState.RUNNING
+    retries = [t for t in study.get_trials() if t.state == TrialState.WAITING]
+    assert len(retries) == 1 and retries[0].params == killed.params
