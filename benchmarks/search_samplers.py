@@ -48,6 +48,7 @@ from topology_table import BUDGETS, TASKS, all_topologies, check_header
 from tqdm import tqdm
 
 from snn_core.atomic import atomic_path, write_text_atomic
+from snn_core.errors import InputError
 
 FILES = {"bmi": "bmi_snn_4layer.csv", "vision": "vision_snn_4layer.csv"}
 LABELS = {"bmi": "validation R2", "vision": "validation accuracy"}
@@ -282,8 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for task in args.tasks:
         path = args.tables / FILES[task]
-        check_header(path.with_suffix(".json"), task, BUDGETS[task])
-        table = Table(read_rows(path))
+        try:
+            check_header(path.with_suffix(".json"), task, BUDGETS[task])
+            table = Table(read_rows(path))
+        except InputError as err:
+            print(f"search_samplers: error: {err}", file=sys.stderr)
+            return 2
         expected = len(all_topologies()) * len(BUDGETS[task]["seeds"])
         if len(table.rows) != expected or task not in zero_cost:
             print(

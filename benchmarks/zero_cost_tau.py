@@ -28,6 +28,7 @@ from table_rows import read_rows, seed_means
 from topology_table import BUDGETS, TASKS, all_topologies, check_header
 
 from snn_core.atomic import write_text_atomic
+from snn_core.errors import InputError
 from snn_core.zero_cost import PROXIES, kendall_tau, score_topologies
 
 FILES = {"bmi": "bmi_snn_4layer.csv", "vision": "vision_snn_4layer.csv"}
@@ -60,7 +61,7 @@ def run_task(task: str, table_path: Path, data_dir: Path, log=print) -> dict:
     topologies = all_topologies()
     missing = [t for t in topologies if t not in means]
     if missing:
-        raise SystemExit(f"zero_cost_tau: error: {table_path}: rows: all {len(topologies)} topologies, {len(missing)} missing")
+        raise InputError(table_path, "rows", f"all {len(topologies)} topologies, {len(missing)} missing")
     build, inputs, group = scorer(task, TASKS[task](BUDGETS[task], data_dir))
     val = [means[t].val_score for t in topologies]
     test = [means[t].test_score for t in topologies]
@@ -109,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json.exists():  # one task at a time keeps the other's results
         report["tasks"] = json.loads(args.json.read_text()).get("tasks", {})
     for task in args.tasks:
-        report["tasks"][task] = run_task(task, args.tables / FILES[task], args.data_dir)
+        try:
+            report["tasks"][task] = run_task(task, args.tables / FILES[task], args.data_dir)
+        except InputError as err:
+            print(f"zero_cost_tau: error: {err}", file=sys.stderr)
+            return 2
     write_text_atomic(args.json, json.dumps(report, indent=1) + "\n")
     return 0
 
