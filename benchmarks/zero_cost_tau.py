@@ -39,11 +39,11 @@ def scorer(task: str, runner):
     the untrained networks and the mini-batch the search scores them on."""
     if task == "bmi":
         from bmi_decoder.decoders import SNNDecoder
-        from bmi_decoder.search_strategies import ZERO_COST_GROUP, _body, zero_cost_inputs
+        from bmi_decoder.search_strategies import ZERO_COST_GROUP, untrained_body, zero_cost_inputs
 
         template = SNNDecoder(progress=False, device="cpu", **runner.budget["snn"])
         X = runner.session.split("train")[0]
-        return _body(template, X.shape[1]), lambda seed: zero_cost_inputs(X, template.chunk_bins, seed), ZERO_COST_GROUP
+        return untrained_body(template, X.shape[1]), lambda seed: zero_cost_inputs(X, template.chunk_bins, seed), ZERO_COST_GROUP
     from vision_bench.models import build_vision_model
     from vision_bench.search import trunk_topology
     from vision_bench.search_strategies import ZERO_COST_GROUP, zero_cost_frames

@@ -51,7 +51,7 @@ from snn_core.topology import search_space_size
 from snn_core.training import seeded_torch
 from snn_core.zero_cost import score_topologies
 
-__all__ = ["ZERO_COST_SAMPLES", "population_search", "topologies_per_chunk", "zero_cost_inputs"]
+__all__ = ["ZERO_COST_SAMPLES", "population_search", "topologies_per_chunk", "untrained_body", "zero_cost_inputs"]
 
 ZERO_COST_SAMPLES = 32  # windows in the zero-cost mini-batch: the kernels are 32 x 32
 ZERO_COST_GROUP = 32  # topologies scored as one population
@@ -73,7 +73,7 @@ def topologies_per_chunk(template: SNNDecoder, n_features: int, val_bins: int, s
     return max(1, group_size(template, n_features, val_bins, memory_gb) // max(1, seeds))
 
 
-def _body(template: SNNDecoder, n_features: int) -> Callable[[str, int], SkipNetwork]:
+def untrained_body(template: SNNDecoder, n_features: int) -> Callable[[str, int], SkipNetwork]:
     """The untrained LIF block of a (topology, seed), with the weights its fit starts from."""
 
     def build(topology: str, seed: int) -> SkipNetwork:
@@ -133,7 +133,7 @@ def population_search(
         inputs = zero_cost_inputs(X, template.chunk_bins, seeds[0])
 
         def score_chunk(chunk: list[str]) -> dict[str, np.ndarray]:
-            return score_topologies(_body(template, X.shape[1]), chunk, inputs, seeds[0], group=ZERO_COST_GROUP)
+            return score_topologies(untrained_body(template, X.shape[1]), chunk, inputs, seeds[0], group=ZERO_COST_GROUP)
 
         ranking = rank_topologies(study, candidates, score_chunk, strategy.proxy)
         to_train = ranking[: strategy.top_k(len(candidates))]
