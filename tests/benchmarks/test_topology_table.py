@@ -52,8 +52,17 @@ def test_builds_resumes_and_refuses_another_budget(tmp_path, monkeypatch):
     lines = out.read_text().splitlines()[1:]
     assert [line.split(",")[0] for line in lines] == ["4-000000"] * 2 + ["4-000002"] * 2 + ["4-111111"] * 2
 
+    with pytest.raises(InputError, match="budget"):  # the stored seeds must come first
+        tt.build_table("bmi", out, {**TINY, "seeds": [1, 0]}, data_dir=tmp_path, progress=False)
     with pytest.raises(InputError, match="budget"):
-        tt.build_table("bmi", out, {**TINY, "seeds": [0, 1, 2]}, data_dir=tmp_path, progress=False)
+        tt.build_table("bmi", out, {**TINY, "snn": {**TINY["snn"], "lr": 1e-3}}, data_dir=tmp_path, progress=False)
+
+    # a table grows by seeds: only the new seed is trained, and the header lists every seed
+    trained.clear()
+    grown = tt.build_table("bmi", out, {**TINY, "seeds": [0, 1, 2]}, topologies=first, data_dir=tmp_path, progress=False)
+    assert trained == [("4-000000", 2), ("4-111111", 2)] and len(grown) == 8
+    header = json.loads(out.with_suffix(".json").read_text())
+    assert header["budget"]["seeds"] == [0, 1, 2] and header["split_half"]["val_score"]["seeds"] == [0, 1, 2]
 
 
 def test_split_half_reliability_of_a_known_ranking():
