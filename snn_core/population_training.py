@@ -11,6 +11,8 @@ It is :func:`snn_core.training.train` with a member dimension (:mod:`snn_core.po
   ``patience`` epochs stops, its curve ends there and it keeps its best weights; the others go
   on. The loop ends when every member has stopped or ``max_epochs`` have run. (A stopped member
   is still computed, since it shares the kernels; its later steps never reach its result.)
+- a moving average of the weights (``average_decay``, :mod:`snn_core.weight_average`) is
+  element-wise too, so each member's average is the one it would keep alone;
 - batches: ``epoch_batches`` receives one generator per member, :func:`~snn_core.training.epoch_rng`
   of that member's seed and the epoch, so a member sees the batch order its seed gives alone.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from tqdm.auto import tqdm
 from snn_core.atomic import atomic_path
 from snn_core.population import clip_member_grad_norms, member_rows
 from snn_core.training import epoch_rng, identity_key, read_progress, warn
+from snn_core.weight_average import WeightAverage
 
 FORMAT = "snn_core.population_training/1"
 _KEYS = frozenset(
@@ -96,6 +100,7 @@ def train_population(
     patience: int | None = None,
     keep_best: bool = True,
     clip_grad_norm: float | None = None,
+    average_decay: float | None = None,
     precision: torch.dtype | None = None,
     checkpoint: str | Path | None = None,
     identity: dict | None = None,
@@ -118,6 +123,8 @@ def train_population(
         patience: a member stops after this many epochs without a better score (None: never).
         keep_best: end each member with the weights of its best score (else the last weights).
         clip_grad_norm: clip each member's gradient to this L2 norm (None: no clipping).
+        average_decay: validate and keep a moving average of the weights with this decay per
+            step, as :func:`snn_core.training.train` does (None: the weights as trained).
         precision: run ``loss_fn`` under autocast to this dtype (e.g. ``torch.bfloat16``, which
             CPUs with AMX multiply several times faster than float32; the fused LIF integrates
             in float32 whatever its input); None: float32. Validation always runs in float32.
@@ -141,6 +148,7 @@ def train_population(
         "waited": [0] * members,
         "seconds": [],
         "best": copy.deepcopy(model.state_dict()) if keep_best else None,
+        "average": None,
     }
     saved = read_progress(path, torch.device("cpu"), FORMAT, _KEYS) if path is not None else None
     if saved is not None and saved["identity"] == key:
@@ -148,9 +156,12 @@ def train_population(
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["torch_rng"])
-        state.update({k: saved[k] for k in state})
+        state.update({k: saved.get(k, state[k]) for k in state})
     elif saved is not None:
         warn(f"{path}: progress of another population or data, not resumed; training starts afresh and overwrites it")
+    average = WeightAverage(parameters, average_decay) if average_decay else None
+    if average is not None and state["average"] is not None:
+        average.load_state_dict(state["average"])
     resumed_from = state["epoch"]
     with tqdm(total=max_epochs, initial=resumed_from, desc=desc, unit="epoch", disable=not progress) as bar:
         for epoch in range(resumed_from, max_epochs):
@@ -168,30 +179,34 @@ def train_population(
                 if clip_grad_norm is not None:
                     clip_member_grad_norms(parameters, members, clip_grad_norm)
                 optimizer.step()
+                if average is not None:
+                    average.update()
                 total, count = total + losses.detach().float().cpu(), count + 1
             state["seconds"].append(time.perf_counter() - start)
             state["losses"].append((total / max(count, 1)).tolist())
             schedule.step()
             model.eval()
-            with torch.no_grad():
+            with torch.no_grad(), average.applied() if average is not None else nullcontext():
                 scores = np.asarray(validate(), dtype=float)
-            improved = np.zeros(members, dtype=bool)
-            for m in np.flatnonzero(active):
-                state["curves"][m].append(float(scores[m]))
-                if scores[m] > state["best_score"][m]:
-                    state["best_score"][m], state["waited"][m], improved[m] = float(scores[m]), 0, True
-                else:
-                    state["waited"][m] += 1
-            if keep_best and improved.any():
-                with torch.no_grad():
+                improved = np.zeros(members, dtype=bool)
+                for m in np.flatnonzero(active):
+                    state["curves"][m].append(float(scores[m]))
+                    if scores[m] > state["best_score"][m]:
+                        state["best_score"][m], state["waited"][m], improved[m] = float(scores[m]), 0, True
+                    else:
+                        state["waited"][m] += 1
+                if keep_best and improved.any():
                     _keep_rows(state["best"], model.state_dict(), torch.from_numpy(improved), members)
             state["epoch"] = epoch + 1
+            state["average"] = average.state_dict() if average is not None else None
             if path is not None:
                 _save(path, key, state, model, optimizer, schedule)
             bar.update(1)
             bar.set_postfix(best_median=f"{np.median(state['best_score']):.3f}", active=int(sum(active)))
     if keep_best:
         model.load_state_dict(state["best"])
+    elif average is not None:
+        average.copy_to_parameters()
     model.eval()
     return PopulationResult(state["curves"], state["losses"], list(state["best_score"]), state["seconds"], resumed_from)
 

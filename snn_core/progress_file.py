@@ -51,6 +51,7 @@ class RunState:
     best_score: float = -math.inf
     waited: int = 0
     best: dict | None = None
+    average: dict | None = None  # snn_core.weight_average.WeightAverage.state_dict()
 
 
 def identity_key(identity: dict) -> str:
@@ -106,7 +107,8 @@ def restore(
     torch.set_rng_state(saved["torch_rng"].cpu())
     if device.type == "cuda" and saved["cuda_rng"] is not None:
         torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), device)
-    return RunState(int(saved["epoch"]), list(saved["history"]), float(saved["best_score"]), int(saved["waited"]), saved["best"])
+    history, best_score = list(saved["history"]), float(saved["best_score"])
+    return RunState(int(saved["epoch"]), history, best_score, int(saved["waited"]), saved["best"], saved.get("average"))
 
 
 def save(
@@ -133,6 +135,7 @@ def save(
         "best_score": state.best_score,
         "waited": state.waited,
         "best": state.best,
+        "average": state.average,
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
     }

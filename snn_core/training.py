@@ -31,7 +31,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from snn_core.errors import InputError
 from snn_core.progress_file import RunState, identity_key, read_progress, restore, save, warn
+from snn_core.weight_average import WeightAverage
 
 Batch = Any
 EpochBatches = Callable[[np.random.Generator], Iterable[Batch]]
@@ -137,8 +138,9 @@ def _run_epoch(
     device: torch.device,
     precision: torch.dtype | None,
     clip_grad_norm: float | None = None,
+    average: WeightAverage | None = None,
 ) -> float:
-    """One pass of optimiser steps; returns the mean batch loss."""
+    """One pass of optimiser steps (each folded into ``average``); returns the mean batch loss."""
     model.train()
     total, count = torch.zeros((), device=device), 0
     for batch in batches:
@@ -153,6 +155,8 @@ def _run_epoch(
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
         scaler.step(optimizer)
         scaler.update()
+        if average is not None:
+            average.update()
         total, count = total + loss.detach().float(), count + 1  # summed on device: no sync per batch
     return float(total) / max(count, 1)
 
@@ -170,6 +174,7 @@ def train(
     keep_best: bool = True,
     precision: torch.dtype | None = None,
     clip_grad_norm: float | None = None,
+    average_decay: float | None = None,
     checkpoint: str | Path | None = None,
     identity: dict | None = None,
     extra: dict | None = None,
@@ -201,6 +206,9 @@ def train(
         clip_grad_norm: rescale each batch's gradient to at most this global L2 norm (Pascanu
             et al. 2013: backpropagation through time can meet a rare, huge gradient that one
             step turns into diverged weights). None: no clipping.
+        average_decay: keep an exponential moving average of the weights with this decay per
+            step (:mod:`snn_core.weight_average`); validation then scores the averaged weights,
+            and they are the ones kept (or, without ``keep_best``, ended with). None: no average.
         checkpoint: progress file saved atomically after every epoch (None: none).
         identity: JSON-able description of what is trained (settings, data digest); progress of
             another identity is not resumed.
@@ -245,6 +253,9 @@ def train(
             )
         elif saved is not None:
             warn(f"{path}: progress of other settings or data, not resumed; training starts afresh and overwrites it")
+        average = WeightAverage(model.parameters(), average_decay) if average_decay else None
+        if average is not None and state.average is not None:
+            average.load_state_dict(state.average)
         resumed_from = state.epoch
         with tqdm(total=max_epochs, initial=state.epoch, desc=desc, unit="epoch", disable=not progress) as bar:
             for epoch in range(state.epoch, max_epochs):
@@ -253,22 +264,23 @@ def train(
                 lr = optimizer.param_groups[0]["lr"]
                 start = time.perf_counter()
                 batches = epoch_batches(epoch_rng(seed, epoch))
-                loss = _run_epoch(model, optimizer, scaler, batches, loss_fn, device, precision, clip_grad_norm)
+                loss = _run_epoch(model, optimizer, scaler, batches, loss_fn, device, precision, clip_grad_norm, average)
                 seconds = time.perf_counter() - start
                 schedule.step()
                 model.eval()
-                with torch.no_grad():
+                # validation, the epoch's statistics and the weights kept: all of the average
+                with torch.no_grad(), average.applied() if average is not None else nullcontext():
                     score = float(validate())
-                record = {"epoch": epoch + 1, "loss": loss, "score": score, "lr": lr, "seconds": seconds}
-                if epoch_stats is not None:
-                    record.update(epoch_stats(record))
+                    improved = score > state.best_score
+                    if improved and keep_best:
+                        state.best = copy.deepcopy(model.state_dict())
+                    record = {"epoch": epoch + 1, "loss": loss, "score": score, "lr": lr, "seconds": seconds}
+                    if epoch_stats is not None:
+                        record.update(epoch_stats(record))
                 state.history.append(record)
-                if score > state.best_score:
-                    state.best_score, state.waited = score, 0
-                    state.best = copy.deepcopy(model.state_dict()) if keep_best else None
-                else:
-                    state.waited += 1
+                state.best_score, state.waited = (score, 0) if improved else (state.best_score, state.waited + 1)
                 state.epoch = epoch + 1
+                state.average = average.state_dict() if average is not None else None
                 if path is not None:
                     save(path, key, state, model, optimizer, schedule, scaler, device, extra or {})
                 bar.update(1)
@@ -279,5 +291,7 @@ def train(
                     listener(record)
     if keep_best and state.best is not None:
         model.load_state_dict(state.best)
+    elif average is not None:
+        average.copy_to_parameters()
     model.eval()
     return TrainResult(state.history, resumed_from, state.best_score)

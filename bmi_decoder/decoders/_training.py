@@ -111,6 +111,7 @@ def train_early_stopping(
     mixed_precision: bool = False,
     data: Sequence[np.ndarray | None] = (),
     clip_grad_norm: float | None = None,
+    average_decay: float | None = None,
     identity: dict | None = None,
     supersedes: Sequence[dict] = (),
     extra: dict | None = None,
@@ -138,6 +139,8 @@ def train_early_stopping(
         data: the arrays the fit learns from (training and validation inputs and labels),
             digested into the progress file's identity.
         clip_grad_norm: clip each batch's gradient to this global norm (None: no clipping).
+        average_decay: validate and keep a moving average of the weights with this decay per
+            step (:mod:`snn_core.weight_average`; None: the weights as trained).
         identity: the progress file's identity when the caller made it (:func:`fit_identity`,
             e.g. with the candidate being trained); None: ``fit_identity(decoder, data)``.
         supersedes: identities of the fit's earlier stages sharing the progress file, whose
@@ -164,6 +167,7 @@ def train_early_stopping(
         patience=decoder.patience,
         precision=torch.bfloat16 if mixed_precision else None,
         clip_grad_norm=clip_grad_norm,
+        average_decay=average_decay,
         checkpoint=decoder.progress_file or None,
         identity=identity,
         strict=True,

@@ -145,6 +145,9 @@ class SNNDecoder(_TorchDecoder):
             mean test R2 0.629 with 0 and 0.079 with 1 (README, "Recurrent blocks").
         grad_clip: each batch's gradient is clipped to this global L2 norm (0: no clipping), so
             that a rare exploding BPTT gradient cannot throw the weights off in one step.
+        weight_average: decay per optimiser step of a moving average of the weights, which
+            validation scores and early stopping keeps (:mod:`snn_core.weight_average`); 0: the
+            weights as trained.
         chunk_bins: bins per truncated-BPTT chunk.
         burn_in_bins: bins at the start of each chunk left out of the loss.
         lr, batch_size, max_epochs, patience: Adam, the length of the cosine schedule, and early
@@ -174,6 +177,7 @@ class SNNDecoder(_TorchDecoder):
         recurrent_gain: float = 0.1,
         recurrent_grad: float = 0.0,
         grad_clip: float = 1.0,
+        weight_average: float = 0.0,
         chunk_bins: int = 128,
         burn_in_bins: int = 16,
         lr: float = 1e-3,
@@ -195,6 +199,7 @@ class SNNDecoder(_TorchDecoder):
         self.recurrent_gain = recurrent_gain
         self.recurrent_grad = recurrent_grad
         self.grad_clip = grad_clip
+        self.weight_average = weight_average
         self.chunk_bins = chunk_bins
         self.burn_in_bins = burn_in_bins
         self.lr = lr
@@ -220,6 +225,8 @@ class SNNDecoder(_TorchDecoder):
         require(self, is_real(self.recurrent_gain) and self.recurrent_gain >= 0, "recurrent_gain", "a number >= 0")
         require(self, is_real(self.recurrent_grad) and 0 <= self.recurrent_grad <= 1, "recurrent_grad", "a factor in [0, 1]")
         require(self, is_real(self.grad_clip) and self.grad_clip >= 0, "grad_clip", "a number >= 0 (0: no clipping)")
+        average_ok = is_real(self.weight_average) and 0 <= self.weight_average < 1
+        require(self, average_ok, "weight_average", "a decay per step in [0, 1) (0: no average)")
         for name in ("recurrent", "learn_beta"):  # a string such as "no" would otherwise count as true
             require(self, isinstance(getattr(self, name), bool), name, "true or false")
         require(
@@ -281,7 +288,13 @@ class SNNDecoder(_TorchDecoder):
         def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             return nn.functional.mse_loss(out[self.burn_in_bins :], target[self.burn_in_bins :])
 
-        self._train_network(data, epoch_batches, loss_fn, clip_grad_norm=float(self.grad_clip) or None)
+        self._train_network(
+            data,
+            epoch_batches,
+            loss_fn,
+            clip_grad_norm=float(self.grad_clip) or None,
+            average_decay=float(self.weight_average) or None,
+        )
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         check_fitted(self, "network_")
@@ -331,6 +344,7 @@ class SmallSNNDecoder(SNNDecoder):
         recurrent_gain: float = 0.1,
         recurrent_grad: float = 0.0,
         grad_clip: float = 1.0,
+        weight_average: float = 0.0,
         chunk_bins: int = 128,
         burn_in_bins: int = 16,
         lr: float = 2e-3,
@@ -353,6 +367,7 @@ class SmallSNNDecoder(SNNDecoder):
             recurrent_gain,
             recurrent_grad,
             grad_clip,
+            weight_average,
             chunk_bins,
             burn_in_bins,
             lr,

@@ -209,6 +209,7 @@ def _fit_group(
         max_epochs=template.max_epochs,
         patience=template.patience,
         clip_grad_norm=float(template.grad_clip) or None,
+        average_decay=float(template.weight_average) or None,
         precision=precision,
         checkpoint=checkpoint,
         identity=identity,

@@ -25,15 +25,17 @@ def session():
     return prepared.split("train"), prepared.split("val"), prepared.split("test")
 
 
-def test_members_equal_decoders_fitted_alone(session) -> None:
+@pytest.mark.parametrize("weight_average", [0.0, 0.9])
+def test_members_equal_decoders_fitted_alone(session, weight_average) -> None:
     (X, y), (X_val, y_val), _ = session
     # a short slice keeps it quick; patience 2 over 4 epochs lets some members stop early
     X, y = X[:1200], y[:1200]
-    template = SNNDecoder(max_epochs=4, patience=2, progress=False, **TINY)
+    settings = {"max_epochs": 4, "patience": 2, "progress": False, "weight_average": weight_average, **TINY}
+    template = SNNDecoder(**settings)
     members = [(t, s) for t in TOPOLOGIES for s in (0, 1)]
     population = fit_population(template, members, X, y, X_val, y_val, progress=False)
     for (topology, seed), member in zip(members, population):
-        alone = SNNDecoder(topology=topology, seed=seed, max_epochs=4, patience=2, progress=False, **TINY)
+        alone = SNNDecoder(topology=topology, seed=seed, **settings)
         alone.fit(X, y, X_val, y_val)
         assert member.topology == topology and member.seed == seed
         np.testing.assert_allclose(member.validation_r2_, alone.validation_r2_, atol=1e-4)

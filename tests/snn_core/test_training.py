@@ -10,6 +10,7 @@ import torch
 from snn_core import progress_file
 from snn_core.errors import InputError
 from snn_core.training import data_digest, seeded_torch, train
+from snn_core.weight_average import WeightAverage
 
 DEVICE = torch.device("cpu")
 
@@ -86,8 +87,9 @@ def test_patience_stops_early_and_keeps_the_best_weights():
     assert all(torch.equal(v, weights[2][k]) for k, v in model.state_dict().items())
 
 
-def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
-    straight, _ = _fit()
+@pytest.mark.parametrize("average_decay", [None, 0.9])
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, average_decay):
+    straight, _ = _fit(average_decay=average_decay)
     checkpoint = tmp_path / "progress.pt"
 
     def interrupt(history):
@@ -95,10 +97,46 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
             raise KeyboardInterrupt  # Ctrl-C right after epoch 3 was saved
 
     with pytest.raises(KeyboardInterrupt):
-        _fit(checkpoint, on_epoch=interrupt)
-    resumed, result = _fit(checkpoint)
+        _fit(checkpoint, on_epoch=interrupt, average_decay=average_decay)
+    resumed, result = _fit(checkpoint, average_decay=average_decay)
     assert result.resumed_from == 3 and len(result.history) == 6
     assert _same_weights(straight, resumed)
+
+
+def test_the_weight_average_is_scored_and_kept():
+    """With an average, validation sees the averaged weights, and the model ends with them."""
+    seen = []
+
+    def snapshot(record):
+        seen.append({k: v.clone() for k, v in model_of_run[0].state_dict().items()})
+        return {}
+
+    model_of_run = []
+    averaged, result = _fit(average_decay=0.9, keep_best=False, epoch_stats=snapshot, on_start=model_of_run.append)
+    trained, _ = _fit(keep_best=False)
+    assert result.history[-1]["score"] > 0.9  # it still learns
+    assert all(torch.equal(v, seen[-1][k]) for k, v in averaged.state_dict().items())
+    # same batches, same steps: the average differs from the last iterate, and lags it
+    assert not _same_weights(averaged, trained)
+    with pytest.raises(ValueError, match="decay"):
+        _fit(average_decay=1.5)
+
+
+def test_the_average_warms_up_then_decays():
+    weight = torch.nn.Parameter(torch.zeros(3))
+    average = WeightAverage([weight], 0.5)
+    with torch.no_grad():
+        weight.fill_(1.0)
+    average.update()  # first decay min(0.5, 1/10): the average moves 0.9 of the way
+    torch.testing.assert_close(average.average[0], torch.full((3,), 0.9))
+    for _ in range(20):
+        average.update()
+    torch.testing.assert_close(average.average[0], torch.ones(3))
+    with torch.no_grad():
+        weight.fill_(3.0)
+    with average.applied():
+        torch.testing.assert_close(weight.detach(), torch.ones(3))
+    torch.testing.assert_close(weight.detach(), torch.full((3,), 3.0))
 
 
 def test_progress_of_other_data_is_not_resumed(tmp_path, capsys):
