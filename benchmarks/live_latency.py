@@ -13,7 +13,7 @@ decode time, late bins, stale events, bins closed by the clock and R2 online aga
     sudo python benchmarks/live_latency.py --checkpoint runs/snn.pt [--seconds 60] [--close-after-ms 1]
 
 Without ``--checkpoint`` a Wiener filter is fitted on the session's training split (seconds, not
-minutes); the README's figures use the default SNN (``bmi-decoder train SESSION --decoder snn``).
+minutes); the results page's figures use the default SNN (``bmi-decoder train SESSION --decoder snn``).
 Run it on an otherwise idle machine: timings taken beside other work say little about the decoder.
 """
 

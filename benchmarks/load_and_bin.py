@@ -4,15 +4,21 @@ Simulates the session, writes it as a Zenodo-layout MATLAB v7.3 file (out-of-win
 included, as in the real files), then times the two steps every decoder run starts with:
 ``read_recording`` and ``prepare_session`` (NeuroBench 4 ms OR bins, velocity, split by reach).
 
-    python benchmarks/load_and_bin.py [--seconds 2450] [--seed 0] [--keep FILE.mat]
+    python benchmarks/load_and_bin.py [--seconds 2450] [--seed 0] [--keep FILE.mat] [--json docs/results/load_and_bin.json]
+
+The figures go to ``--json`` with the command and the machine's load when the run started;
+``benchmarks/results_pages.py`` renders them into the page of the same name.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+from results_json import add_json_argument, check_json, run_facts, write_json
 
 from bmi_decoder.io import read_recording, write_recording
 from bmi_decoder.preprocess import prepare_session
@@ -47,12 +53,16 @@ def benchmark(seconds: float, seed: int, path: Path) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2450.0, help="session length (default: 2450, indy_20160622_01)")
     parser.add_argument("--seed", type=seed_argument, default=0, help="simulator seed (default: 0)")
     parser.add_argument("--keep", type=Path, help="write the .mat here and keep it (default: a temporary folder)")
-    args = parser.parse_args()
+    add_json_argument(parser, "load_and_bin")
+    args = parser.parse_args(argv)
+    if not check_json(args.json, "load_and_bin"):
+        return 2
+    facts = run_facts("load_and_bin.py", argv)
     with tempfile.TemporaryDirectory() as tmp:
         r = benchmark(args.seconds, args.seed, args.keep or Path(tmp) / "session.mat")
     print(
@@ -61,7 +71,9 @@ def main() -> None:
         f"simulate {r['simulate_s']:.2f} s, write {r['write_s']:.2f} s\n"
         f"load {r['load_s']:.2f} s, bin {r['bin_s']:.2f} s: {r['spikes_per_s'] / 1e6:.2f} M spikes/s loaded and binned"
     )
+    write_json(args.json, facts, {"seed": args.seed, **r})
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -11,22 +11,27 @@ For every fit it prints the validation R2 after each epoch, the worst fall of an
 best R2 reached before it (what "unstable" means here: an epoch that undoes what earlier epochs
 learned), and the test R2 of the weights early stopping kept. Results go to ``--out``'s
 ``recurrent_training.json`` as each fit ends; a rerun skips the fits found there, so an
-interrupted run resumes. ``--figure`` plots the validation curves.
+interrupted run resumes. The fits asked for go, with the command, to ``--json``, which
+``benchmarks/results_pages.py`` renders (docs/results/recurrent_training.md); ``--figure`` plots
+the validation curves.
 
     python benchmarks/recurrent_training.py [--seeds 0 1 2] [--seconds 600] [--grads 1 0]
         [--jobs 2] [--out runs/decoder_comparison] [--figure docs/img/recurrent_training.png]
+        [--json docs/results/recurrent_training.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 import torch
 from decoder_comparison import simulated_sessions
+from results_json import add_json_argument, check_json, run_facts, write_json
 
 from bmi_decoder.decoders import make_decoder
 from bmi_decoder.experiment import evaluate_decoder, load_config, read_decodable
@@ -88,7 +93,7 @@ def plot(results: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--seconds", type=float, default=600.0)
@@ -96,7 +101,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="fits run at once, one torch thread each")
     parser.add_argument("--out", type=Path, default=Path("runs/decoder_comparison"))
     parser.add_argument("--figure", type=Path, help="write the validation curves here")
-    args = parser.parse_args()
+    add_json_argument(parser, "recurrent_training")
+    args = parser.parse_args(argv)
+    if not check_json(args.json, "recurrent_training"):
+        return 2
+    facts = run_facts("recurrent_training.py", argv)
 
     paths = simulated_sessions(args.out, args.seeds, args.seconds)
     store = args.out / "recurrent_training.json"
@@ -126,7 +135,9 @@ def main() -> None:
         print(f"recurrent_grad={g:g}: mean test R2 {np.mean(tests):.3f} over {len(tests)} sessions")
     if args.figure:
         plot(rows, args.figure)
+    write_json(args.json, facts, {"seconds": args.seconds, "model": TINY_RSNN, "results": rows})
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,17 +10,23 @@ the snnTorch way: ``snntorch.Leaky`` neurons (reset by subtraction, as our LIF) 
 equal work. Pin it to one core for stable figures:
 
     taskset -c 0 python benchmarks/replay_latency.py [--file FILE] [--epochs 2] [--seconds 30] [--repeats 5]
+        [--json docs/results/replay_latency.json]
+
+The figures go to ``--json`` with the command, the CPUs it was pinned to and the machine's load
+when the run started; ``benchmarks/results_pages.py`` renders them into its page.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 from pathlib import Path
 
 import numpy as np
 import snntorch as snn
 import torch
+from results_json import add_json_argument, check_json, run_facts, write_json
 
 from bmi_decoder.decoders.snn import SNNDecoder
 from bmi_decoder.demo_session import cached_session
@@ -80,13 +86,17 @@ def percentiles_us(latencies_s: np.ndarray) -> tuple[float, float, float]:
     return float(median), float(p95), float(p99)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, help="session to fit and replay (default: the cached demo session)")
     parser.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
     parser.add_argument("--seconds", type=float, default=30.0, help="test data streamed per run (default 30 s)")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each loop, interleaved (default 5)")
-    args = parser.parse_args()
+    add_json_argument(parser, "replay_latency")
+    args = parser.parse_args(argv)
+    if not check_json(args.json, "replay_latency"):
+        return 2
+    facts = run_facts("replay_latency.py", argv)
     torch.set_num_threads(1)
 
     session = prepare_session(read_recording(args.file or cached_session(0)))
@@ -118,7 +128,21 @@ def main() -> None:
         print(f"{name:22s} {median:10.1f} {p95:10.1f} {p99:10.1f}")
     (ours_median, _, ours_p99), (ref_median, _, ref_p99) = summary.values()
     print(f"speed ratio (snnTorch / ours): median {ref_median / ours_median:.1f}x, p99 {ref_p99 / ours_p99:.1f}x")
+    report = {
+        "session": (args.file or cached_session(0)).name,
+        "bins": len(X),
+        "bin_width_ms": session.bin_width * 1e3,
+        "channels": X.shape[1],
+        "topology": decoder.topology,
+        "epochs": args.epochs,
+        "torch_threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "loops_us": {name: dict(zip(("median", "p95", "p99"), values)) for name, values in summary.items()},
+        "ratio": {"median": ref_median / ours_median, "p99": ref_p99 / ours_p99},
+    }
+    write_json(args.json, facts, report)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,18 +10,25 @@ Vision: the default CIFAR10-DVS model (``configs/vision_cifar10dvs.toml``: T = 1
 frames, ResNet-like, two blocks of four layers), ASC variant, training steps on random frames at
 batch 32: samples per second of the SNN (fused and eager LIF) and of its ANN twin.
 
-    python benchmarks/training_speed.py [--epochs 2] [--vision-batches 3] [--device auto]
+    python benchmarks/training_speed.py [--epochs 2] [--vision-batches 3] [--device cpu|cuda]
+        [--json docs/results/training_speed.json]
+
+The figures go to ``--json`` with the command and the machine's load when the run started;
+``benchmarks/results_pages.py`` renders them into the page of the same name. Run it on an
+otherwise idle machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
+from results_json import add_json_argument, check_json, run_facts, write_json
 
 from bmi_decoder.decoders import make_decoder
 from bmi_decoder.demo_session import cached_session
@@ -77,7 +84,7 @@ def vision_samples_per_second(mode: str, batches: int, device: torch.device) -> 
     return 32 * len(times) / sum(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--vision-batches", type=int, default=3)
@@ -86,7 +93,11 @@ def main() -> None:
         default="cuda" if torch.cuda.is_available() else "cpu",
         help="device of the vision models (the BMI decoders use their own default)",
     )
-    args = parser.parse_args()
+    add_json_argument(parser, "training_speed")
+    args = parser.parse_args(argv)
+    if not check_json(args.json, "training_speed"):
+        return 2
+    facts = run_facts("training_speed.py", argv)
     print(f"torch threads {torch.get_num_threads()}")
 
     session = prepare_session(read_recording(cached_session(0)))
@@ -105,7 +116,23 @@ def main() -> None:
         eager_v = vision_samples_per_second("snn", args.vision_batches, device)
     print(f"\nvision, default CIFAR10-DVS model (T=10, 48x48, batch 32) on {device}, training samples/s")
     print(f"  ANN twin {ann:7.1f}   SNN {fused:7.1f} (fused LIF)   SNN {eager_v:7.1f} (eager LIF)")
+    report = {
+        "torch_threads": torch.get_num_threads(),
+        "bmi": {
+            "session": cached_session(0).name,
+            "epochs": args.epochs,
+            "seconds_per_epoch": {"gru": gru, "snn": snn, "snn_eager": eager},
+        },
+        "vision": {
+            "device": str(device),
+            "model": "default CIFAR10-DVS model, ASC variant (T = 10, 48 x 48 frames, batch 32)",
+            "batches": args.vision_batches,
+            "samples_per_second": {"ann": ann, "snn": fused, "snn_eager": eager_v},
+        },
+    }
+    write_json(args.json, facts, report)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
