@@ -68,8 +68,8 @@ _ABSOLUTE_REFRACTORY_S, _RELATIVE_REFRACTORY_S, _SNIPPET_S = (0.001, 0.002), (0.
 _BURSTY_SHARE, _BURST_PROBABILITY, _BURST_ISI_S = 0.3, (0.05, 0.2), (0.0025, 0.006)
 # Private log-rate fluctuations unrelated to the movement (smooth over tens of ms): real M1
 # counts are overdispersed, Fano factors of 1.5 and more (Churchland et al. 2010). With the
-# shared factor and the drifts, this sets a ridge Wiener filter (20 ms bins, 10 taps) near R2
-# 0.5 to 0.6 on 600 s sessions, where linear decoders score on real data (docs/data.md).
+# shared factor and the drifts, this sets a ridge Wiener filter (20 ms bins, 10 taps) where
+# linear decoders score on real data (docs/data.md; docs/results/simulator_difficulty.md).
 _NOISE_SD, _NOISE_TIMESCALE_S = 0.7, 0.05
 
 

@@ -173,7 +173,7 @@ def _add_electrodes(nwbfile: NWBFile, chan_names: tuple[str, ...]) -> None:
 
 
 def _units_table(spikes: SpikeEvents, n_channels: int, units_per_channel: int, electrodes: DynamicTable) -> Units:
-    """One row per (channel, unit) slot, built from whole columns (add_unit per row is ~20x slower)."""
+    """One row per (channel, unit) slot, built from whole columns (add_unit per row is much slower)."""
     slots = n_channels * units_per_channel
     key = spikes.channels * units_per_channel + spikes.units
     order = np.lexsort((spikes.times, key))

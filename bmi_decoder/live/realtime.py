@@ -2,11 +2,11 @@
 
 Closed-loop BMI platforms pin their decoder processes: BRAND (Ali et al., J. Neural Eng. 2024)
 gives every node of its graph a CPU affinity. On an ordinary schedule the loop sleeps between
-events, its core idles or runs something else, and the first ``step`` after waking runs cold: on
-the 2-core KVM build machine a ``step`` took 33 us (median) inside a sleeping consumer against
-5 us called back to back (README, "Live decoding"). The consumer in this mode pins its loop here,
-polls its inlet without blocking and keeps the step path warm
-(:data:`bmi_decoder.live.stream.WARM_PERIOD_S`).
+events, its core idles or runs something else, and the first ``step`` after waking runs cold,
+several times slower than steps called back to back. The consumer in this mode pins its loop
+here, polls its inlet without blocking and keeps the step path warm
+(:data:`bmi_decoder.live.stream.WARM_PERIOD_S`); its latency is measured end to end by
+``benchmarks/live_latency.py`` (docs/results/live_latency.md).
 
 :func:`enter` pins the *calling thread* (Linux schedules threads, not processes); liblsl's own
 threads were created earlier and keep every CPU, so they run beside the loop, not under it.
@@ -15,7 +15,7 @@ anything that opens a new inlet (a reconnect) and at the end.
 
 SCHED_FIFO is left out on purpose: a real-time thread that never sleeps meets Linux's real-time
 throttling (``/proc/sys/kernel/sched_rt_runtime_us``, 950 ms of every second by default), which
-stalled such a loop for 50 ms in a trial here, a dozen late bins at once.
+stalls such a loop for the rest of each second: a dozen late bins at once.
 """
 
 from __future__ import annotations

@@ -76,8 +76,7 @@ def _forward_block(x, mem0, beta, threshold, lo, hi, spk, mem, keep_mem):  # pra
     state = mem0[lo:hi].copy()
     decay = beta[lo:hi].copy() if beta.shape[0] > 1 else np.full(width, beta[0], np.float32)
     for t in range(x.shape[0]):
-        # the block's rows as 1-D views: one thread ran the BMI shape's forward in 1.3 ms this way,
-        # 2.1 ms indexing x[t, lo + j]
+        # the block's rows as 1-D views: faster than indexing x[t, lo + j] for every neuron
         x_t, spk_t = x[t, lo:hi], spk[t, lo:hi]
         for j in range(width):
             m = _lif_update(state[j], x_t[j], decay[j], threshold)
@@ -118,9 +117,9 @@ def _backward_block(
 
 # ``workers`` threads (prange gives each one iteration) claim blocks from a shared counter until
 # none is left. Plain prange over the blocks splits them evenly ahead of time, and with another
-# process busy on the second core the thread sharing that core finished its fixed half last: the
-# BMI shape's whole forward + backward pass took 18.6-20.2 ms split evenly, 7.5-7.8 ms claiming
-# blocks (7.3-7.5 and 4.5-4.7 ms idle).
+# process busy on the second core the thread sharing that core finishes its fixed half last,
+# while claimed blocks go to whichever thread is running (`python benchmarks/lif_vs_snntorch.py
+# --busy` times the pass idle and beside a busy core: docs/results/lif_vs_snntorch.md).
 @numba.njit(parallel=True, cache=True)
 def _forward(x, mem0, beta, threshold, block, workers, spk, mem, keep_mem):  # pragma: no cover - compiled
     n = x.shape[1]
@@ -151,26 +150,18 @@ def _backward(
 
 
 # Below 65,536 neuron-steps (T x N) a call runs on one thread: there, waking a second thread for
-# the forward and the backward regions costs about what it saves. Forward + backward on warm
-# inputs, one thread vs two, on the project's 2-core machine, idle | with one core busy:
-#   T 10 x 4,096 neurons (41 K)   0.059 vs 0.060 ms | 0.059 vs 0.081 ms
-#   T 10 x 8,192 (82 K)           0.093 vs 0.091 ms | 0.092 vs 0.102 ms
-#   T 32 x 2,048 (65 K)           0.073 vs 0.066 ms | 0.074 vs 0.063 ms
-#   T 64 x 2,048 (131 K)          0.144 vs 0.095 ms | 0.173 vs 0.101 ms
-#   T 256 x 8,192 (2.1 M, BMI)    3.89 vs 2.44 ms   | 3.77 vs 3.99 ms
-# With a core busy, small calls still gain: the woken thread runs before the busy process is
-# scheduled back. From about 2 M neuron-steps the second thread can be descheduled while it holds
-# a block, and the region waits a time slice for it: the BMI shape's kernels are then a tie, and
-# its whole pass (torch on 2 threads around the kernels) had a median of 8-13 ms on two threads,
-# 11-24 ms on one; idle two are 1.6x faster, so all threads stay the choice above the threshold.
-# Who shares the cores with heavier work (another multi-threaded torch job) sets
-# torch.set_num_threads(1), which :func:`workers` follows.
-# numba's threading layer is left as configured (omp here): workqueue took 8.8 ms for the BMI
-# pass idle (omp 4.5). Beside a busy core the pass has a heavy tail (median 9-13 ms, 90th
-# percentile up to 50 ms) from OpenMP's spin-wait after each region, in torch's runtime as much as
-# numba's: the idle threads burn their scheduler share and then wait behind the busy process.
-# GOMP_SPINCOUNT=10000 in the environment before Python starts cut the 90th percentile to
-# 12-16 ms; a library cannot set it for torch, whose runtime is loaded first.
+# the forward and the backward regions costs about what it saves, idle or beside a busy core.
+# With a core busy, small calls still gain from two: the woken thread runs before the busy
+# process is scheduled back. From about 2 M neuron-steps the second thread can be descheduled
+# while it holds a block, and the region waits a time slice for it; beside a busy core one and
+# two threads are then about even, while idle two are clearly faster, so all threads stay the
+# choice above the threshold. Who shares the cores with heavier work (another multi-threaded torch
+# job) sets torch.set_num_threads(1), which :func:`workers` follows.
+# numba's threading layer is left as configured (omp here): workqueue was slower on the BMI pass.
+# Beside a busy core the pass has a heavy tail from OpenMP's spin-wait after each region, in
+# torch's runtime as much as numba's: the idle threads burn their scheduler share and then wait
+# behind the busy process. GOMP_SPINCOUNT=10000 in the environment before Python starts shortens
+# that tail; a library cannot set it for torch, whose runtime is loaded first.
 SERIAL_BELOW = 65536
 
 

@@ -238,8 +238,8 @@ def test_learns_tuned_velocity(fitted: tuple, data: dict) -> None:
 
 def test_recurrent_snn_learns_tuned_velocity(data: dict) -> None:
     """The tinyRSNN-like recurrent variant (SmallSNNDecoder's docstring), on its default
-    recurrent_grad, learns as the feed-forward decoders do; README "Recurrent blocks" has its
-    validation curves on 600 s sessions."""
+    recurrent_grad, learns as the feed-forward decoders do; docs/results/recurrent_training.md has
+    its validation curves on 600 s sessions."""
     decoder = quiet(SmallSNNDecoder(hidden=[24, 24], topology="2-1", recurrent=True, **SNN_SMALL_PROBLEM))
     decoder.fit(*data["train"], *data["val"])
     assert r2_score(data["test"][1], decoder.predict(data["test"][0])) > R2_FLOOR

@@ -342,7 +342,7 @@ def test_live_view_in_headless_chromium(view_run):
 
 
 def test_the_namespace_recipe_loads_the_view(view_run):
-    # the recipe (docs/live.md, the README) starts the browser inside the namespace, as the user,
+    # the recipe (docs/live.md) starts the browser inside the namespace, as the user,
     # with a profile of its own; the run above did the same, headless, and got the page
     recipe = (ROOT / "docs" / "live").with_suffix(".md").read_text()
     for part in ('sudo ip netns exec bmi sudo -u "$USER"', 'chromium --user-data-dir="$(mktemp -d)" http://127.0.0.1:8765/'):

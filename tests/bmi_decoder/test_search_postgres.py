@@ -4,7 +4,7 @@ Debian's PostgreSQL 15 (``initdb``, ``pg_ctl``) is installed on the project's ma
 a missing server is a failure, not a skip. The server runs from a temporary folder owned by the
 ``postgres`` user (it refuses to run as root), listens on 127.0.0.1 only, at a free port, with its
 unix socket inside the folder, and is stopped in teardown. The search is given the standard URL
-as the README writes it, ``postgresql://USER:PASSWORD@HOST/DB`` (no driver named: the project's
+as docs/search.md writes it, ``postgresql://USER:PASSWORD@HOST/DB`` (no driver named: the project's
 storage maps it to the installed psycopg2); the server trusts local connections and ignores the
 password.
 """
@@ -35,7 +35,7 @@ from snn_core.search import open_storage
 TINY = ExperimentConfig(seed=1, decoders={"snn": {"hidden": [8, 8, 8], "max_epochs": 4, "patience": 4}})
 TRIALS = 4
 HEARTBEAT_S = 2  # a killed worker's trial is failed 2 x 2 s after its last beat
-PASSWORD = "not-checked"  # trust authentication: present only to give the README's form of the URL
+PASSWORD = "not-checked"  # trust authentication: present only to give the documented form of the URL
 
 
 def as_postgres(command: list[str]) -> list[str]:
