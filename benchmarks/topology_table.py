@@ -318,10 +318,11 @@ def build_table(
     for path in (meta_path, *(Path(p).with_suffix(".json") for p in merge)):
         if path.exists() or path != meta_path:
             check_header(path, task, budget)
-    if meta_path.exists():  # grown by seeds: the header says so before the new fits start
+    argv = command if command is not None else ["python", Path(sys.argv[0]).as_posix(), *sys.argv[1:]]
+    if meta_path.exists():  # grown by seeds: the header says so (and how) before the new fits start
         stored = json.loads(meta_path.read_text())
         if stored["budget"]["seeds"] != budget["seeds"]:
-            stored["budget"]["seeds"] = list(budget["seeds"])
+            stored["budget"]["seeds"], stored["command"] = list(budget["seeds"]), " ".join(argv)
             write_text_atomic(meta_path, json.dumps(stored, indent=1) + "\n")
     rows = read_rows(out)
     merged = {k: r for table in merge for k, r in read_rows(table).items() if k not in rows}
@@ -335,7 +336,6 @@ def build_table(
     out.parent.mkdir(parents=True, exist_ok=True)
     runner = TASKS[task](budget, Path(data_dir))
     if not meta_path.exists():
-        argv = command if command is not None else ["python", Path(sys.argv[0]).as_posix(), *sys.argv[1:]]
         write_text_atomic(meta_path, json.dumps(header(task, budget, runner.data, argv), indent=1) + "\n")
     progress_dir = out.with_name(out.name + ".progress")
     with tqdm(total=len(missing), desc=f"{task} table", unit="fit", disable=not progress) as bar:

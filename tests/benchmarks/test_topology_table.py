@@ -59,10 +59,13 @@ def test_builds_resumes_and_refuses_another_budget(tmp_path, monkeypatch):
 
     # a table grows by seeds: only the new seed is trained, and the header lists every seed
     trained.clear()
-    grown = tt.build_table("bmi", out, {**TINY, "seeds": [0, 1, 2]}, topologies=first, data_dir=tmp_path, progress=False)
+    grown = tt.build_table(
+        "bmi", out, {**TINY, "seeds": [0, 1, 2]}, topologies=first, data_dir=tmp_path, progress=False, command=["y"]
+    )
     assert trained == [("4-000000", 2), ("4-111111", 2)] and len(grown) == 8
     header = json.loads(out.with_suffix(".json").read_text())
     assert header["budget"]["seeds"] == [0, 1, 2] and header["split_half"]["val_score"]["seeds"] == [0, 1, 2]
+    assert header["command"] == "y"
 
 
 def test_split_half_reliability_of_a_known_ranking():
