@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     facts = run_facts("recurrent_training.py", argv)
 
-    paths = simulated_sessions(args.out, args.seeds, args.seconds)
+    paths = simulated_sessions(args.out, [(seed, 96, args.seconds) for seed in args.seeds])
     store = args.out / "recurrent_training.json"
     results = json.loads(store.read_text())["results"] if store.exists() else []
     done = {(r["session"], r["recurrent_grad"]) for r in results}
