@@ -44,7 +44,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 from search_replay import CHUNK, Costs, Replay, Table, population_search, quality, quality_at, sampler_search, time_to_within
 from table_rows import read_rows
-from topology_table import BUDGETS, TASKS, all_topologies, check_header
+from topology_table import BUDGETS, TASKS, all_topologies, check_header, snn_settings
 from tqdm import tqdm
 
 from snn_core.atomic import atomic_path, write_text_atomic
@@ -79,7 +79,7 @@ def measure_costs(task: str, runner, solo_fits: int, log=print) -> tuple[float, 
         from bmi_decoder.decoders import SNNDecoder
 
         def solo(topology: str) -> None:
-            decoder = SNNDecoder(topology=topology, seed=0, progress=False, device="cpu", **runner.budget["snn"])
+            decoder = SNNDecoder(topology=topology, seed=0, progress=False, device="cpu", **snn_settings(runner.budget))
             decoder.fit(*runner.session.split("train"), *runner.session.split("val"))
     else:
 

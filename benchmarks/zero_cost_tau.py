@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from table_rows import read_rows, seed_means
-from topology_table import BUDGETS, TASKS, all_topologies, check_header
+from topology_table import BUDGETS, TASKS, all_topologies, check_header, snn_settings
 
 from snn_core.atomic import write_text_atomic
 from snn_core.errors import InputError
@@ -41,7 +41,7 @@ def scorer(task: str, runner):
         from bmi_decoder.decoders import SNNDecoder
         from bmi_decoder.search_strategies import ZERO_COST_GROUP, untrained_body, zero_cost_inputs
 
-        template = SNNDecoder(progress=False, device="cpu", **runner.budget["snn"])
+        template = SNNDecoder(progress=False, device="cpu", **snn_settings(runner.budget))
         X = runner.session.split("train")[0]
         return untrained_body(template, X.shape[1]), lambda seed: zero_cost_inputs(X, template.chunk_bins, seed), ZERO_COST_GROUP
     from vision_bench.models import build_vision_model
