@@ -91,6 +91,24 @@ def _ci(value: list[float] | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value[0]:.{digits}f} [{value[1]:.{digits}f}, {value[2]:.{digits}f}]"
 
 
+def _claim4(strategies: dict) -> str:
+    """Claim 4 (Bayesian optimisation beats random search at equal compute) per Bayesian sampler:
+    held when its regret interval lies below random's, reversed when above, else not shown."""
+    if "random" not in strategies:
+        return ""
+    lo_random, hi_random = strategies["random"]["regret"][1:]
+    lines = []
+    for name in ("tpe", "gp"):
+        if name in strategies:
+            _, lo, hi = strategies[name]["regret"]
+            verdict = "held" if hi < lo_random else "reversed" if lo > hi_random else "not shown (the intervals overlap)"
+            lines.append(
+                f"- {name} against random: regret {_ci(strategies[name]['regret'])} vs "
+                f"{_ci(strategies['random']['regret'])}: **{verdict}**\n"
+            )
+    return "Claim 4, at equal compute:\n\n" + "".join(lines)
+
+
 def search_samplers(report: dict) -> str:
     text = "# Search strategies on the seed tables (claim 4, time to best)\n\n"
     text += f"{report['seeds']} seeded searches per strategy, replayed on every topology's seeds: a trial observes one "
@@ -118,6 +136,7 @@ def search_samplers(report: dict) -> str:
             )
         header = ["strategy", "pick's seed-mean val at budget", "regret", "pick's seed-mean test", "within", "time to within"]
         text += _table(header, rows)
+        text += "\n" + _claim4(r["strategies"])
         by_trial = r["mean_best_by_trial"]
         checkpoints = sorted({int(k) for v in by_trial.values() for k in v})
         text += "\nSamplers, the pick's seed-mean validation score after each number of trials (mean [95% interval]):\n\n"
