@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import bmi_pages
+import decoding_pages
 import live_latency_page
 import numpy as np
 import readme_blocks
@@ -213,6 +214,8 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "replay_latency": bmi_pages.replay_latency,
     "recurrent_training": bmi_pages.recurrent_training,
     "simulator_difficulty": bmi_pages.simulator_difficulty,
+    "training_stability": decoding_pages.training_stability,
+    "decoder_comparison": decoding_pages.decoder_comparison,
 }
 
 

@@ -2,9 +2,10 @@
 
 The default SNN decoder is fitted on each of the first ``--sessions`` sessions of
 ``benchmarks/decoder_comparison.py`` (simulated when missing) once per training variant: the
-defaults, a moving average of the weights (:mod:`snn_core.weight_average`) at two decays, half
-the learning rate, four times the batch and a longer burn-in. Everything else is the decoder's
-default, on the NeuroBench split that ``bmi-decoder evaluate`` uses.
+weights as trained (the default before issue 24), a moving average of the weights
+(:mod:`snn_core.weight_average`) at two decays, and, without an average, half the learning
+rate, four times the batch and a longer burn-in. Everything else is the decoder's default, on
+the NeuroBench split that ``bmi-decoder evaluate`` uses.
 
 The epoch-to-epoch spread of a fit is the mean absolute change of its validation R2 from one
 epoch to the next, from epoch :data:`SETTLED` on (the first epochs climb for every variant; the
@@ -13,7 +14,7 @@ records the curve, the best validation R2, the test R2 of the weights kept, the 
 the fit time. Fits are stored in ``--out``'s ``training_stability.json`` as they end, so an
 interrupted run resumes; ``--json`` gets the summary for docs/results/training_stability.md.
 
-    python benchmarks/training_stability.py [--sessions 5] [--variants default ema ...] [--jobs 2]
+    python benchmarks/training_stability.py [--sessions 5] [--variants "as trained" "average 0.99" ...] [--jobs 2]
         [--out runs/decoder_comparison] [--figure docs/img/training_stability.png]
 """
 
@@ -36,12 +37,12 @@ from snn_core.atomic import write_text_atomic
 
 # the training settings tried, each against the decoder's defaults (issue 24's candidates)
 VARIANTS: dict[str, dict] = {
-    "default": {},
+    "as trained": {"weight_average": 0.0},
     "average 0.99": {"weight_average": 0.99},
     "average 0.998": {"weight_average": 0.998},
-    "lr / 2": {"lr": 5e-4},
-    "batch x 4": {"batch_size": 32},
-    "burn-in 64": {"burn_in_bins": 64},
+    "lr / 2": {"weight_average": 0.0, "lr": 5e-4},
+    "batch x 4": {"weight_average": 0.0, "batch_size": 32},
+    "burn-in 64": {"weight_average": 0.0, "burn_in_bins": 64},
 }
 SETTLED = 5  # epochs after which every variant has done most of its climb
 
