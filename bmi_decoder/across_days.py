@@ -28,11 +28,11 @@ import numpy as np
 
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import ExperimentConfig, evaluate_decoder, read_decodable
+from bmi_decoder.names import CALIBRATION_S
 from bmi_decoder.preprocess import PreparedSession, prepare_session
 from bmi_decoder.recalibration import METHODS, recalibrate
 from snn_core.errors import InputError
 
-CALIBRATION_S = (15.0, 30.0, 60.0, 120.0)
 # What must remain of a held-out session after its longest calibration to score on: at least a
 # minute, a few dozen reaches.
 MIN_SCORED_S = 60.0

@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 from bmi_decoder.io import write_recording
+from bmi_decoder.names import DEMO_SECONDS
 from bmi_decoder.registry import default_download_root
 from bmi_decoder.simulate import SIMULATOR_VERSION, simulate_session
 from snn_core.outputs import MAT, check_output
-
-DEMO_SECONDS = 300.0
 
 
 def cached_session(seed: int) -> Path:

@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from bmi_decoder.kinematics import reach_index, velocity
+from bmi_decoder.names import SPLITS
 from bmi_decoder.recording import Recording
 from snn_core.config import Rule, check_section, dataclass_schema
 from snn_core.errors import InputError
 
 BIN_MODES = ("or", "count", "sorted")
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bmi_decoder.kinematics import velocity
+from bmi_decoder.names import DEFAULT_MAX_GAP_S
 from bmi_decoder.recording import Recording
 from snn_core.errors import InputError
 
@@ -23,9 +24,6 @@ from snn_core.errors import InputError
 # of a few micrometres per 4 ms sample gives well under 1 mm/s. 1 mm/s is two orders of magnitude
 # below any real movement and far above floating-point noise.
 MIN_VELOCITY_SD_MM_S = 1.0
-# The real files sample at 250 Hz (dt 4 ms); a second without behaviour is 250 missing samples,
-# longer than a reach's acceleration phase. Configurable as ``[data] max_gap_s``.
-DEFAULT_MAX_GAP_S = 1.0
 # A step of t may differ from the median step by 1% of it: the real clock is regular to far
 # better than that, and float64 time stamps of a 2,500 s session are exact to about 1e-12 s.
 STEP_TOLERANCE = 0.01

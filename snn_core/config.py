@@ -22,10 +22,7 @@ from typing import Any
 
 from snn_core.errors import InputError
 from snn_core.inputs import check_input_file
-
-SEED_MAX = 2**32 - 1
-"""The largest seed: seeds go to ``numpy.random.default_rng`` and torch, and 32 bits is what every
-seeded library accepts; a larger number would be silently folded or refused deep in a run."""
+from snn_core.names import SEED_MAX
 
 
 def read_toml(path: str | Path) -> dict:

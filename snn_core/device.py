@@ -9,19 +9,12 @@ model trained on a GPU machine still loads on a CPU-only one.
 
 from __future__ import annotations
 
-import re
-
 import torch
 
 from snn_core.errors import InputError
+from snn_core.names import DEVICE_NAMES, is_device_name
 
-DEVICE_NAMES = "auto, cpu, cuda or cuda:N"
-DEVICE_HELP = f"{DEVICE_NAMES}; auto (the default) takes a CUDA GPU when one is visible, else the CPU"
-
-
-def is_device_name(name: object) -> bool:
-    """True for the names this project accepts (checked without looking at the hardware)."""
-    return isinstance(name, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", name) is not None
+__all__ = ["DEVICE_NAMES", "choose_device", "is_device_name", "loading_device"]
 
 
 def _present(device: torch.device) -> bool:

@@ -12,7 +12,9 @@ block as one batched model, in about the time of a few, which makes two other st
   then train only the ``top`` best ranked, ``seeds`` times each, and pick by mean validation score.
 
 The strategies run on any frontend through :mod:`snn_core.strategy_runs`, which records them
-in an ordinary Optuna study; this module holds their settings and the command-line checks.
+in an ordinary Optuna study; this module holds their settings and their checks. A refusal names
+the setting (``top``, ``topologies``); the command lines name their options instead
+(:func:`snn_core.cli.strategy_from_args`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from snn_core.errors import InputError
-from snn_core.search import SAMPLER_NAMES
+from snn_core.names import (
+    DEFAULT_SEEDS,
+    DEFAULT_TOP,
+    POPULATION_STRATEGIES,
+    PRECISIONS,
+    PROXIES,
+    STRATEGY_NAMES,
+    STRATEGY_SETTINGS,
+)
 from snn_core.topology import SkipTopology
-from snn_core.zero_cost import PROXIES
 
 __all__ = [
     "DEFAULT_SEEDS",
@@ -34,32 +43,24 @@ __all__ = [
     "POPULATION_STRATEGIES",
     "PRECISIONS",
     "STRATEGY_NAMES",
+    "STRATEGY_SETTINGS",
     "Strategy",
-    "add_strategy_arguments",
     "all_topologies",
     "check_strategy",
-    "strategy_from_args",
 ]
-
-POPULATION_STRATEGIES = ("exhaustive", "zero-cost")
-# ``sampler``: the Optuna sampler named by --sampler (the default); a sampler's name is a strategy too
-STRATEGY_NAMES = ("sampler", *SAMPLER_NAMES, *POPULATION_STRATEGIES)
-DEFAULT_SEEDS = {"exhaustive": 3, "zero-cost": 1}
-DEFAULT_TOP = 5  # at most the number of topologies ranked
-PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
 class Strategy:
-    """A population strategy and its settings (the command line's ``--strategy`` and its options).
+    """A population strategy and its settings (the search commands' ``--strategy`` and its options).
 
     Attributes:
         name: ``"exhaustive"`` or ``"zero-cost"``.
         seeds: seeds per trained topology (the base seed and the next ones).
         top: zero-cost: how many of the best ranked topologies are trained (None: :data:`DEFAULT_TOP`).
         proxy: zero-cost: the ranking proxy, one of :data:`snn_core.zero_cost.PROXIES`.
-        topologies: a subset of the space, as ``--topologies`` gives it: topologies separated by
-            commas, or a file with one per line (``#`` starts a comment); None: the whole space.
+        topologies: a subset of the space: topologies separated by commas, or a file with one
+            per line (``#`` starts a comment); None: the whole space.
         precision: population training's precision, ``"float32"`` or ``"bfloat16"``.
         memory_gb: about how much memory one population may take.
     """
@@ -76,8 +77,8 @@ class Strategy:
         """The topologies the strategy considers, in the space's order (or the order given).
 
         Raises:
-            InputError: ``--topologies`` naming a missing file or a topology of other block
-                sizes, or ``--top`` above the number of candidates.
+            InputError: ``topologies`` naming a missing file or a topology of other block
+                sizes, or ``top`` above the number of candidates.
         """
         sizes = tuple(int(n) for n in layers_per_block)
         if self.topologies is None:
@@ -86,7 +87,7 @@ class Strategy:
             found = _read_topologies(self.topologies, sizes)
         top = self.top_k(len(found))
         if self.name == "zero-cost" and top > len(found):
-            raise InputError("command line", "--top", f"1 to {len(found)} (the topologies ranked), got {top}")
+            raise InputError(STRATEGY_SETTINGS, "top", f"1 to {len(found)} (the topologies ranked), got {top}")
         return found
 
     def top_k(self, candidates: int) -> int:
@@ -118,15 +119,15 @@ def all_topologies(layers_per_block: Sequence[int]) -> list[str]:
 
 
 def _read_topologies(text: str, sizes: tuple[int, ...]) -> list[str]:
-    """``--topologies``: a file with one topology per line, else a comma-separated list."""
+    """``topologies``: a file with one topology per line, else a comma-separated list."""
     path = Path(text)
     if path.is_file():
         items = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
         source = str(path)
     elif "/" in text or text.endswith(".txt"):
-        raise InputError(text, "--topologies", "an existing file with one topology per line")
+        raise InputError(text, "topologies", "an existing file with one topology per line")
     else:
-        items, source = text.split(","), "command line"
+        items, source = text.split(","), STRATEGY_SETTINGS
     found = []
     for item in (i.strip() for i in items):
         if not item:
@@ -134,15 +135,13 @@ def _read_topologies(text: str, sizes: tuple[int, ...]) -> list[str]:
         try:
             topology = SkipTopology.from_string(item)
         except ValueError as err:
-            raise InputError(
-                source, "--topologies", f"topologies in text form, e.g. {all_topologies(sizes)[0]} ({err})"
-            ) from None
+            raise InputError(source, "topologies", f"topologies in text form, e.g. {all_topologies(sizes)[0]} ({err})") from None
         if topology.layers_per_block != sizes:
-            raise InputError(source, "--topologies", f"topologies of blocks of {list(sizes)} layers, got {item!r}")
+            raise InputError(source, "topologies", f"topologies of blocks of {list(sizes)} layers, got {item!r}")
         if str(topology) not in found:
             found.append(str(topology))
     if not found:
-        raise InputError(source, "--topologies", "at least one topology")
+        raise InputError(source, "topologies", "at least one topology")
     return found
 
 
@@ -158,57 +157,57 @@ def check_strategy(
     sampler: str | None,
     sampler_options: Mapping[str, object],
 ) -> tuple[Strategy | None, str | None]:
-    """The command-line checks of ``--strategy`` and its options.
+    """The strategy named ``name`` with its settings, once they are possible together.
 
     Args:
-        name: ``--strategy``.
-        seeds, top, proxy, topologies, precision, memory_gb: the population strategies' options
+        name: one of :data:`STRATEGY_NAMES`.
+        seeds, top, proxy, topologies, precision, memory_gb: the population strategies' settings
             (None: not given).
-        sampler: ``--sampler`` (None: not given).
-        sampler_options: the sampler strategy's other options by flag, e.g. ``{"--trials": 20}``
+        sampler: the sampler setting of a search (None: not given).
+        sampler_options: the sampler strategy's other settings by name, e.g. ``{"trials": 20}``
             (None: not given); a population strategy refuses every one given.
 
     Returns:
         (the population strategy, None) or, for a sampler strategy, (None, the sampler named by
-        ``--strategy`` or ``--sampler``, None when neither names one).
+        ``name`` or ``sampler``, None when neither names one).
 
     Raises:
-        InputError: one line naming the option and what was expected.
+        InputError: from :data:`STRATEGY_SETTINGS`, naming the setting and what was expected.
     """
-    population = {"--seeds": seeds, "--top": top, "--proxy": proxy, "--topologies": topologies}
-    population.update({"--precision": precision, "--memory-gb": memory_gb})
+    population = {"seeds": seeds, "top": top, "proxy": proxy, "topologies": topologies}
+    population.update({"precision": precision, "memory_gb": memory_gb})
+
+    def refuse(field: str, expected: str) -> InputError:
+        return InputError(STRATEGY_SETTINGS, field, expected)
+
     if name not in STRATEGY_NAMES:
-        raise InputError("command line", "--strategy", f"one of {', '.join(STRATEGY_NAMES)}, got {name!r}")
+        raise refuse("strategy", f"one of {', '.join(STRATEGY_NAMES)}, got {name!r}")
     if name not in POPULATION_STRATEGIES:
-        for flag, value in population.items():
+        for field, value in population.items():
             if value is not None:
-                raise InputError(
-                    "command line", flag, f"no {flag} with --strategy {name} (it is an option of exhaustive or zero-cost)"
-                )
+                raise refuse(field, f"none with the {name} strategy (a setting of exhaustive and zero-cost)")
         if name != "sampler":
             if sampler is not None and sampler != name:
-                raise InputError("command line", "--sampler", f"{name} as --strategy {name} says, or none, got {sampler!r}")
+                raise refuse("sampler", f"{name} as the {name} strategy says, or none, got {sampler!r}")
             sampler = name
         return None, sampler
-    for flag, value in {"--sampler": sampler, **sampler_options}.items():
+    for field, value in {"sampler": sampler, **sampler_options}.items():
         if value is not None:
-            raise InputError(
-                "command line", flag, f"no {flag} with --strategy {name} (it trains the topologies it picks, --seeds each)"
-            )
+            raise refuse(field, f"none with the {name} strategy (it trains the topologies it picks, with each seed)")
     if name == "exhaustive":
-        for flag in ("--top", "--proxy"):
-            if population[flag] is not None:
-                raise InputError("command line", flag, f"no {flag} with --strategy exhaustive (it is an option of zero-cost)")
+        for field in ("top", "proxy"):
+            if population[field] is not None:
+                raise refuse(field, "none with the exhaustive strategy (a setting of zero-cost)")
     if seeds is not None and seeds < 1:
-        raise InputError("command line", "--seeds", f"at least 1, got {seeds}")
+        raise refuse("seeds", f"at least 1, got {seeds}")
     if top is not None and top < 1:
-        raise InputError("command line", "--top", f"at least 1 topology to train, got {top}")
+        raise refuse("top", f"at least 1 topology to train, got {top}")
     if proxy is not None and proxy not in PROXIES:
-        raise InputError("command line", "--proxy", f"one of {', '.join(PROXIES)}, got {proxy!r}")
+        raise refuse("proxy", f"one of {', '.join(PROXIES)}, got {proxy!r}")
     if precision is not None and precision not in PRECISIONS:
-        raise InputError("command line", "--precision", f"one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise refuse("precision", f"one of {', '.join(PRECISIONS)}, got {precision!r}")
     if memory_gb is not None and not (math.isfinite(memory_gb) and memory_gb > 0):
-        raise InputError("command line", "--memory-gb", f"a size in GB above 0, got {memory_gb}")
+        raise refuse("memory_gb", f"a size in GB above 0, got {memory_gb}")
     strategy = Strategy(
         name,
         seeds if seeds is not None else DEFAULT_SEEDS[name],
@@ -219,39 +218,3 @@ def check_strategy(
         memory_gb if memory_gb is not None else 2.0,
     )
     return strategy, None
-
-
-def add_strategy_arguments(parser, score: str) -> None:
-    """``--strategy`` and the population strategies' options, on a search command's ``parser``;
-    ``score`` names its validation score in the help (e.g. ``"validation R2"``)."""
-    group = parser.add_argument_group("strategies (--strategy exhaustive or zero-cost: population training)")
-    group.add_argument(
-        "--strategy",
-        default="sampler",
-        metavar="NAME",
-        help="sampler (default: Optuna with --sampler), a sampler's name, exhaustive (train every topology, "
-        f"--seeds each, pick the best mean {score}) or zero-cost (rank every topology untrained, train the --top K)",
-    )
-    group.add_argument("--seeds", type=int, metavar="K", help="seeds per trained topology (default 3 exhaustive, 1 zero-cost)")
-    group.add_argument("--top", type=int, metavar="K", help=f"zero-cost: topologies trained (default {DEFAULT_TOP})")
-    group.add_argument("--proxy", metavar="NAME", help=f"zero-cost: the ranking, one of {', '.join(PROXIES)} (default hamming)")
-    group.add_argument(
-        "--topologies", metavar="LIST|FILE", help="only these topologies: comma-separated, or a file with one per line"
-    )
-    group.add_argument("--precision", metavar="P", help=f"population training in {' or '.join(PRECISIONS)} (default float32)")
-    group.add_argument("--memory-gb", type=float, metavar="GB", help="about the memory one population may use (default 2)")
-
-
-def strategy_from_args(args, sampler_options: Mapping[str, object]) -> tuple[Strategy | None, str | None]:
-    """:func:`check_strategy` on the options :func:`add_strategy_arguments` added to ``args``."""
-    return check_strategy(
-        args.strategy,
-        seeds=args.seeds,
-        top=args.top,
-        proxy=args.proxy,
-        topologies=args.topologies,
-        precision=args.precision,
-        memory_gb=args.memory_gb,
-        sampler=args.sampler,
-        sampler_options=sampler_options,
-    )

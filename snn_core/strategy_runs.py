@@ -67,7 +67,8 @@ def open_strategy_study(
         raise InputError(
             f"{storage_label(storage)}, study {study_name!r}",
             "strategy",
-            f"a study of --strategy {strategy.name}, not of {kind or 'a sampler'} (pass another --study or storage)",
+            f"a study of the {strategy.name} strategy, not of {f'the {kind} strategy' if kind else 'a sampler'} "
+            "(use another study name or storage)",
         )
     return bind_study(storage, study_name, settings)
 

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from snn_core.names import PROXIES
 from snn_core.network import SkipNetwork
 from snn_core.population import PopulationNetwork
 
@@ -54,9 +55,6 @@ __all__ = [
     "proxy_scores",
     "score_topologies",
 ]
-
-PROXIES = ("hamming", "naswot")
-"""The proxies :func:`score_topologies` computes: SNASNet's score on the SNN, NASWOT's on its ANN twin."""
 
 _RATE_EPS = 1e-3  # the published SNASNet implementation's guard on the rescaling
 

@@ -1,8 +1,9 @@
 """Ctrl-C in either console script: one stderr line, exit status 130, no partial output.
 
-Each script runs in a child process, interrupted either while its CLI imports torch (a
-``sys.meta_path`` hook in the child signals readiness and waits inside that import) or during a
-long command, once the child says the command's work has started.
+Each script runs in a child process, interrupted while its CLI imports its subcommand modules
+(start-up), while the command imports the libraries it needs (numpy, torch: seconds on a loaded
+machine; a ``sys.meta_path`` hook in the child signals readiness and waits inside that import),
+or during a long command, once the child says the command's work has started.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Announces readiness on stdout, then sleeps inside the import of torch until interrupted.
+# Announces readiness on stdout, then sleeps inside the import of {module} until interrupted.
 STALL_IMPORT = """
 import sys, time
 class Stall:
     def find_spec(self, name, path=None, target=None):
-        if name == "torch":
+        if name == {module!r}:
             sys.stdout.write("ready\\n"); sys.stdout.flush(); time.sleep(120)
         return None
 sys.meta_path.insert(0, Stall())
@@ -39,13 +40,15 @@ setattr(module, {function!r}, started)
 SCRIPTS = {
     "bmi-decoder": (
         "bmi_decoder.cli",
-        ("bmi_decoder.cli.synth", "simulate_session"),
+        "bmi_decoder.cli.synth",
+        ("bmi_decoder.simulate", "simulate_session"),
         ["synth", "{out}/session.mat", "--seconds", "3000"],
         "session.mat",
     ),
     "vision-bench": (
         "vision_bench.cli",
-        ("vision_bench.cli.synth", "write_synthetic_cifar10dvs"),
+        "vision_bench.cli.synth",
+        ("vision_bench.data.synthetic", "write_synthetic_cifar10dvs"),
         ["synth", "{out}/set", "--per-class", "500"],
         "set",
     ),
@@ -75,10 +78,15 @@ def _interrupt(prelude: str, package: str, args: list[str]) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("prog", sorted(SCRIPTS))
-@pytest.mark.parametrize("when", ["import", "command"])
+@pytest.mark.parametrize("when", ["start-up", "import", "command"])
 def test_ctrl_c_prints_one_line_and_exits_130(prog: str, when: str, tmp_path: Path) -> None:
-    package, (module, function), args, output = SCRIPTS[prog]
-    prelude = STALL_IMPORT if when == "import" else STARTED.format(module=module, function=function)
+    package, command, (module, function), args, output = SCRIPTS[prog]
+    preludes = {
+        "start-up": STALL_IMPORT.format(module=command),  # the subcommand module, imported by the console script
+        "import": STALL_IMPORT.format(module="numpy"),  # the first library the command imports
+        "command": STARTED.format(module=module, function=function),
+    }
+    prelude = preludes[when]
     result = _interrupt(prelude, package, [a.format(out=tmp_path) for a in args])
     assert result.returncode == 130, result.stderr
     assert result.stderr == f"{prog}: interrupted; rerun to resume\n"

@@ -1,7 +1,8 @@
 """``bmi-decoder``: the command line of the reaching-decoder frontend.
 
 The subcommand modules are imported by :func:`main`, not here, so that Ctrl-C while they import
-torch is reported like any other Ctrl-C (:func:`snn_core.cli.console`).
+is reported like any other Ctrl-C (:func:`snn_core.cli.console`). They import nothing heavy at
+their top, so ``--help`` answers at once; each command imports torch and the rest when it runs.
 """
 
 from __future__ import annotations

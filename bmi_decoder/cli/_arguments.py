@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from snn_core.device import DEVICE_HELP
+from snn_core.names import DEVICE_HELP
 
 MIN_SPEED, MAX_SPEED = 1e-3, 1e6
 """Playback speeds (``rig``, ``replay``) that can work: below 1e-3 one 4 ms bin takes over a

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bmi_decoder.io import read_recording_file, recording_kind, write_recording
 from snn_core.outputs import check_output
 
 DESCRIPTION = """\
@@ -35,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bmi_decoder.io import read_recording_file, recording_kind, write_recording
+
     check_output(args.out, "OUT", [args.source], kind=recording_kind(args.out))
     stored = read_recording_file(args.source)
     write_recording(stored.recording, args.out, outside_spikes=stored.outside_spikes)

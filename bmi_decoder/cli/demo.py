@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bmi_decoder.cli.evaluate import REPORT_FILES, add_common_arguments, run_evaluation
-from bmi_decoder.demo_session import DEMO_SECONDS, cached_session
+from bmi_decoder.names import DEMO_SECONDS
 from snn_core.cli import seed as seed_argument
 from snn_core.outputs import check_output
 
@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bmi_decoder.demo_session import cached_session
+
     check_output(args.out, "--out", [args.config], folder=True, contents=REPORT_FILES)
     run_evaluation([cached_session(args.session_seed)], args)
     return 0

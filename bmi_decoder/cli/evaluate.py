@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 
 from bmi_decoder.cli._arguments import add_device_argument
-from bmi_decoder.decoders import DECODERS
-from bmi_decoder.experiment import evaluate_file, load_config, parse_decoder_names, read_decodable
-from bmi_decoder.report import markdown_table, write_report
+from bmi_decoder.names import DECODER_NAMES
 from snn_core.cli import seed as seed_argument
 from snn_core.outputs import JSON, MARKDOWN, PNG, check_output
 
@@ -27,7 +25,7 @@ REPORT_FILES = {"report.json": JSON, "report.md": MARKDOWN, "velocity.png": PNG,
 
 def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
     parser.add_argument(
-        "--decoders", default=",".join(DECODERS), help=f"comma-separated decoders (default: {','.join(DECODERS)})"
+        "--decoders", default=",".join(DECODER_NAMES), help=f"comma-separated decoders (default: {','.join(DECODER_NAMES)})"
     )
     parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
     parser.add_argument("--out", type=Path, default=Path(default_out), help=f"report folder (default: {default_out})")
@@ -44,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_evaluation(files: list[Path], args: argparse.Namespace) -> list:
     """Shared by ``evaluate`` and ``demo``: run, write the report, print the table."""
+    from bmi_decoder.experiment import evaluate_file, load_config, parse_decoder_names, read_decodable
+    from bmi_decoder.report import markdown_table, write_report
+
     names = parse_decoder_names(args.decoders)
     config = load_config(args.config, args.seed, args.device, inputs=files)
     # Every file is read and checked before the first fit, so a bad last file fails in seconds, not

@@ -7,12 +7,8 @@ import math
 import sys
 from pathlib import Path
 
-from bmi_decoder.across_days import CALIBRATION_S, check_sessions, evaluate_days
 from bmi_decoder.cli._arguments import add_device_argument
-from bmi_decoder.days_report import REPORT_FILES, markdown_table, write_days_report
-from bmi_decoder.decoders import DECODERS
-from bmi_decoder.experiment import load_config, parse_decoder_names
-from bmi_decoder.recalibration import METHODS, parse_methods
+from bmi_decoder.names import CALIBRATION_S, DECODER_NAMES, RECALIBRATION_METHODS
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
 from snn_core.outputs import JSON, MARKDOWN, PNG, check_output
@@ -52,10 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--train", nargs="+", type=Path, required=True, metavar="FILE", help="training sessions (.mat or .nwb)")
     parser.add_argument("--test", nargs="+", type=Path, required=True, metavar="FILE", help="held-out sessions (.mat or .nwb)")
     parser.add_argument(
-        "--decoders", default="wiener,snn", help=f"comma-separated decoders from {', '.join(DECODERS)} (default: wiener,snn)"
+        "--decoders", default="wiener,snn", help=f"comma-separated decoders from {', '.join(DECODER_NAMES)} (default: wiener,snn)"
     )
     parser.add_argument(
-        "--methods", default=",".join(METHODS), help=f"comma-separated recalibration methods (default: {','.join(METHODS)})"
+        "--methods",
+        default=",".join(RECALIBRATION_METHODS),
+        help=f"comma-separated recalibration methods (default: {','.join(RECALIBRATION_METHODS)})",
     )
     parser.add_argument(
         "--calibration",
@@ -82,6 +80,11 @@ def parse_calibration(text: str) -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bmi_decoder.across_days import check_sessions, evaluate_days
+    from bmi_decoder.days_report import REPORT_FILES, markdown_table, write_days_report
+    from bmi_decoder.experiment import load_config, parse_decoder_names
+    from bmi_decoder.recalibration import parse_methods
+
     inputs = [*args.train, *args.test, args.config]
     check_output(args.out, "--out", inputs, folder=True, contents={"days.json": JSON, "days.md": MARKDOWN, "r2_vs_days.png": PNG})
     names = parse_decoder_names(args.decoders)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bmi_decoder.export import export_checkpoint
 from snn_core.outputs import NIR, check_output
 
 DESCRIPTION = """\
@@ -36,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bmi_decoder.export import export_checkpoint
+
     check_output(args.out, "OUT.nir", [args.checkpoint], kind=NIR)
     graph = export_checkpoint(args.checkpoint, args.out)
     print(f"wrote {args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges")

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from bmi_decoder.fetch import DownloadError, fetch
 from bmi_decoder.registry import DatasetEntry, default_download_root, default_registry_path, load_registry
 from snn_core.errors import InputError
 from snn_core.outputs import check_output
@@ -57,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bmi_decoder.fetch import DownloadError, fetch
+
     registry = load_registry()
     if args.list:
         _print_registry(registry.values())

@@ -6,12 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+from bmi_decoder.names import DEFAULT_MAX_GAP_S
 
-from bmi_decoder.io import RecordingFile, read_recording_file
-from bmi_decoder.kinematics import reach_starts
-from bmi_decoder.quality import DEFAULT_MAX_GAP_S, check_recording
+if TYPE_CHECKING:
+    from bmi_decoder.io import RecordingFile
 
 DESCRIPTION = f"""\
 Summarise a reaching session (.mat v7.3 or .nwb): channels, units (non-empty cells, i.e. (channel,
@@ -59,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def summarize(stored: RecordingFile) -> dict[str, int | float | list[str]]:
     """The numbers ``info`` reports, keyed as in its ``--json`` output."""
+    import numpy as np
+
+    from bmi_decoder.kinematics import reach_starts
+    from bmi_decoder.quality import check_recording
+
     rec, outside = stored.recording, stored.outside_spikes
     # A cell whose spikes all lie outside the window is still a unit of the file.
     channels = np.concatenate([rec.spike_channels, outside.channels]).astype(np.int64)
@@ -79,6 +84,8 @@ def summarize(stored: RecordingFile) -> dict[str, int | float | list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bmi_decoder.io import read_recording_file
+
     summary = summarize(read_recording_file(args.file))
     for warning in summary["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)

@@ -6,16 +6,14 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm.auto import tqdm
-
-from bmi_decoder.checkpoint import load_decoder
 from bmi_decoder.cli._arguments import MAX_SPEED, MIN_SPEED
-from bmi_decoder.evaluation import r2_score
-from bmi_decoder.io import read_recording
-from bmi_decoder.preprocess import SPLITS, PreparedSession, prepare_session
-from bmi_decoder.replay import replay
+from bmi_decoder.names import SPLITS
 from snn_core.errors import InputError
+
+if TYPE_CHECKING:
+    from bmi_decoder.preprocess import PreparedSession
 
 DESCRIPTION = """\
 Replay a recording as a live stream: bins are released at real-time pace (4 ms apart at --speed 1)
@@ -36,6 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from bmi_decoder.checkpoint import load_decoder
+    from bmi_decoder.evaluation import r2_score
+    from bmi_decoder.io import read_recording
+    from bmi_decoder.preprocess import prepare_session
+    from bmi_decoder.replay import replay
+
     # checked before the checkpoint is read; NaN fails every comparison, so test finiteness first
     if not (args.speed == 0 or MIN_SPEED <= args.speed <= MAX_SPEED):  # NaN fails both
         raise InputError("command line", "--speed", f"0 or a number from {MIN_SPEED:g} to {MAX_SPEED:g}, got {args.speed}")

@@ -8,8 +8,7 @@ import math
 from pathlib import Path
 
 from bmi_decoder.cli._arguments import MAX_SPEED, MIN_SPEED
-from bmi_decoder.live.faults import Faults
-from bmi_decoder.live.lsl import DEFAULT_NAME
+from bmi_decoder.names import SPIKE_STREAM
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
 
@@ -36,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="recording file (.mat or .nwb)")
-    parser.add_argument("--name", default=DEFAULT_NAME, help=f"spike stream name (default: {DEFAULT_NAME})")
+    parser.add_argument("--name", default=SPIKE_STREAM, help=f"spike stream name (default: {SPIKE_STREAM})")
     parser.add_argument("--start", type=float, default=0.0, help="seconds into the session to start from (default: 0)")
     parser.add_argument("--seconds", type=float, help="seconds to play (default: to the end)")
     parser.add_argument("--speed", type=float, default=1.0, help="1 = real time, 4 = four times as fast (default: 1)")
@@ -59,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bmi_decoder.io import read_recording
+    from bmi_decoder.live.faults import Faults
     from bmi_decoder.live.rig import run_rig
 
     if not MIN_SPEED <= args.speed <= MAX_SPEED:  # NaN fails both

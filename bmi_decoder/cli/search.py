@@ -6,17 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import optuna
-
 from bmi_decoder.cli._arguments import add_device_argument
-from bmi_decoder.experiment import load_config
-from bmi_decoder.search import search_topology
-from snn_core.cli import checked_search
+from snn_core.cli import add_strategy_arguments, checked_search, strategy_from_args
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
+from snn_core.names import PRUNERS, SAMPLER_NAMES
 from snn_core.outputs import CHECKPOINT, JSON, PNG, check_output
-from snn_core.search import PRUNERS, SAMPLER_NAMES, SearchRequest, parse_objectives, trial_printer
-from snn_core.strategies import add_strategy_arguments, strategy_from_args
 
 DESCRIPTION = """\
 Search the skip topology of the SNN decoder (one block of --layers LIF layers: which entries of
@@ -91,8 +86,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import optuna
+
+    from bmi_decoder.experiment import load_config
+    from bmi_decoder.search import search_topology
+    from snn_core.search import SearchRequest, parse_objectives, trial_printer
+
     check_output(args.out, "--out", [args.file, args.config], folder=True, contents=SEARCH_FILES)
-    given = {"--trials": args.trials, "--pruner": args.pruner, "--workers": args.workers, "--objectives": args.objectives}
+    given = {"trials": args.trials, "pruner": args.pruner, "workers": args.workers, "objectives": args.objectives}
     strategy, sampler = strategy_from_args(args, given)
     request = checked_search(
         SearchRequest(

@@ -7,8 +7,7 @@ import math
 import sys
 from pathlib import Path
 
-from bmi_decoder.live.lsl import DEFAULT_NAME, VELOCITY_NAME
-from bmi_decoder.live.truth import KINDS
+from bmi_decoder.names import KINEMATICS_KINDS, SPIKE_STREAM, VELOCITY_STREAM
 from snn_core.errors import InputError
 from snn_core.outputs import JSON, check_output
 
@@ -47,14 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("checkpoint", type=Path, metavar="CKPT", help="checkpoint written by `bmi-decoder train`")
-    parser.add_argument("--name", default=DEFAULT_NAME, help=f"spike stream to decode (default: {DEFAULT_NAME})")
+    parser.add_argument("--name", default=SPIKE_STREAM, help=f"spike stream to decode (default: {SPIKE_STREAM})")
     parser.add_argument("--out", type=Path, default=Path("runs/stream.json"), help="statistics file (default: runs/stream.json)")
     parser.add_argument(
         "--wait", type=float, default=30.0, help="seconds to wait for the stream, or for it to return (default: 30)"
     )
     parser.add_argument("--max-gap-ms", type=float, default=100.0, help="silence longer than this is a gap (default: 100)")
     parser.add_argument("--reference", type=Path, help="recording to decode offline for r2_offline (default: the stream's file)")
-    parser.add_argument("--velocity-name", default=VELOCITY_NAME, help=f"velocity stream name (default: {VELOCITY_NAME})")
+    parser.add_argument("--velocity-name", default=VELOCITY_STREAM, help=f"velocity stream name (default: {VELOCITY_STREAM})")
     parser.add_argument(
         "--realtime",
         action="store_true",
@@ -78,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--kinematics-kind",
-        choices=KINDS,
+        choices=KINEMATICS_KINDS,
         default="position",
         help="what --kinematics holds: position (velocity by central differences, as offline) or velocity (default: position)",
     )

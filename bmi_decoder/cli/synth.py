@@ -5,11 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tqdm import tqdm
-
-from bmi_decoder.io import recording_kind, write_mat, write_recording
-from bmi_decoder.simulate import simulate_session
-from bmi_decoder.simulate_days import NOTE, parse_days, simulate_days
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
 from snn_core.outputs import MAT, check_output
@@ -83,6 +78,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_days(args: argparse.Namespace) -> int:
     """``--days``: one .mat file per day in the folder ``args.out``."""
+    from tqdm import tqdm
+
+    from bmi_decoder.io import write_mat
+    from bmi_decoder.simulate_days import NOTE, parse_days, simulate_days
+
     days = parse_days(args.days)
     check_output(args.out, "OUT", folder=True)
     check_seconds(args.seconds)
@@ -110,6 +110,9 @@ def check_seconds(seconds: float) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.days is not None:
         return run_days(args)
+    from bmi_decoder.io import recording_kind, write_recording
+    from bmi_decoder.simulate import simulate_session
+
     check_output(args.out, "OUT", kind=recording_kind(args.out))
     check_seconds(args.seconds)
     session = simulate_session(

@@ -6,12 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bmi_decoder.checkpoint import save_decoder
 from bmi_decoder.cli._arguments import add_device_argument
-from bmi_decoder.decoders import DECODERS
-from bmi_decoder.evaluation import r2_score
-from bmi_decoder.experiment import load_config, parse_decoder_names, read_decodable
-from bmi_decoder.preprocess import prepare_session
+from bmi_decoder.names import DECODER_NAMES
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
 from snn_core.outputs import CHECKPOINT, PROGRESS, check_output
@@ -28,7 +24,7 @@ session, decoder or config is refused (exit status 2); --restart discards it and
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="fit one decoder and save a checkpoint", description=DESCRIPTION)
     parser.add_argument("file", type=Path, metavar="FILE", help="recording file (.mat or .nwb)")
-    parser.add_argument("--decoder", required=True, help=f"one of {', '.join(DECODERS)}")
+    parser.add_argument("--decoder", required=True, help=f"one of {', '.join(DECODER_NAMES)}")
     parser.add_argument("--config", type=Path, help="TOML experiment config (see configs/bmi_*.toml)")
     parser.add_argument("--out", type=Path, required=True, metavar="CKPT", help="checkpoint file to write")
     parser.add_argument("--seed", type=seed_argument, help="seed of every random choice (overrides the config's)")
@@ -40,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bmi_decoder.checkpoint import save_decoder
+    from bmi_decoder.evaluation import r2_score
+    from bmi_decoder.experiment import load_config, parse_decoder_names, read_decodable
+    from bmi_decoder.preprocess import prepare_session
+
     progress = Path(f"{args.out}.progress")
     check_output(args.out, "--out", [args.file, args.config], kind=CHECKPOINT)
     check_output(progress, "--out", [args.file, args.config], kind=PROGRESS)  # written, then deleted

@@ -2,7 +2,8 @@
 
 Every decoder follows :class:`Decoder` (scikit-learn's estimator contract plus ``reset`` and
 ``step`` for streaming); :data:`DECODERS` maps the names used on the command line and in
-configuration files to the classes.
+configuration files (:data:`bmi_decoder.names.DECODER_NAMES`, which ``--help`` lists without
+importing torch) to the classes.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bmi_decoder.live import lsl
+from bmi_decoder.names import SPIKE_STREAM, VELOCITY_STREAM
 from snn_core.atomic import write_text_atomic
 
 SILENCE_S = 5.0
@@ -108,8 +109,8 @@ def consume(name: str, velocity_name: str, wait_s: float, bin_s: float, ready: P
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--name", default=lsl.DEFAULT_NAME, help="the spike stream (its pace stream is read)")
-    parser.add_argument("--velocity-name", default=lsl.VELOCITY_NAME)
+    parser.add_argument("--name", default=SPIKE_STREAM, help="the spike stream (its pace stream is read)")
+    parser.add_argument("--velocity-name", default=VELOCITY_STREAM)
     parser.add_argument("--wait", type=float, default=600.0, help="seconds to wait for the velocity stream")
     parser.add_argument("--bin-ms", type=float, default=4.0, help="a sample later than this after its bin's end is late")
     parser.add_argument("--ready", type=Path, help="a file created once the velocity stream is open (a rig may start then)")

@@ -42,8 +42,6 @@ SPIKE_COUNTS = "SpikeCounts"
 KINEMATICS = "Kinematics"
 VELOCITY = "Velocity"
 PACE = "Pace"
-DEFAULT_NAME = "bmi-spikes"
-VELOCITY_NAME = "bmi-decoder-velocity"
 KINEMATICS_CHANNELS = ("vx", "vy", "x", "y", "target_x", "target_y")
 END_CHANNEL = -1
 

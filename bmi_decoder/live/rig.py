@@ -20,6 +20,7 @@ import numpy as np
 from bmi_decoder.live import lsl
 from bmi_decoder.live.events import Clock, clock, kinematics, spike_events
 from bmi_decoder.live.faults import Faults, Plan, plan
+from bmi_decoder.names import SPIKE_STREAM
 from bmi_decoder.preprocess import bin_spikes
 from bmi_decoder.recording import Recording
 from snn_core.errors import InputError
@@ -182,7 +183,7 @@ class Rig:
 def run_rig(
     rec: Recording,
     path: Path,
-    name: str = lsl.DEFAULT_NAME,
+    name: str = SPIKE_STREAM,
     start_s: float = 0.0,
     seconds: float | None = None,
     speed: float = 1.0,

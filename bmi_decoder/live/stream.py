@@ -35,6 +35,7 @@ from bmi_decoder.live.connection import Connection
 from bmi_decoder.live.events import Clock
 from bmi_decoder.live.rules import EventRules
 from bmi_decoder.live.truth import ForeignKinematics, RigKinematics
+from bmi_decoder.names import VELOCITY_STREAM
 from bmi_decoder.preprocess import Preprocessing
 from snn_core.atomic import write_text_atomic
 from snn_core.errors import InputError
@@ -81,7 +82,7 @@ class LiveDecoder:
         wait_s: float = 30.0,
         max_gap_s: float = 0.1,
         reference: Path | None = None,
-        velocity_name: str = lsl.VELOCITY_NAME,
+        velocity_name: str = VELOCITY_STREAM,
         realtime_cpu: int | None = None,
         close_after_s: float | None = None,
         kinematics: str | None = None,

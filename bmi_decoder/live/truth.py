@@ -19,8 +19,6 @@ import numpy as np
 from bmi_decoder.kinematics import velocity
 from bmi_decoder.live.events import Clock
 
-KINDS = ("position", "velocity")
-
 
 class RigKinematics:
     """The rig's kinematics, indexed by behaviour sample (``vx, vy, x, y, target_x, target_y``)."""

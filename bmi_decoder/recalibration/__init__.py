@@ -1,6 +1,7 @@
 """Recalibration of a decoder on a new day, behind one interface (:class:`Recalibration`).
 
-:data:`METHODS` maps the names used on the command line to the methods: ``scratch`` (a new
+:data:`METHODS` maps the names used on the command line
+(:data:`bmi_decoder.names.RECALIBRATION_METHODS`) to the methods: ``scratch`` (a new
 decoder fitted on the calibration data alone), ``readout`` (the readout solved anew, the rest
 kept), ``input`` (the input layer fine-tuned, the rest frozen), ``rates`` (per-channel rate
 normalisation, no labels) and ``latent`` (factor analysis and alignment on stable channels as in

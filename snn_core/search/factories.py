@@ -11,13 +11,21 @@ import warnings
 
 import optuna
 
-SAMPLERS = ("tpe", "gp", "random")
-"""The samplers compared with one another (claim 4)."""
+from snn_core.names import PRUNERS, SAMPLER_NAMES, SAMPLERS
 
-# NSGA-II is Optuna's evolutionary multi-objective sampler (Deb et al. 2002); TPE, GP and random
-# search take several objectives too.
-SAMPLER_NAMES = (*SAMPLERS, "nsga2")
-PRUNERS = ("none", "sha", "hyperband")
+__all__ = [
+    "PRUNERS",
+    "SAMPLERS",
+    "SAMPLER_NAMES",
+    "STARTUP_TRIALS",
+    "PrunerSpec",
+    "SamplerSpec",
+    "make_pruner",
+    "make_sampler",
+    "pruner_label",
+    "prunes",
+    "sampler_label",
+]
 
 # Optuna's default of 10 random start-up trials would leave a model-based sampler only a few
 # guided trials of the 10 to 30 that a search affords when each trial trains a network.

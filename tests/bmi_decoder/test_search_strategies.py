@@ -123,15 +123,21 @@ def test_zero_cost_ranks_the_space_then_trains_the_top(session_file, config_file
     [
         (["--strategy", "grid"], "--strategy: expected one of sampler, tpe, gp, random, nsga2, exhaustive, zero-cost"),
         (["--strategy", "exhaustive", "--seeds", "0"], "--seeds: expected at least 1, got 0"),
-        (["--strategy", "zero-cost", "--top", "4"], "--top: expected 1 to 3 (the topologies ranked), got 4"),
+        (["--strategy", "zero-cost", "--top", "4"], "command line: --top: expected 1 to 3 (the topologies ranked), got 4"),
         (["--strategy", "zero-cost", "--top", "0"], "--top: expected at least 1 topology to train, got 0"),
-        (["--seeds", "3"], "--seeds: expected no --seeds with --strategy sampler"),
-        (["--strategy", "gp", "--seeds", "3"], "--seeds: expected no --seeds with --strategy gp"),
-        (["--strategy", "exhaustive", "--trials", "5"], "--trials: expected no --trials with --strategy exhaustive"),
-        (["--strategy", "exhaustive", "--sampler", "tpe"], "--sampler: expected no --sampler with --strategy exhaustive"),
-        (["--strategy", "exhaustive", "--top", "2"], "--top: expected no --top with --strategy exhaustive"),
+        (["--seeds", "3"], "command line: --seeds: expected none with the sampler strategy"),
+        (["--strategy", "gp", "--seeds", "3"], "--seeds: expected none with the gp strategy"),
+        (["--strategy", "exhaustive", "--trials", "5"], "--trials: expected none with the exhaustive strategy"),
+        (["--strategy", "exhaustive", "--sampler", "tpe"], "--sampler: expected none with the exhaustive strategy"),
+        (
+            ["--strategy", "exhaustive", "--top", "2"],
+            "--top: expected none with the exhaustive strategy (a setting of zero-cost)",
+        ),
         (["--strategy", "zero-cost", "--proxy", "synflow"], "--proxy: expected one of hamming, naswot, got 'synflow'"),
-        (["--strategy", "exhaustive", "--topologies", "3-000"], "--topologies: expected topologies of blocks of [2] layers"),
+        (
+            ["--strategy", "exhaustive", "--topologies", "3-000"],
+            "command line: --topologies: expected topologies of blocks of [2] layers",
+        ),
         (["--strategy", "exhaustive", "--precision", "half"], "--precision: expected one of float32, bfloat16, got 'half'"),
     ],
 )

@@ -90,12 +90,15 @@ def test_zero_cost_ranks_every_topology_then_trains_the_top(sim_root, config, tm
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        (["--strategy", "zero-cost", "--top", "28"], "--top: expected 1 to 27"),
+        (["--strategy", "zero-cost", "--top", "28"], "command line: --top: expected 1 to 27"),
         (["--strategy", "exhaustive", "--seeds", "0"], "--seeds: expected at least 1"),
-        (["--strategy", "exhaustive", "--sampler", "all"], "--sampler: expected no --sampler"),
-        (["--strategy", "exhaustive", "--pruner", "sha"], "--pruner: expected no --pruner"),
-        (["--top", "3"], "--top: expected no --top with --strategy sampler"),
-        (["--strategy", "zero-cost", "--topologies", "3-000,3-9"], "--topologies: expected topologies in text form"),
+        (["--strategy", "exhaustive", "--sampler", "all"], "--sampler: expected none with the exhaustive strategy"),
+        (["--strategy", "exhaustive", "--pruner", "sha"], "--pruner: expected none with the exhaustive strategy"),
+        (["--top", "3"], "--top: expected none with the sampler strategy"),
+        (
+            ["--strategy", "zero-cost", "--topologies", "3-000,3-9"],
+            "command line: --topologies: expected topologies in text form",
+        ),
     ],
 )
 def test_bad_strategy_options_exit_2_with_one_line(sim_root, config, tmp_path, capsys, extra, fragment):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from snn_core.device import DEVICE_HELP, choose_device
-from vision_bench.config import AnalysisConfig
-from vision_bench.data import DATASETS
+from snn_core.names import DEVICE_HELP
+from vision_bench.names import DATASETS
+
+if TYPE_CHECKING:
+    from vision_bench.config import AnalysisConfig
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +31,8 @@ def with_device(config: AnalysisConfig, device: str | None) -> AnalysisConfig:
     Raises:
         InputError: for a name that is not a device, or a CUDA device this machine lacks.
     """
+    from snn_core.device import choose_device
+
     if device is None:
         return config
     choose_device(device, "command line", "--device")

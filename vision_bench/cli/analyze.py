@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from snn_core.outputs import JSON, MARKDOWN, PNG, check_output
-from vision_bench.analysis import AnalysisReport, run_analysis
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
-from vision_bench.config import AnalysisConfig, load_config
-from vision_bench.report import results_table
-from vision_bench.verdicts import claims_table
+
+if TYPE_CHECKING:
+    from vision_bench.analysis import AnalysisReport
 
 DESCRIPTION = """\
 Test the claims of Benmeziane et al. (2023), "Skip Connections in Spiking Neural Networks",
@@ -68,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def print_summary(report: AnalysisReport, out_dir: Path) -> None:
     """Print the results and the claim verdicts, and where the report went."""
+    from vision_bench.report import results_table
+    from vision_bench.verdicts import claims_table
+
     print(results_table(report))
     print()
     print(claims_table(report.claims))
@@ -75,6 +78,9 @@ def print_summary(report: AnalysisReport, out_dir: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vision_bench.analysis import run_analysis
+    from vision_bench.config import AnalysisConfig, load_config
+
     config = with_device(load_config(args.config) if args.config is not None else AnalysisConfig(), args.device)
     out_dir = args.out if args.out is not None else Path("runs") / f"analyze-{args.dataset}"
     check_output(out_dir, "--out", [args.config], folder=True, contents=REPORT_FILES)

@@ -6,17 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
 from snn_core.outputs import check_output
-from vision_bench.analysis import run_analysis
 from vision_bench.cli._arguments import add_device_argument, with_device
 from vision_bench.cli.analyze import REPORT_FILES, print_summary
-from vision_bench.config import load_config
-from vision_bench.data import write_synthetic_cifar10dvs
-from vision_bench.data.datasets import CIFAR10DVS_FOLDER, SYNTHETIC_MANIFEST
 
 # In a checkout the configuration lives in configs/ and data in datasets/ (docs/architecture.md);
 # an installed wheel has neither, so data then goes to ./datasets and --config is needed.
@@ -71,6 +65,9 @@ def ensure_synthetic_set(root: Path, per_class: int, seed: int) -> None:
     A smaller set of the same seed is extended (sample i depends only on seed, class and i);
     a set of another seed, or a larger one, would leave foreign files in the set: refused.
     """
+    from vision_bench.data import write_synthetic_cifar10dvs
+    from vision_bench.data.datasets import CIFAR10DVS_FOLDER, SYNTHETIC_MANIFEST
+
     manifest = root / CIFAR10DVS_FOLDER / SYNTHETIC_MANIFEST
     try:
         written = json.loads(manifest.read_text())
@@ -86,6 +83,11 @@ def ensure_synthetic_set(root: Path, per_class: int, seed: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from vision_bench.analysis import run_analysis
+    from vision_bench.config import load_config
+
     # The demo's convolutions are small, so a second intra-op thread gains little (about 1.5x
     # alone) and, when another process holds a core, stalls at every parallel region: measured
     # 4 instead of 500 samples/s on 2 shared cores. One thread keeps the 5-minute budget.

@@ -6,8 +6,7 @@ import argparse
 import json
 
 from vision_bench.cli._arguments import add_dataset_arguments
-from vision_bench.data.split import SPLIT_SCHEMES
-from vision_bench.data.summary import summarize
+from vision_bench.names import SPLIT_SCHEMES
 
 DESCRIPTION = """\
 Check a downloaded (or simulated) data set and print its classes, recordings per class, the
@@ -56,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vision_bench.data.summary import summarize
+
     summary = summarize(args.dataset, args.root, args.split_scheme, progress=not args.json)
     if args.json:
         print(json.dumps(summary))

@@ -6,20 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-import optuna
-import torch
-
-from snn_core.cli import checked_search
+from snn_core.cli import add_strategy_arguments, checked_search, strategy_from_args
 from snn_core.cli import seed as seed_argument
 from snn_core.errors import InputError
+from snn_core.names import PRUNERS, SAMPLER_NAMES, SAMPLERS
 from snn_core.outputs import JSON, MARKDOWN, PNG, check_output
-from snn_core.search import PRUNERS, SAMPLER_NAMES, SAMPLERS, SearchRequest, trial_printer
-from snn_core.strategies import add_strategy_arguments, strategy_from_args
 from vision_bench.cli._arguments import add_dataset_arguments, add_device_argument, with_device
-from vision_bench.config import AnalysisConfig, load_config
-from vision_bench.search import VALIDATION_SHARE, run_vision_search
-from vision_bench.search_report import samplers_table
-from vision_bench.verdicts import claims_table
+from vision_bench.names import VALIDATION_SHARE
 
 DESCRIPTION = f"""\
 Search the skip connections of the vision SNN's blocks (position, type DSC or ASC, and number:
@@ -100,7 +93,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    strategy, sampler = strategy_from_args(args, {"--trials": args.trials, "--pruner": args.pruner})
+    import optuna
+    import torch
+
+    from snn_core.search import SearchRequest, trial_printer
+    from vision_bench.config import AnalysisConfig, load_config
+    from vision_bench.search import run_vision_search
+    from vision_bench.search_report import samplers_table
+    from vision_bench.verdicts import claims_table
+
+    strategy, sampler = strategy_from_args(args, {"trials": args.trials, "pruner": args.pruner})
     sampler = sampler or "tpe"
     if sampler not in (*SAMPLER_NAMES, "all"):
         raise InputError("command line", "--sampler", f"one of {', '.join(SAMPLER_NAMES)} or all, got {sampler!r}")

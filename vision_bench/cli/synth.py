@@ -7,8 +7,7 @@ from pathlib import Path
 
 from snn_core.cli import seed as seed_argument
 from snn_core.outputs import check_output
-from vision_bench.data.datasets import CIFAR10DVS_FOLDER
-from vision_bench.data.synthetic import N_STEPS, STEP_US, write_synthetic_cifar10dvs
+from vision_bench.names import SYNTHETIC_STEP_US, SYNTHETIC_STEPS
 
 DESCRIPTION = f"""\
 Write a simulated CIFAR10-DVS: ten classes of bright shapes sweeping across a 128 x 128 DVS,
@@ -18,7 +17,7 @@ MonoCameraWriter) in CIFAR10-DVS's own layout
   ROOT/CIFAR10DVS/<class>/cifar10_<class>_<i>.aedat4   (airplane ... truck)
 
 so that tonic.datasets.CIFAR10DVS(save_to=ROOT) reads it like the real set. Each recording
-lasts {N_STEPS * STEP_US / 1e6:g} s on an absolute microsecond clock (about 1.6e15, as the real
+lasts {SYNTHETIC_STEPS * SYNTHETIC_STEP_US / 1e6:g} s on an absolute microsecond clock (about 1.6e15, as the real
 files) and holds a few thousand to about 12,000 events. Sample i of a class depends only on
 (seed, class, i). Files are written through a temporary file and a rename."""
 
@@ -47,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vision_bench.data.datasets import CIFAR10DVS_FOLDER
+    from vision_bench.data.synthetic import write_synthetic_cifar10dvs
+
     for folder in (args.root, args.root / CIFAR10DVS_FOLDER):  # ROOT as typed first, in the message
         check_output(folder, "ROOT", folder=True)
     written = write_synthetic_cifar10dvs(args.root, per_class=args.per_class, seed=args.seed)

@@ -19,8 +19,8 @@ import numpy as np
 import tonic
 
 from snn_core.errors import InputError
+from vision_bench.names import DATASETS
 
-DATASETS = ("cifar10dvs", "dvsgesture", "synthetic")
 SENSOR_SIZE = (128, 128, 2)  # both sets: a 128 x 128 DVS, two polarities (docs/data.md)
 
 CIFAR10DVS_FOLDER = "CIFAR10DVS"

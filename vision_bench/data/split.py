@@ -22,10 +22,9 @@ import numpy as np
 
 from snn_core.errors import InputError
 from vision_bench.data.datasets import CIFAR10DVS_FILE, EventSamples
+from vision_bench.names import SPLIT_SCHEMES, VALIDATION_SHARE
 
 TRAIN_SHARE = 0.9
-VALIDATION_SHARE = 0.1  # of each class of the training split, for selecting models (never the test split)
-SPLIT_SCHEMES = {"cifar10dvs": ("9:1", "tebn"), "synthetic": ("9:1", "tebn"), "dvsgesture": ("subjects",)}
 SPLITS = ("train", "test")
 
 

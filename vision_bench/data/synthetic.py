@@ -20,10 +20,9 @@ from tqdm import tqdm
 from snn_core.atomic import atomic_path, require_space, write_text_atomic
 from snn_core.errors import InputError
 from vision_bench.data.datasets import CIFAR10DVS_CLASSES, CIFAR10DVS_FOLDER, SENSOR_SIZE, SYNTHETIC_MANIFEST
+from vision_bench.names import SYNTHETIC_STEP_US, SYNTHETIC_STEPS
 
 GENERATOR_VERSION = 1
-N_STEPS = 100  # brightness updates per recording
-STEP_US = 12_000  # 100 x 12 ms = 1.2 s, about the length of a CIFAR10-DVS recording
 T0_US = 1_600_000_000_000_000  # absolute clock of the real files (docs/data.md: t about 1.6e15 us)
 
 Mask = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
@@ -108,7 +107,7 @@ def simulate_events(label: int, rng: np.random.Generator) -> np.ndarray:
         rng: the sample's random generator (size, speed, path and noise are drawn from it).
 
     Returns:
-        (N_STEPS, 128, 128) uint8: 255 where an ON event fires, 0 for OFF, 128 for none; the
+        (SYNTHETIC_STEPS, 128, 128) uint8: 255 where an ON event fires, 0 for OFF, 128 for none; the
         form ``dv_processing.data.generate.imageToEvents`` turns into events.
     """
     name = CIFAR10DVS_CLASSES[label]
@@ -117,7 +116,7 @@ def simulate_events(label: int, rng: np.random.Generator) -> np.ndarray:
     speed = rng.uniform(0.6, 0.9)  # pixels per step: the shape crosses 60-90 pixels in 1.2 s
     theta = np.deg2rad(CLASS_DIRECTIONS_DEG[name] + rng.uniform(-10.0, 10.0))
     middle = np.array([width / 2, height / 2]) + rng.uniform(-8.0, 8.0, size=2)
-    travel = (np.arange(N_STEPS + 1, dtype=np.float32) - N_STEPS / 2) * speed
+    travel = (np.arange(SYNTHETIC_STEPS + 1, dtype=np.float32) - SYNTHETIC_STEPS / 2) * speed
     cx = (middle[0] + travel * np.cos(theta))[:, None, None]
     cy = (middle[1] + travel * np.sin(theta))[:, None, None]
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -139,7 +138,7 @@ def _write_aedat4(path: Path, images: np.ndarray, t0_us: int) -> int:
 
     store = dv.EventStore()
     for step, image in enumerate(images):
-        store.add(dv.data.generate.imageToEvents(t0_us + step * STEP_US, image, 255, 0))
+        store.add(dv.data.generate.imageToEvents(t0_us + step * SYNTHETIC_STEP_US, image, 255, 0))
     config = dv.io.MonoCameraWriter.EventOnlyConfig("skipsnn-simulated-DVS128", SENSOR_SIZE[:2])
     # The writer aborts the process on a full disk: refuse first what it could not write. An
     # event takes at most 16 bytes before compression, plus headers.
