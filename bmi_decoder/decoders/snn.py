@@ -16,91 +16,22 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
 import numpy as np
 import torch
-from scipy.linalg.blas import dgemv
 from torch import nn
 
 from snn_core.errors import InputError
 from snn_core.memory import dense_training_bytes, require_memory
-from snn_core.network import NetworkSpec, SkipLayer, SkipNetwork
-from snn_core.streaming import DenseStepper, cpu_float64
+from snn_core.network import NetworkSpec, SkipLayer
 from snn_core.topology import SkipTopology
 
 from ._base import check_bin_fast, check_fitted, check_sequence, is_real, require, require_int
 from ._torch import FitData, _TorchDecoder
-from ._training import LabelScaler, check_training_params, chunk_rows, network_device
-from .readout import LeakyReadout
-
-
-class SpikingVelocityNet(nn.Module):
-    """snn_core skip network followed by the leaky readout; time-major (T, batch, F) -> (T, batch, 2)."""
-
-    def __init__(self, spec: NetworkSpec, readout_beta: float) -> None:
-        super().__init__()
-        self.spec = spec
-        self.body = SkipNetwork(spec, "snn")
-        self.readout = LeakyReadout(self.body.out_size, 2, readout_beta)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.readout(self.body(x))
-
-    def step(self, x: torch.Tensor, state: tuple | None) -> tuple[torch.Tensor, tuple]:
-        body_state, v = state if state is not None else (None, None)
-        spikes, body_state = self.body.step(x, body_state)
-        v = self.readout.step(spikes, v)
-        return v, (body_state, v)
-
-
-class VelocityStepper:
-    """Streaming twin of a fitted :class:`SpikingVelocityNet`, with the label decoding folded in.
-
-    The body runs on :class:`DenseStepper` in float32, torch's precision (spikes are 0/1
-    whatever the precision, and float32 halves the weights' memory traffic). The readout runs
-    in float64 and is tracked directly in mm/s, where float32 would round velocities of a few
-    hundred mm/s to 3e-5: with ``u = scale * v + mean``, ``v[t] = beta v[t-1] + W s + b``
-    becomes ``u[t] = beta u[t-1] + (scale W) s + (scale b + (1 - beta) mean)`` from ``u = mean``
-    at reset, one BLAS ``gemv`` per step with the bias as a weight column (see
-    :attr:`DenseStepper.output_and_one`).
-
-    Args:
-        network: the fitted network; its weights are copied.
-        scaler: the decoder's label scaler.
-    """
-
-    def __init__(self, network: SpikingVelocityNet, scaler: LabelScaler) -> None:
-        self.network = network
-        self.body = DenseStepper(network.body, np.float32)
-        readout = network.readout
-        self.beta = float(readout.beta)
-        weight = scaler.scale[:, None] * cpu_float64(readout.linear.weight)
-        bias = scaler.scale * cpu_float64(readout.linear.bias) + (1.0 - self.beta) * scaler.mean
-        # transposed and Fortran-ordered for gemv, the bias as the column read against the 1
-        self.weight_t = np.column_stack([weight, bias]).T
-        self.spikes = np.zeros(len(self.body.output_and_one))
-        self.mean = np.asarray(scaler.mean, dtype=np.float64)
-        self.velocity = self.mean.copy()
-
-    def fork(self) -> VelocityStepper:
-        """A stepper that shares these weights and has a state of its own, reset."""
-        twin = copy.copy(self)
-        twin.body = self.body.fork()
-        twin.spikes = np.zeros_like(self.spikes)
-        twin.velocity = self.mean.copy()
-        return twin
-
-    def reset(self) -> None:
-        self.body.reset()
-        self.velocity[:] = self.mean
-
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """One bin (F,) -> velocity (2,) in mm/s, a new float64 array."""
-        self.body.step(x)
-        np.copyto(self.spikes, self.body.output_and_one)
-        # positional arguments: keywords cost f2py's wrapper about 2 us per call
-        dgemv(1.0, self.weight_t, self.spikes, self.beta, self.velocity, 0, 1, 0, 1, 1, 1)
-        return self.velocity.copy()
+from ._training import check_training_params, chunk_rows, network_device
+from .snn_auto import AUTO, AUTO_LEARNED, auto_candidates, check_auto_params, fit_auto
+from .snn_network import SpikingVelocityNet, VelocityStepper
 
 
 class SNNDecoder(_TorchDecoder):
@@ -121,7 +52,18 @@ class SNNDecoder(_TorchDecoder):
             more R2 and less energy. The addition-type "3-222", the accuracy-only search's pick
             on a 300 s session, scored lower validation R2 than it on all three 600 s sessions of
             ``benchmarks/decoder_comparison.py``, at 28 times its energy per step (README,
-            "Choosing the SNN's topology").
+            "Choosing the SNN's topology"). ``"auto"``: chosen per session at fit among
+            ``candidates`` (:mod:`~bmi_decoder.decoders.snn_auto`), since the best topology
+            differs between recordings; the fitted ``topology_`` is the choice, ``seed_`` the
+            seed of its network and ``auto_scores_`` the best validation R2 of every candidate
+            at every seed.
+        candidates: with ``topology="auto"``, the topologies it chooses among, in text form;
+            None: no skips, all DSC and all ASC, and the class's default topology when it
+            differs. ``SmallSNNDecoder`` drops those whose network exceeds its 30 KB. They are
+            trained as one population (feed-forward only), so the set costs about one fit.
+        auto_seeds: with ``topology="auto"``, each candidate is trained at seeds ``seed`` to
+            ``seed + auto_seeds - 1``, and the best (topology, seed) is kept: the seed alone
+            moves validation R2 on a session, so seeds are a choice as topologies are.
         recurrent: recurrent weights in every layer (off by default: the feed-forward skip block
             runs on the fused LIF kernels, a recurrent one step by step, several times slower).
         beta: LIF membrane decay per 4 ms step (learned when ``learn_beta``).
@@ -155,7 +97,8 @@ class SNNDecoder(_TorchDecoder):
         seed: seeds initialisation and chunk order.
         progress: show a tqdm progress bar over epochs.
         progress_file: where to save the training state after every epoch; an interrupted
-            fit resumes from it (None: no saving).
+            fit resumes from it (None: no saving). An auto fit keeps its population's progress
+            in the folder ``<progress_file>.population``.
         device: ``"auto"`` (a CUDA GPU when visible, else the CPU), ``"cpu"``, ``"cuda"`` or
             ``"cuda:N"``. Trains in float32 on every device: its LIF and readout kernels
             integrate in float32 anyway, and its matrices (352 x 128 at most by default) are too
@@ -164,6 +107,8 @@ class SNNDecoder(_TorchDecoder):
 
     name = "snn"
     stepper = VelocityStepper
+    # the largest network (NeuroBench footprint, bytes) an auto fit may choose; None: any
+    footprint_budget: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -188,6 +133,8 @@ class SNNDecoder(_TorchDecoder):
         progress: bool = True,
         progress_file: str | None = None,
         device: str = "auto",
+        candidates: Sequence[str] | None = None,
+        auto_seeds: int = 1,
     ) -> None:
         self.hidden = hidden
         self.topology = topology
@@ -210,6 +157,8 @@ class SNNDecoder(_TorchDecoder):
         self.progress = progress
         self.progress_file = progress_file
         self.device = device
+        self.candidates = candidates
+        self.auto_seeds = auto_seeds
 
     def check_params(self) -> None:
         hidden_ok = isinstance(self.hidden, Sequence) and len(self.hidden) > 0
@@ -230,15 +179,19 @@ class SNNDecoder(_TorchDecoder):
         for name in ("recurrent", "learn_beta"):  # a string such as "no" would otherwise count as true
             require(self, isinstance(getattr(self, name), bool), name, "true or false")
         require(
-            self, self.topology is None or isinstance(self.topology, str), "topology", "a topology in text form, e.g. '3-111'"
+            self,
+            self.topology is None or isinstance(self.topology, str),
+            "topology",
+            "'auto' or a topology in text form, e.g. '3-111'",
         )
-        if self.topology is not None:
+        if self.topology is not None and self.topology != AUTO:
             # its text must parse now; that it fits ``hidden`` is checked at fit, because a
             # topology search sets both together
             try:
                 SkipTopology.from_string(self.topology)
             except ValueError as err:
                 raise InputError(f"{self.name} decoder", "topology", f"a topology in text form, e.g. '3-111' ({err})") from None
+        check_auto_params(self)
         check_training_params(self)
         # one input channel at least, one stored activation per layer and bin: a lower bound
         nbytes = dense_training_bytes([1, *self.hidden], self.batch_size * self.chunk_bins * sum(self.hidden), self.recurrent)
@@ -246,6 +199,9 @@ class SNNDecoder(_TorchDecoder):
 
     def _spec(self, n_features: int) -> NetworkSpec:
         topology = self.topology if self.topology is not None else str(SkipTopology.empty([len(self.hidden)]))
+        if topology == AUTO:  # the fitted choice (restored before the network by a checkpoint)
+            check_fitted(self, "topology_")
+            topology = self.topology_
         try:
             return NetworkSpec(
                 "dense",
@@ -276,8 +232,15 @@ class SNNDecoder(_TorchDecoder):
 
     def _check_training_data(self, X: np.ndarray) -> None:
         require(self, len(X) > self.chunk_bins, "chunk_bins", f"fewer bins than the training set ({len(X)})")
+        if self.topology == AUTO:
+            auto_candidates(self, X.shape[1])  # none within the footprint budget: refused before training
 
     def _fit(self, data: FitData) -> None:
+        for name in AUTO_LEARNED:  # a choice of an earlier auto fit is not this fit's
+            self.__dict__.pop(name, None)
+        if self.topology == AUTO:
+            fit_auto(self, data)
+            return
         inputs, targets = data.inputs(), data.targets
 
         def epoch_batches(rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -327,10 +290,12 @@ class SmallSNNDecoder(SNNDecoder):
     ASC sum of spikes would make them MACs). It is feed-forward by default, so the fused LIF
     kernels train it; ``recurrent=True`` with ``hidden=[24, 24]``, ``topology="2-1"`` is the
     tinyRSNN-like recurrent block of the same size, whose step-by-step BPTT costs about 4x the
-    CPU time per epoch.
+    CPU time per epoch. With ``topology="auto"`` it chooses only among candidates within the
+    same 30 KB (:attr:`footprint_budget`), so the choice never costs the preset its size.
     """
 
     name = "snn_small"
+    footprint_budget = 30 * 1024  # the tinyRSNN's budget, in bytes of float32 parameters
 
     def __init__(
         self,
@@ -355,6 +320,8 @@ class SmallSNNDecoder(SNNDecoder):
         progress: bool = True,
         progress_file: str | None = None,
         device: str = "auto",
+        candidates: Sequence[str] | None = None,
+        auto_seeds: int = 1,
     ) -> None:
         super().__init__(
             hidden,
@@ -378,4 +345,6 @@ class SmallSNNDecoder(SNNDecoder):
             progress,
             progress_file,
             device,
+            candidates,
+            auto_seeds,
         )

@@ -30,9 +30,10 @@ from snn_core.population_training import train_population
 from snn_core.training import data_digest, seeded_torch
 
 from ._base import clone, train_validation
+from ._torch import _TorchDecoder
 from ._training import LabelScaler, chunk_rows, training_device
 from .readout import leaky_integrate
-from .snn import SNNDecoder, SpikingVelocityNet
+from .snn_network import SpikingVelocityNet
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
@@ -63,7 +64,7 @@ class PopulationVelocityNet(nn.Module):
         return network
 
 
-def group_size(decoder: SNNDecoder, n_features: int, val_bins: int, memory_gb: float) -> int:
+def group_size(decoder: _TorchDecoder, n_features: int, val_bins: int, memory_gb: float) -> int:
     """Members per group such that decoding ``val_bins`` at once stays near ``memory_gb``.
 
     Per member and bin the forward pass holds the block input's share, each layer's widest input
@@ -76,7 +77,7 @@ def group_size(decoder: SNNDecoder, n_features: int, val_bins: int, memory_gb: f
 
 
 def fit_population(
-    template: SNNDecoder,
+    template: _TorchDecoder,
     members: Sequence[tuple[str, int]],
     X: np.ndarray,
     y: np.ndarray,
@@ -87,12 +88,13 @@ def fit_population(
     precision: str = "float32",
     progress_dir: str | Path | None = None,
     progress: bool = True,
-) -> list[SNNDecoder]:
+) -> list[_TorchDecoder]:
     """Fit one decoder per ``(topology, seed)`` member with ``template``'s other settings.
 
     Args:
-        template: an :class:`SNNDecoder` (or ``SmallSNNDecoder``) whose parameters every member
-            takes, but ``topology`` and ``seed``; feed-forward only.
+        template: an :class:`~bmi_decoder.decoders.snn.SNNDecoder` (or ``SmallSNNDecoder``) whose
+            parameters every member takes, but ``topology`` and ``seed``; feed-forward only. (Typed
+            as their base: the SNN decoders import this module for ``topology="auto"``.)
         members: the (topology, seed) pairs, in the order of the result.
         X, y, X_val, y_val: as :meth:`SNNDecoder.fit` (validation split off the end of ``X``
             when not given).
@@ -156,8 +158,8 @@ def fit_population(
 
 
 def _fit_group(
-    decoders: list[SNNDecoder],
-    template: SNNDecoder,
+    decoders: list[_TorchDecoder],
+    template: _TorchDecoder,
     inputs: torch.Tensor,
     targets: torch.Tensor,
     val_inputs: torch.Tensor,

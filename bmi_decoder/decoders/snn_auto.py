@@ -1,0 +1,133 @@
+"""``topology="auto"`` for the SNN decoders: a topology and seed chosen per session on validation.
+
+Which skip topology decodes best differs from session to session, and so does the seed: a fixed
+default is a good topology on average, not on every recording. An auto fit trains a few
+candidate topologies, each at ``auto_seeds`` seeds, as one population
+(:func:`~bmi_decoder.decoders.snn_population.fit_population`: every member equals the decoder
+its topology and seed give fitted alone, and the members share the kernels, so the set costs
+about one fit rather than one per member), and keeps the member with the best validation R2.
+The decoder is then an ordinary fitted decoder of the chosen topology; its learned
+``topology_``, ``seed_`` and ``auto_scores_`` say what was chosen among what.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from snn_core.errors import InputError
+from snn_core.metrics import footprint_bytes
+from snn_core.topology import ASC, DSC, NONE, SkipTopology
+
+from ._base import Decoder, clone, require, require_int
+from ._torch import FitData
+from .snn_population import fit_population
+
+AUTO = "auto"
+# the learned attributes an auto fit adds; a fit of a fixed topology removes stale ones
+AUTO_LEARNED = ("topology_", "seed_", "auto_scores_")
+# beside the decoder's progress file: the population's progress files, one per group
+POPULATION_SUFFIX = ".population"
+
+
+def check_auto_params(decoder: Decoder) -> None:
+    """Validate ``candidates`` and ``auto_seeds`` (and what ``topology="auto"`` excludes).
+
+    ``hidden`` must have been checked first: every candidate must fit its layer count.
+    """
+    require_int(decoder, "auto_seeds", 1)
+    if decoder.topology != AUTO:
+        # set but never read: refused, so that a config that forgot topology = "auto" does not
+        # silently train the fixed topology instead of choosing among its candidates
+        require(decoder, decoder.candidates is None, "candidates", "no value unless topology is 'auto' (they are its choices)")
+        require(decoder, decoder.auto_seeds == 1, "auto_seeds", "1 unless topology is 'auto' (the seeds it chooses among)")
+        return
+    require(decoder, not decoder.recurrent, "recurrent", "false with topology 'auto' (its population training is feed-forward)")
+    if decoder.candidates is None:
+        return
+    layers = len(decoder.hidden)
+    expected = f"a list of distinct topologies of {layers} layers in text form, e.g. '{SkipTopology.uniform([layers], DSC)}'"
+    items = decoder.candidates
+    ok = isinstance(items, Sequence) and not isinstance(items, str | bytes) and len(items) > 0
+    require(decoder, ok and all(isinstance(t, str) for t in items) and len(set(items)) == len(items), "candidates", expected)
+    for text in items:
+        try:
+            sizes = SkipTopology.from_string(text).layers_per_block
+        except ValueError as err:
+            raise InputError(f"{decoder.name} decoder", "candidates", f"{expected} ({text!r}: {err})") from None
+        require(decoder, sizes == (layers,), "candidates", f"{expected} ({text!r} is for {'+'.join(map(str, sizes))} layers)")
+
+
+def default_candidates(decoder: Decoder) -> list[str]:
+    """No skips, all DSC, all ASC, and the decoder class's default topology when it fits
+    ``hidden`` and differs: the three pure wirings span the search space's kinds of skip at the
+    cost of one population fit, and the class default keeps what the preset was chosen for."""
+    layers = len(decoder.hidden)
+    candidates = [str(SkipTopology.uniform([layers], kind)) for kind in (NONE, DSC, ASC)]
+    default = inspect.signature(type(decoder).__init__).parameters["topology"].default
+    if isinstance(default, str) and default != AUTO and SkipTopology.from_string(default).layers_per_block == (layers,):
+        candidates.append(default)
+    return list(dict.fromkeys(candidates))  # one layer: the three are the same "1-"
+
+
+def auto_candidates(decoder: Decoder, n_features: int) -> list[str]:
+    """The topologies an auto fit on ``n_features`` channels trains: ``candidates`` (or the
+    default set), less those whose network exceeds the class's ``footprint_budget``.
+
+    Raises:
+        InputError: naming ``candidates`` when the budget leaves none.
+    """
+    candidates = list(decoder.candidates) if decoder.candidates is not None else default_candidates(decoder)
+    budget = type(decoder).footprint_budget
+    if budget is None:
+        return candidates
+    kept = [t for t in candidates if footprint(decoder, t, n_features) <= budget]
+    if not kept:
+        raise InputError(
+            f"{decoder.name} decoder",
+            "candidates",
+            f"a topology whose network for {n_features} channels fits in the preset's {budget} bytes, got {candidates}",
+        )
+    return kept
+
+
+def footprint(decoder: Decoder, topology: str, n_features: int) -> int:
+    """Bytes of the network ``decoder`` builds with ``topology`` (NeuroBench's footprint, as
+    :mod:`bmi_decoder.cost` reports it), built without touching the caller's random state."""
+    fixed = clone(decoder).set_params(topology=topology, candidates=None, auto_seeds=1)
+    with torch.random.fork_rng(devices=[]):
+        return footprint_bytes(fixed._build_network(n_features))
+
+
+def best_score(curve: Sequence[float]) -> float:
+    """The best validation R2 of a member's curve (what its early stopping kept); -inf if none
+    is finite (a diverged member never wins)."""
+    return max((s for s in curve if math.isfinite(s)), default=-math.inf)
+
+
+def fit_auto(decoder: Decoder, data: FitData) -> None:
+    """Train ``decoder``'s candidates at its seeds as one population on ``data`` and make the
+    member with the best validation R2 the decoder's network (first in candidate order on a tie).
+
+    Sets ``network_``, ``label_scaler_`` and ``validation_r2_`` as a fit of the winner alone
+    would, and ``topology_``, ``seed_`` and ``auto_scores_`` (``"topology@seed"`` -> best
+    validation R2 of every member).
+    """
+    candidates = auto_candidates(decoder, data.X.shape[1])
+    members = [(t, decoder.seed + k) for t in candidates for k in range(decoder.auto_seeds)]
+    # what the population's progress identity holds: none of the settings the members do not read
+    template = clone(decoder).set_params(candidates=None, auto_seeds=1, progress=False, progress_file=None)
+    progress_dir = Path(f"{decoder.progress_file}{POPULATION_SUFFIX}") if decoder.progress_file else None
+    fitted = fit_population(template, members, *data.arrays, progress_dir=progress_dir, progress=bool(decoder.progress))
+    scores = [best_score(member.validation_r2_) for member in fitted]
+    winner = fitted[max(range(len(fitted)), key=scores.__getitem__)]
+    decoder.network_ = winner.network_
+    decoder.label_scaler_ = winner.label_scaler_
+    decoder.validation_r2_ = list(winner.validation_r2_)
+    decoder.topology_ = str(winner.topology)
+    decoder.seed_ = int(winner.seed)
+    decoder.auto_scores_ = {f"{m.topology}@{m.seed}": s for m, s in zip(fitted, scores)}
