@@ -3,8 +3,8 @@
 Simulates the ten sessions of :data:`SESSIONS` (varied in seed, array and length) in the Zenodo
 .mat layout, then runs exactly what a user runs, ``bmi-decoder evaluate``, on each with the
 default decoder settings (no --config), one process per session. ``--variant LABEL=CONFIG``
-evaluates the SNN decoder again with a config file (e.g. another training setting) and lists it
-as LABEL. It prints each decoder's test R2 per session and, over the sessions, its mean +- s.e.
+evaluates both SNN decoders again with a config file (e.g. ``configs/bmi_snn_auto.toml``) and
+lists them as ``snn (LABEL)`` and ``snn_small (LABEL)``. It prints each decoder's test R2 per session and, over the sessions, its mean +- s.e.
 with its footprint, effective operations and energy per 4 ms step, and the checks of issue 24:
 the SNN at or above the GRU on at least 8 sessions in 10, its mean at least the GRU's + 0.02, never
 below the Wiener filter; ``snn_small`` at least Wiener + 0.03 on every session within 30 KB and 500
@@ -82,7 +82,7 @@ def evaluate(path: str, decoders: str, out: Path, config: str | None) -> Path:
 def run(args: argparse.Namespace) -> list[dict]:
     """Every session's report rows, evaluating what is missing; variants relabelled."""
     files = simulated_sessions(args.out, SESSIONS[: args.sessions])
-    runs = [(args.decoders, None, None)] + [("snn", config, label) for label, config in args.variant]
+    runs = [(args.decoders, None, None)] + [("snn,snn_small", config, label) for label, config in args.variant]
     jobs = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for decoders, config, label in runs:
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         rows = []
         for job, label in jobs:
             for row in json.loads(job.result().read_text())["results"]:
-                rows.append({**row, "decoder": label or row["decoder"]})
+                rows.append({**row, "decoder": f"{row['decoder']} ({label})" if label else row["decoder"]})
     return rows
 
 

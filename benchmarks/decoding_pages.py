@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from bmi_pages import _footer
 from page_table import table
 
@@ -21,7 +20,7 @@ def decoder_comparison(report: dict) -> str:
         labels = ", ".join(f"`{label}` ({config})" for label, config in report["variants"].items())
         text += f"; variants of the SNN decoder, each from its config: {labels}"
     text += ".\n\n"
-    specs = ", ".join(f"seed {s['seed']}, {s['channels']} ch, {s['seconds']:.0f} s" for s in report["sessions"])
+    specs = "; ".join(f"seed {s['seed']}, {s['channels']} ch, {s['seconds']:.0f} s" for s in report["sessions"])
     text += f"Sessions, in order: {specs}.\n\n"
     summary = report["summary"]
     header = ["decoder", "test R2 (mean +- s.e.)", "footprint (KB)", "eff. ACs/step", "energy (pJ/step)"]
@@ -41,14 +40,16 @@ def decoder_comparison(report: dict) -> str:
     text += "\nPer session (test R2):\n\n"
     text += table(
         ["decoder", *[f"{k + 1}" for k in range(len(sessions))]],
-        [[s["decoder"], *[f"{r2[(x, s['decoder'])]:.3f}" if (x, s["decoder"]) in r2 else "-" for x in sessions]] for s in summary],
+        [
+            [s["decoder"], *[f"{r2[(x, s['decoder'])]:.3f}" if (x, s["decoder"]) in r2 else "-" for x in sessions]]
+            for s in summary
+        ],
     )
-    fits = {}
-    for r in rows:
-        fits.setdefault(r["decoder"], []).append(r.get("fit_seconds", np.nan))
-    text += "\nMean fit time (s, one torch thread, two sessions at once): "
-    text += ", ".join(f"{d} {np.nanmean(v):.0f}" for d, v in fits.items()) + ".\n\n"
-    text += "Checks (issue 24):\n\n" + "".join(f"- {name}: **{'yes' if ok else 'no'}**\n" for name, ok in report["checks"].items())
+    text += "\nFit times are in each session's report (`runs/decoder_comparison/reports/`); they were measured "
+    text += "two sessions at a time beside other work, so this page leaves them out.\n\n"
+    text += "Checks (issue 24):\n\n" + "".join(
+        f"- {name}: **{'yes' if ok else 'no'}**\n" for name, ok in report["checks"].items()
+    )
     text += "\n![test R2 minus the GRU's, per session and mean](../img/decoder_comparison.png)\n"
     return text + _footer(report, "decoder_comparison.py")
 

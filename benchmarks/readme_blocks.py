@@ -120,7 +120,20 @@ def _difficulty(report: dict) -> list[tuple[str, str]]:
     ]
 
 
+def _comparison(report: dict) -> list[tuple[str, str]]:
+    sessions = len(report["sessions"])
+    means = ", ".join(f"{s['decoder']} {s['r2_mean']:.3f}" for s in report["summary"])
+    return [(f"The BMI decoders over {sessions} simulated sessions: mean test R2", means)]
+
+
+def _stability(report: dict) -> list[tuple[str, str]]:
+    spreads = ", ".join(f"{s['variant']} {s['spread_mean']:.3f}" for s in report["summary"][:2])
+    return [("SNN decoder: epoch-to-epoch change of validation R2, weights as trained vs averaged", spreads)]
+
+
 HEADLINES: dict[str, Callable[[dict], list[tuple[str, str]]]] = {
+    "decoder_comparison": _comparison,
+    "training_stability": _stability,
     "simulator_difficulty": _difficulty,
     "search_claim3": _claim3,
     "search_samplers": _claim4,
