@@ -67,13 +67,14 @@ def simulated_sessions(out: Path, sessions: list[tuple[int, int, float]]) -> lis
     return files
 
 
-def evaluate(path: str, decoders: str, out: Path, config: str | None) -> Path:
-    """``bmi-decoder evaluate`` of one session into ``out`` (one torch thread), unless done."""
+def evaluate(path: str, decoder: str, out: Path, config: str | None) -> Path:
+    """``bmi-decoder evaluate`` of one decoder on one session into ``out`` (one torch thread),
+    unless done: every fit is seeded on its own, so fits in separate runs score as in one."""
     report = out / "report.json"
     if not report.exists():
         torch.set_num_threads(1)
         extra = ["--config", config] if config else []
-        code = bmi_decoder(["evaluate", path, "--decoders", decoders, "--out", str(out), *extra])
+        code = bmi_decoder(["evaluate", path, "--decoders", decoder, "--out", str(out), *extra])
         if code not in (0, None):
             raise SystemExit(f"decoder_comparison: evaluate {path} failed ({code})")
     return report
@@ -87,8 +88,9 @@ def run(args: argparse.Namespace) -> list[dict]:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for decoders, config, label in runs:
             for path in files:
-                where = args.out / "reports" / (label or "defaults") / Path(path).stem
-                jobs.append((pool.submit(evaluate, path, decoders, where, config), label))
+                for decoder in decoders.split(","):
+                    where = args.out / "reports" / (label or "defaults") / Path(path).stem / decoder
+                    jobs.append((pool.submit(evaluate, path, decoder, where, config), label))
         rows = []
         for job, label in jobs:
             for row in json.loads(job.result().read_text())["results"]:

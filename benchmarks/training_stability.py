@@ -2,7 +2,7 @@
 
 The default SNN decoder is fitted on each of the first ``--sessions`` sessions of
 ``benchmarks/decoder_comparison.py`` (simulated when missing) once per training variant: the
-weights as trained (the default before issue 24), a moving average of the weights
+weights as trained (the default), a moving average of the weights
 (:mod:`snn_core.weight_average`) at two decays, and, without an average, half the learning
 rate, four times the batch and a longer burn-in. Everything else is the decoder's default, on
 the NeuroBench split that ``bmi-decoder evaluate`` uses.

@@ -89,10 +89,11 @@ class SNNDecoder(_TorchDecoder):
             that a rare exploding BPTT gradient cannot throw the weights off in one step.
         weight_average: decay per optimiser step of a moving average of the weights, which
             validation scores and early stopping keeps (:mod:`snn_core.weight_average`); 0: the
-            weights as trained. The average's horizon, about 100 steps, is an epoch of a 600 s
-            session: it smooths out the last steps' gradient noise, which otherwise swung
-            validation R2 from epoch to epoch and let early stopping keep a lucky epoch
-            (docs/results/training_stability.md).
+            weights as trained. An average over about 100 steps (0.99), an epoch of a 600 s
+            session, smooths out the last steps' gradient noise, which swings validation R2
+            from epoch to epoch and lets early stopping keep a lucky epoch
+            (docs/results/training_stability.md); off by default while it scores lower on short
+            sessions (docs/results/decoder_comparison.md).
         chunk_bins: bins per truncated-BPTT chunk.
         burn_in_bins: bins at the start of each chunk left out of the loss.
         lr, batch_size, max_epochs, patience: Adam, the length of the cosine schedule, and early
@@ -125,7 +126,7 @@ class SNNDecoder(_TorchDecoder):
         recurrent_gain: float = 0.1,
         recurrent_grad: float = 0.0,
         grad_clip: float = 1.0,
-        weight_average: float = 0.99,
+        weight_average: float = 0.0,
         chunk_bins: int = 128,
         burn_in_bins: int = 16,
         lr: float = 1e-3,
@@ -312,7 +313,7 @@ class SmallSNNDecoder(SNNDecoder):
         recurrent_gain: float = 0.1,
         recurrent_grad: float = 0.0,
         grad_clip: float = 1.0,
-        weight_average: float = 0.99,
+        weight_average: float = 0.0,
         chunk_bins: int = 128,
         burn_in_bins: int = 16,
         lr: float = 2e-3,
