@@ -43,16 +43,15 @@ class SNNDecoder(_TorchDecoder):
 
     Args:
         hidden: widths of the LIF layers of the block. The default three of 128 was chosen on
-            validation R2 over the three 600 s sessions of ``benchmarks/decoder_comparison.py``:
-            0.692, 0.648 and 0.753, against 0.677, 0.655 and 0.716 with three of 96.
+            validation R2 over simulated 600 s sessions, against three of 96 (docs/bmi.md).
         topology: skip topology of the block in snn_core's text form; None for no skips. The
             default ``"3-111"`` is densenet-like: every layer also reads, concatenated, what all
             earlier layers read. It beat the plain chain "3-000" on validation R2 in the searches
             on a simulated session, and no point of the R2-against-energy search's front had both
             more R2 and less energy. The addition-type "3-222", the accuracy-only search's pick
-            on a 300 s session, scored lower validation R2 than it on all three 600 s sessions of
-            ``benchmarks/decoder_comparison.py``, at 28 times its energy per step (README,
-            "Choosing the SNN's topology"). ``"auto"``: chosen per session at fit among
+            on a 300 s session, scored lower validation R2 than it on longer sessions, at many
+            times its energy per step (docs/bmi.md, "Choosing the SNN's topology").
+            ``"auto"``: chosen per session at fit among
             ``candidates`` (:mod:`~bmi_decoder.decoders.snn_auto`), since the best topology
             differs between recordings; the fitted ``topology_`` is the choice, ``seed_`` the
             seed of its network and ``auto_scores_`` the best validation R2 of every candidate
@@ -75,16 +74,13 @@ class SNNDecoder(_TorchDecoder):
             of about 3 starts them near 10%.
         recurrent_gain: recurrent weights start as a random orthogonal matrix times this gain:
             below 1, so that the spike state's echo decays in every direction at first. The
-            default 0.1 starts recurrence as a small perturbation of the feed-forward drive: on a
-            150 s session the 2 x 24 recurrent block began at firing rates of 5.0% and 5.1%
-            (4.8% and 4.9% without recurrence, 5.9% and 5.1% at gain 0.5) and reached
-            validation R2 0.486, against 0.383 at gain 0.5 and 0.396 at 1 (README, "Recurrent
+            default 0.1 starts recurrence as a small perturbation of the feed-forward drive, so
+            the initial firing rates stay near the feed-forward block's (docs/bmi.md, "Recurrent
             blocks").
         recurrent_grad: factor on the BPTT gradient through the recurrent weights to the
             previous step's spikes (:class:`snn_core.network.NetworkSpec`). 0, the default, stops
-            it there, which made recurrent training stable; 1 is full BPTT. Over the three 600 s
-            sessions of ``benchmarks/recurrent_training.py``, the 2 x 24 recurrent block reached
-            mean test R2 0.629 with 0 and 0.079 with 1 (README, "Recurrent blocks").
+            it there, which made recurrent training stable; 1 is full BPTT, whose fits collapse
+            (docs/results/recurrent_training.md).
         grad_clip: each batch's gradient is clipped to this global L2 norm (0: no clipping), so
             that a rare exploding BPTT gradient cannot throw the weights off in one step.
         weight_average: decay per optimiser step of a moving average of the weights, which
@@ -293,8 +289,8 @@ class SmallSNNDecoder(SNNDecoder):
     float32. A DSC keeps every layer's input binary, so all its synaptic operations stay ACs (an
     ASC sum of spikes would make them MACs). It is feed-forward by default, so the fused LIF
     kernels train it; ``recurrent=True`` with ``hidden=[24, 24]``, ``topology="2-1"`` is the
-    tinyRSNN-like recurrent block of the same size, whose step-by-step BPTT costs about 4x the
-    CPU time per epoch. With ``topology="auto"`` it chooses only among candidates within the
+    tinyRSNN-like recurrent block of the same size, whose step-by-step BPTT costs several times
+    the CPU time per epoch. With ``topology="auto"`` it chooses only among candidates within the
     same 30 KB (:attr:`footprint_budget`), so the choice never costs the preset its size.
     """
 

@@ -86,6 +86,6 @@ class VelocityStepper:
         """One bin (F,) -> velocity (2,) in mm/s, a new float64 array."""
         self.body.step(x)
         np.copyto(self.spikes, self.body.output_and_one)
-        # positional arguments: keywords cost f2py's wrapper about 2 us per call
+        # positional arguments: keywords make f2py's wrapper parse them at every call
         dgemv(1.0, self.weight_t, self.spikes, self.beta, self.velocity, 0, 1, 0, 1, 1, 1)
         return self.velocity.copy()

@@ -227,10 +227,9 @@ class LiveDecoder:
                     return
             elif spin:
                 # Code left idle for a few hundred microseconds runs cold, even on a core that
-                # spins: on the 2-core KVM build machine the first step after 4 ms of spinning
-                # took 35 us (median) against 6 us back to back, and a trivial NumPy call 21 us
-                # against 2. The twin's steps keep the path (and, shared, the weights) warm; an
-                # event waits at most one twin step (about 6 us) to be pulled.
+                # spins: the first step after a bin's wait is several times slower than steps
+                # back to back. The twin's steps keep the path (and, shared, the weights) warm;
+                # an event waits at most one twin step to be pulled (docs/results/live_latency.md).
                 self.twin.step(self.last_x)
             t = now()
             if self.rules is not None:
