@@ -7,7 +7,7 @@ import numpy as np
 from page_table import table
 
 
-def _footer(report: dict, script: str) -> str:
+def footer(report: dict, script: str) -> str:
     """The machine as it was when the run started (when recorded) and the command."""
     text = ""
     if "machine" in report:
@@ -43,7 +43,7 @@ def demo(report: dict) -> str:
     text += f"`{report['demo']}` on {', '.join(report['sessions'])}: every decoder at its default settings "
     text += "(`configs/bmi_demo.toml`), scored on the test split of the NeuroBench primate-reaching protocol; "
     text += "costs per step (one bin) on that split.\n\n"
-    return text + demo_table(report) + f"\n{report['energy_note']}\n" + _footer(report, "demo_table.py")
+    return text + demo_table(report) + f"\n{report['energy_note']}\n" + footer(report, "demo_table.py")
 
 
 def training_speed(report: dict) -> str:
@@ -64,7 +64,7 @@ def training_speed(report: dict) -> str:
     rows = [["ANN twin", f"{rates['ann']:.1f}"], ["SNN, fused LIF", f"{rates['snn']:.1f}"]]
     rows.append(["SNN, eager LIF loop", f"{rates['snn_eager']:.1f}"])
     text += table(["model", "samples per second"], rows)
-    return text + _footer(report, "training_speed.py")
+    return text + footer(report, "training_speed.py")
 
 
 def load_and_bin(report: dict) -> str:
@@ -74,7 +74,7 @@ def load_and_bin(report: dict) -> str:
     text += f"spikes, read (`read_recording`) and binned into {report['bins']:,} NeuroBench bins (`prepare_session`):\n\n"
     rows = [[f"{report['load_s']:.2f}", f"{report['bin_s']:.2f}", f"{report['spikes_per_s'] / 1e6:.2f}"]]
     text += table(["load (s)", "bin (s)", "million spikes per second, both steps"], rows)
-    return text + _footer(report, "load_and_bin.py")
+    return text + footer(report, "load_and_bin.py")
 
 
 def replay_latency(report: dict) -> str:
@@ -89,7 +89,7 @@ def replay_latency(report: dict) -> str:
     text += table(["loop", "median (us)", "p95 (us)", "p99 (us)"], rows)
     ratio = report["ratio"]
     text += f"\nsnnTorch loop over ours: {ratio['median']:.1f}x at the median, {ratio['p99']:.1f}x at p99.\n"
-    return text + _footer(report, "replay_latency.py")
+    return text + footer(report, "replay_latency.py")
 
 
 def recurrent_training(report: dict) -> str:
@@ -117,7 +117,7 @@ def recurrent_training(report: dict) -> str:
     means = [[f"{g:g}", f"{np.mean([r['test_r2'] for r in results if r['recurrent_grad'] == g]):.3f}"] for g in grads]
     text += "\n" + table(["recurrent_grad", "mean test R2"], means)
     text += "\n![validation R2 per epoch, full BPTT against recurrent_grad = 0](../img/recurrent_training.png)\n"
-    return text + _footer(report, "recurrent_training.py")
+    return text + footer(report, "recurrent_training.py")
 
 
 def simulator_difficulty(report: dict) -> str:
@@ -128,4 +128,4 @@ def simulator_difficulty(report: dict) -> str:
     rows = [[s["seed"], f"{s['test_r2']:.3f}", f"{s['train_r2']:.3f}"] for s in report["sessions"]]
     text += table(["seed", "test R2", "train R2"], rows)
     text += f"\nMean test R2 {report['mean_test_r2']:.3f}.\n"
-    return text + _footer(report, "simulator_difficulty.py")
+    return text + footer(report, "simulator_difficulty.py")

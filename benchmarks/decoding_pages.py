@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from bmi_pages import _footer
+from bmi_pages import footer
 from page_table import table
 
 
@@ -51,7 +51,7 @@ def decoder_comparison(report: dict) -> str:
         f"- {name}: **{'yes' if ok else 'no'}**\n" for name, ok in report["checks"].items()
     )
     text += "\n![test R2 minus the GRU's, per session and mean](../img/decoder_comparison.png)\n"
-    return text + _footer(report, "decoder_comparison.py")
+    return text + footer(report, "decoder_comparison.py")
 
 
 def training_stability(report: dict) -> str:
@@ -74,4 +74,4 @@ def training_stability(report: dict) -> str:
     sessions = list(dict.fromkeys(r["session"] for r in report["results"]))
     text += f"\nOver {len(sessions)} sessions: {', '.join(sessions)}.\n"
     text += "\n![validation R2 per epoch by variant](../img/training_stability.png)\n"
-    return text + _footer(report, "training_stability.py")
+    return text + footer(report, "training_stability.py")

@@ -267,11 +267,12 @@ def check_header(path: Path, task: str, budget: dict) -> dict:
     except (OSError, json.JSONDecodeError) as err:
         raise InputError(path, "header", f"the JSON header of a table ({err})") from None
     wanted = json.loads(json.dumps(budget))
-    seeds = stored.get("budget", {}).get("seeds", []) if isinstance(stored.get("budget"), dict) else []
+    have = stored.get("budget")
+    seeds = have.get("seeds") if isinstance(have, dict) else None
     if isinstance(seeds, list) and wanted["seeds"][: len(seeds)] == seeds:
-        stored["budget"] = {**stored["budget"], "seeds": wanted["seeds"]}
-    for key, value in (("task", task), ("budget", wanted)):
-        if stored.get(key) != value:
+        have = {**have, "seeds": wanted["seeds"]}  # the stored seeds come first: the table grows
+    for key, stored_value, value in (("task", stored.get("task"), task), ("budget", have, wanted)):
+        if stored_value != value:
             raise InputError(path, key, f"{value!r} as stored, to resume or merge this table (or another --out)")
     return stored
 
@@ -321,15 +322,14 @@ def build_table(
     order = all_topologies()
     wanted = order if topologies is None else [str(SkipTopology.from_string(t)) for t in topologies]
     meta_path = out.with_suffix(".json")
-    for path in (meta_path, *(Path(p).with_suffix(".json") for p in merge)):
-        if path.exists() or path != meta_path:
-            check_header(path, task, budget)
+    for path in (Path(p).with_suffix(".json") for p in merge):
+        check_header(path, task, budget)
     argv = command if command is not None else ["python", Path(sys.argv[0]).as_posix(), *sys.argv[1:]]
-    if meta_path.exists():  # grown by seeds: the header says so (and how) before the new fits start
-        stored = json.loads(meta_path.read_text())
-        if stored["budget"]["seeds"] != budget["seeds"]:
-            stored["budget"]["seeds"], stored["command"] = list(budget["seeds"]), " ".join(argv)
-            write_text_atomic(meta_path, json.dumps(stored, indent=1) + "\n")
+    stored = check_header(meta_path, task, budget) if meta_path.exists() else None
+    if stored is not None and stored["budget"]["seeds"] != budget["seeds"]:
+        # grown by seeds: the header says so (and how) before the new fits start
+        stored["budget"]["seeds"], stored["command"] = list(budget["seeds"]), " ".join(argv)
+        write_text_atomic(meta_path, json.dumps(stored, indent=1) + "\n")
     rows = read_rows(out)
     merged = {k: r for table in merge for k, r in read_rows(table).items() if k not in rows}
     if merged:

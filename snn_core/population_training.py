@@ -35,27 +35,12 @@ from tqdm.auto import tqdm
 
 from snn_core.atomic import atomic_path
 from snn_core.population import clip_member_grad_norms, member_rows
+from snn_core.progress_file import COMMON_KEYS
 from snn_core.training import epoch_rng, identity_key, read_progress, warn
 from snn_core.weight_average import WeightAverage
 
 FORMAT = "snn_core.population_training/1"
-_KEYS = frozenset(
-    {
-        "format",
-        "identity",
-        "epoch",
-        "model",
-        "optimizer",
-        "scheduler",
-        "curves",
-        "losses",
-        "best_score",
-        "waited",
-        "best",
-        "seconds",
-        "torch_rng",
-    }
-)
+_KEYS = COMMON_KEYS | {"curves", "losses", "seconds"}
 
 
 @dataclass

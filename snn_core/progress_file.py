@@ -23,23 +23,11 @@ from snn_core.atomic import keep_aside, write_bytes_atomic
 
 # Bumped when the layout of a progress file changes: files of another format are set aside.
 FORMAT = "snn_core.training/1"
-_STATE_KEYS = frozenset(
-    {
-        "format",
-        "identity",
-        "epoch",
-        "model",
-        "optimizer",
-        "scheduler",
-        "scaler",
-        "history",
-        "best_score",
-        "waited",
-        "best",
-        "torch_rng",
-        "cuda_rng",
-    }
+# What every progress file holds (also :mod:`snn_core.population_training`'s), then this loop's own.
+COMMON_KEYS = frozenset(
+    {"format", "identity", "epoch", "model", "optimizer", "scheduler", "best_score", "waited", "best", "torch_rng"}
 )
+_STATE_KEYS = COMMON_KEYS | {"scaler", "history", "cuda_rng"}
 
 
 @dataclass
