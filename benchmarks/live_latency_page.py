@@ -46,4 +46,14 @@ def render(report: dict) -> str:
         f"R2 of the streamed velocity {_r2(stream['r2_online'])}, of the same bins decoded offline {_r2(stream['r2_offline'])}.",
         "",
     ]
+    if stalls := report.get("machine_stalls"):
+        lines += [
+            f"The machine itself, before the run: a thread that only spins, one per CPU and nothing else running, "
+            f"for {stalls['seconds']:g} s. A late bin needs a stall longer than its slack.",
+            "",
+            "| CPU | longest stall (ms) | stalls over 1 ms | over one bin |",
+            "|---|---|---|---|",
+            *(f"| {r['cpu']} | {r['longest_ms']:.1f} | {r['over_1ms']} | {r['over_bin']} |" for r in stalls["per_cpu"]),
+            "",
+        ]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ online exactly as the checkpoint's offline preprocessing does (same bin edges, O
 lag), decode every bin through the decoder's fast step path and push the velocity as an LSL stream
 (2 float32 channels, one sample per bin). Faults are counted, never fatal (docs/live.md has the
 rule for each); a stream whose channel count differs from the checkpoint's exits with status 2.
---out is rewritten every second and at the end: latency per bin from the bin's end (on the source's
+--out is rewritten every second (figures over the last 10 s) and at the end (the whole run): latency per bin from the bin's end (on the source's
 clock, mapped to this machine's) to the push of its velocity, and from the moment the bin was
 complete; decode-only latency, late and dropped bins, fault counts, and the R2 of the streamed
 velocity beside the R2 of the same bins decoded offline. A bin is complete when an event of a

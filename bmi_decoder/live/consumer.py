@@ -16,6 +16,7 @@ Run it in the stream's loopback-only network namespace.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -70,6 +71,10 @@ def consume(name: str, velocity_name: str, wait_s: float, bin_s: float, ready: P
     anchors: list[tuple[float, float, float]] = []  # (file time, LSL time, speed)
     stamps, arrivals = [], []
     last = time.monotonic()
+    # A full garbage collection takes milliseconds, which would count as latency: paused while
+    # recording, as in the stream.
+    collecting = gc.isenabled()
+    gc.disable()
     # the silence that ends the recording counts from the first sample; before it, the wait
     while (time.monotonic() - last < SILENCE_S) if stamps else (time.monotonic() < deadline):
         try:
@@ -84,6 +89,8 @@ def consume(name: str, velocity_name: str, wait_s: float, bin_s: float, ready: P
         if pace is not None:
             rows, times = pace.pull_chunk(timeout=0.0)
             anchors.extend((row[0], t, row[1]) for row, t in zip(rows, times))
+    if collecting:
+        gc.enable()
     velocity.close_stream()
     if pace is not None:
         pace.close_stream()

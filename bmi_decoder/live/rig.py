@@ -10,6 +10,7 @@ consumer can tell how long after a bin's end it pushed that bin's velocity.
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from dataclasses import dataclass
@@ -136,6 +137,9 @@ class Rig:
         anchor = clock_now()
         pace = [lo, self.speed], anchor  # file time lo was played at LSL time anchor
         next_pace = anchor
+        # The rows are hundreds of thousands of small lists: a full garbage collection would walk
+        # them all and hold the playback for milliseconds, so they are exempt from collection.
+        gc.freeze()
         i = k = 0
         while i < len(rows) or k < len(kin_rows):
             stream_now = lo + (clock_now() - anchor) * self.speed

@@ -105,12 +105,11 @@ class LiveDecoder:
         self.counts = Counts()
         self.link = Connection(self.pylsl, name, self.n_features, self.bin_width, kinematics)
         self.now = self.pylsl.local_clock  # LSL's clock: the one the source's stamps map to
-        # per decoded bin, append-only (the view thread reads them)
-        self.bins: list[int] = []
-        self.predictions: list[np.ndarray] = []
-        self.latencies: list[float] = []
-        self.decode_times: list[float] = []
-        self.pushed: list[float] = []
+        # per decoded bin, append-only (the view thread reads them); typed arrays, so that the
+        # figures of a long run are copied out as memory, not converted number by number
+        self.bins = array("q")
+        self.predictions = array("d")  # two per bin: the velocity pushed
+        self.latencies, self.decode_times, self.pushed = array("d"), array("d"), array("d")
         self.closed_by_clock = 0
         # per event: its time stamp and arrival (local), for the delay of events in transit
         self.stamps, self.arrivals = array("d"), array("d")
@@ -213,6 +212,7 @@ class LiveDecoder:
         # real-time mode spins on the inlet (the core stays ours); otherwise the loop sleeps in it
         spin = self.twin is not None
         while True:
+            pushed = len(self.pushed)
             timeout = 0.0 if spin else PULL_TIMEOUT_S
             if not spin and self.rules is not None:  # wake for the open bin's deadline
                 timeout = min(timeout, max(self.rules.deadline() - now(), 0.0))
@@ -237,8 +237,10 @@ class LiveDecoder:
             if t >= next_kinematics:
                 self._pull_companions()
                 next_kinematics = t + KINEMATICS_PERIOD_S
-            if t >= next_write:
-                self.write()
+            # Right after a push the next bin's deadline is about a bin away, so the write (a
+            # millisecond or two) delays no bin; a source gone quiet is written a period late.
+            if t >= next_write and (len(self.pushed) > pushed or t >= next_write + STATS_PERIOD_S):
+                self.write(window_s=results.WINDOW_S)
                 next_write = t + STATS_PERIOD_S
 
     def _reconnect(self) -> bool:
@@ -317,7 +319,7 @@ class LiveDecoder:
         self.velocity.push_sample(velocity, self.binner.upper_edge(j))
         pushed = now()
         self.bins.append(j)
-        self.predictions.append(velocity)
+        self.predictions.extend(velocity)
         self.latencies.append(pushed - complete)
         self.pushed.append(pushed)
         self.decode_times.append(decoded - begin)
@@ -332,13 +334,13 @@ class LiveDecoder:
             self.truth.pull(self.link.kinematics)
 
     # -- results (bmi_decoder.live.results) ------------------------------------------------------
-    def stats(self) -> dict:
-        """stream.json's content (docs/live.md: every field)."""
-        return results.stats(self)
+    def stats(self, window_s: float | None = None) -> dict:
+        """stream.json's content (docs/live.md: every field); figures over the last ``window_s``."""
+        return results.stats(self, window_s)
 
     def rows_since(self, start: int) -> list[dict]:
         """The decoded bins from position ``start`` on, for the view."""
         return results.rows_since(self, start)
 
-    def write(self) -> None:
-        write_text_atomic(self.out, json.dumps(self.stats(), indent=2) + "\n")
+    def write(self, window_s: float | None = None) -> None:
+        write_text_atomic(self.out, json.dumps(self.stats(window_s), indent=2) + "\n")

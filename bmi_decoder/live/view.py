@@ -2,7 +2,8 @@
 
 A small HTTP server in a background thread serves ``view.html`` and a Server-Sent Events stream
 (``/events``): every 50 ms the decoded bins since the last message, with their true velocity,
-cursor and target, and once a second the figures of stream.json (``event: stats``). Server-Sent
+cursor and target, and once a second the figures of stream.json over the last
+:data:`~bmi_decoder.live.results.WINDOW_S` seconds (``event: stats``). Server-Sent
 Events need nothing but the browser's ``EventSource``; the page draws on canvases.
 """
 
@@ -14,6 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bmi_decoder.live.results import WINDOW_S
 from snn_core.errors import InputError
 
 PAGE = Path(__file__).with_name("view.html")
@@ -26,7 +28,7 @@ class LiveView:
     """Serve the view of ``source`` (a :class:`~bmi_decoder.live.stream.LiveDecoder`) on 127.0.0.1.
 
     Args:
-        source: gives ``rows_since(n)`` and ``stats()``.
+        source: gives ``rows_since(n)`` and ``stats(window_s)``.
         port: the TCP port (0: any free one; :attr:`url` tells which).
     """
 
@@ -67,7 +69,7 @@ class LiveView:
                             sent += len(rows)
                             self.wfile.write(f"data: {json.dumps(rows)}\n\n".encode())
                         if tick % STATS_EVERY == 0:
-                            self.wfile.write(f"event: stats\ndata: {json.dumps(view.source.stats())}\n\n".encode())
+                            self.wfile.write(f"event: stats\ndata: {json.dumps(view.source.stats(WINDOW_S))}\n\n".encode())
                         self.wfile.flush()
                         tick += 1
                         time.sleep(PUSH_PERIOD_S)
