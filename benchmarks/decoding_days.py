@@ -6,16 +6,20 @@ protocol (:mod:`bmi_decoder.across_days`). The rows of all seeds go to one JSON 
 per-seed ratio of each method's R2 to the within-day R2 summarised as mean and range over seeds.
 
     python benchmarks/decoding_days.py [--seeds 0 1 2] [--seconds 600] [--decoders wiener,kalman,snn,snn_small,gru,ann]
-        [--out docs/results/decoding_days.json]
+        [--calibration 60] [--variant LABEL=CONFIG ...] [--out docs/results/decoding_days.json]
 
-The SNN's topology question (``3-000``, the default ``3-111``, the ASC ``3-222``) is a
-``--config`` away: a TOML with ``[decoders.snn] topology = "3-000"``.
+The SNN's topology question (``3-000``, the default ``3-111``, the ASC ``3-222``) is answered by
+``--variant LABEL=CONFIG``: the snn decoder again with that config's settings, its rows labelled
+``snn LABEL`` (``configs/bmi_snn_no_skips.toml``, ``configs/bmi_snn_asc.toml``). Each seed's rows
+are kept under ``--work``, so an interrupted run resumes and seeds can run in separate processes.
+The figure (``--figure``) shows each decoder's R2 over its within-day R2 against days.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -31,7 +35,9 @@ from snn_core.atomic import write_text_atomic
 MONTH = (0, 1, 2, 4, 7, 14, 21, 30)
 
 
-def month_rows(seed: int, seconds: float, decoders: list[str], config_path: Path | None) -> list[dict]:
+def month_rows(
+    seed: int, seconds: float, decoders: list[str], config_path: Path | None, calibration: tuple[float, ...] = CALIBRATION_S
+) -> list[dict]:
     """The protocol's rows for one simulated month, trained on day 0."""
     with tempfile.TemporaryDirectory() as folder:
         paths = []
@@ -40,9 +46,32 @@ def month_rows(seed: int, seconds: float, decoders: list[str], config_path: Path
             write_mat(day.session.recording, path, outside_spikes=day.session.outside_spikes, notes={NOTE: day.note()})
             paths.append(path)
         config = load_config(config_path, seed)
-        sessions = check_sessions(paths[:1], paths[1:], CALIBRATION_S, config)
-        rows = evaluate_days(sessions, decoders, list(METHODS), config, CALIBRATION_S)
+        sessions = check_sessions(paths[:1], paths[1:], calibration, config)
+        rows = evaluate_days(sessions, decoders, list(METHODS), config, calibration)
     return [{**row, "simulation_seed": seed} for row in rows]
+
+
+def parse_variant(text: str) -> tuple[str, Path]:
+    """``"asc=configs/bmi_snn_asc.toml"`` -> ("asc", that path), the file checked."""
+    label, _, config = text.partition("=")
+    if not label or not config or not Path(config).is_file():
+        raise SystemExit(f"decoding_days: --variant: LABEL=CONFIG with an existing TOML file, got {text!r}")
+    return label, Path(config)
+
+
+def cached_month_rows(
+    seed: int, seconds: float, decoders: list[str], config_path: Path | None, calibration: tuple[float, ...], work: Path
+) -> list[dict]:
+    """:func:`month_rows`, kept in ``work`` per seed, so that an interrupted run resumes and
+    seeds can run in separate processes."""
+    amounts = "-".join(f"{c:g}" for c in calibration)
+    key = f"seed{seed}_{seconds:g}s_cal{amounts}_{'-'.join(decoders)}_{config_path.stem if config_path else 'default'}"
+    cache = work / f"{key}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    rows = month_rows(seed, seconds, decoders, config_path, calibration)
+    write_text_atomic(cache, json.dumps(rows) + "\n")
+    return rows
 
 
 def summary(rows: list[dict]) -> list[dict]:
@@ -68,6 +97,47 @@ def summary(rows: list[dict]) -> list[dict]:
     ]
 
 
+def plot(summary_rows: list[dict], calibration_s: float, path: Path) -> None:
+    """R2 over within-day R2 against days, one panel per decoder, one line per method (fixed and
+    each method at ``calibration_s``), the range over seeds shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from snn_core.atomic import atomic_path
+
+    decoders = list(dict.fromkeys(r["decoder"] for r in summary_rows))
+    cols = min(len(decoders), 3)
+    fig, axes = plt.subplots(
+        -(-len(decoders) // cols), cols, figsize=(4.2 * cols, 3.4 * -(-len(decoders) // cols)), sharey=True, squeeze=False
+    )
+    for ax, decoder in zip(axes.flat, decoders):
+        mine = [r for r in summary_rows if r["decoder"] == decoder and r["calibration_s"] in (0.0, calibration_s)]
+        for method in dict.fromkeys(r["method"] for r in mine):
+            points = sorted((r["days"], r["ratio_mean"], r["ratio_min"], r["ratio_max"]) for r in mine if r["method"] == method)
+            days, mean, low, high = (np.array(v) for v in zip(*points))
+            style = {"fixed": dict(color="grey", lw=2.5)}.get(method, {})
+            line = ax.plot(
+                days, mean, marker="o", ms=3, label=method if method == "fixed" else f"{method} {calibration_s:g} s", **style
+            )
+            ax.fill_between(days, low, high, color=line[0].get_color(), alpha=0.15, lw=0)
+        ax.axhline(1.0, color="black", ls="--", lw=0.8)
+        ax.set_title(decoder)
+        ax.set_xlabel("days since training")
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(decoders) :]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("R2 / within-day R2")
+    axes.flat[0].set_ylim(-0.1, 1.15)
+    axes.flat[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="simulation seeds (default: 0 1 2)")
@@ -75,11 +145,44 @@ def main() -> None:
     parser.add_argument("--decoders", default="wiener,kalman,snn,snn_small,gru,ann", help="comma-separated decoders")
     parser.add_argument("--config", type=Path, help="TOML experiment config (decoder settings, e.g. the SNN topology)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/decoding_days.json"), help="JSON to write")
+    parser.add_argument(
+        "--calibration",
+        default="60",
+        help="calibration amounts in seconds, comma-separated (default: 60, the question of the page; "
+        "evaluate-days's own default is 15,30,60,120)",
+    )
+    parser.add_argument("--variant", action="append", default=[], help="LABEL=CONFIG: the snn decoder again with a config")
+    parser.add_argument("--figure", type=Path, default=Path("docs/img/decoding_days.png"), help="figure to write")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("runs/decoding_days"),
+        help="each seed's rows, kept to resume (default: runs/decoding_days)",
+    )
     args = parser.parse_args()
     decoders = parse_decoder_names(args.decoders)
-    rows = [row for seed in args.seeds for row in month_rows(seed, args.seconds, decoders, args.config)]
-    report = {"days": list(MONTH), "seconds": args.seconds, "seeds": args.seeds, "summary": summary(rows), "results": rows}
+    variants = dict(parse_variant(text) for text in args.variant)
+    calibration = tuple(float(c) for c in args.calibration.split(","))
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for seed in args.seeds:
+        rows += cached_month_rows(seed, args.seconds, decoders, args.config, calibration, args.work)
+        for label, config in variants.items():
+            rows += [
+                {**row, "decoder": f"snn {label}"}
+                for row in cached_month_rows(seed, args.seconds, ["snn"], config, calibration, args.work)
+            ]
+    report = {
+        "command": "python benchmarks/decoding_days.py " + " ".join(sys.argv[1:]),
+        "days": list(MONTH),
+        "seconds": args.seconds,
+        "seeds": args.seeds,
+        "variants": {label: str(config) for label, config in variants.items()},
+        "summary": summary(rows),
+        "results": rows,
+    }
     write_text_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    plot(report["summary"], 60.0, args.figure)
     for s in summary(rows):
         if s["calibration_s"] in (0.0, 60.0):
             print(

@@ -1,9 +1,11 @@
-"""Markdown for the decoder comparison and the training-stability study (issue 24), from the JSON
-``benchmarks/decoder_comparison.py`` and ``benchmarks/training_stability.py`` write
+"""Markdown for the decoder comparison, the training-stability study and decoding across days,
+from the JSON ``benchmarks/decoder_comparison.py``, ``benchmarks/training_stability.py`` and
+``benchmarks/decoding_days.py`` write
 (``benchmarks/results_pages.py`` writes the pages)."""
 
 from __future__ import annotations
 
+import numpy as np
 from bmi_pages import footer
 from page_table import table
 
@@ -75,3 +77,85 @@ def training_stability(report: dict) -> str:
     text += f"\nOver {len(sessions)} sessions: {', '.join(sessions)}.\n"
     text += "\n![validation R2 per epoch by variant](../img/training_stability.png)\n"
     return text + footer(report, "training_stability.py")
+
+
+def _ratio(s: dict) -> str:
+    return f"{s['ratio_mean']:.2f} [{s['ratio_min']:.2f}, {s['ratio_max']:.2f}]"
+
+
+def _month_goal(report: dict, calibration_s: float) -> str:
+    """The issue's goal for the SNN on the last day: a method with at least 90% of the within-day
+    R2 while the fixed decoder keeps under half, and above a Wiener filter refitted on the same data."""
+    last = max(report["days"])
+    rows = [r for r in report["results"] if r["days"] == last]
+    ratios = {(s["decoder"], s["method"], s["calibration_s"]): s for s in report["summary"] if s["days"] == last}
+    fixed = ratios.get(("snn", "fixed", 0.0))
+    methods = [s for (d, _, c), s in ratios.items() if d == "snn" and c == calibration_s]
+    if fixed is None or not methods:
+        return ""
+    best = max(methods, key=lambda s: s["ratio_mean"])
+
+    def r2(decoder: str, method: str, calibration: float) -> dict[int, float]:
+        return {
+            r["simulation_seed"]: r["r2"]
+            for r in rows
+            if (r["decoder"], r["method"], r["calibration_s"]) == (decoder, method, calibration)
+        }
+
+    snn, wiener = r2("snn", best["method"], calibration_s), r2("wiener", "scratch", calibration_s)
+    gaps = [snn[k] - wiener[k] for k in snn if k in wiener]
+    text = f"\n## The goal on day {last}, with {calibration_s:g} s of calibration\n\n"
+    text += f"- The SNN's best method, `{best['method']}`, keeps {_ratio(best)} of the within-day R2 "
+    text += f"(goal: at least 0.90): **{'met' if best['ratio_min'] >= 0.9 else 'not met'}**"
+    text += " on every seed.\n" if best["ratio_min"] >= 0.9 else f" (mean {best['ratio_mean']:.2f}).\n"
+    text += f"- The fixed SNN keeps {_ratio(fixed)} (goal: below 0.50): **{'met' if fixed['ratio_max'] < 0.5 else 'not met'}**.\n"
+    if gaps:
+        text += f"- Against a Wiener filter fitted from scratch on the same {calibration_s:g} s: R2 "
+        text += f"{min(gaps):+.3f} to {max(gaps):+.3f} over seeds (mean {np.mean(gaps):+.3f}): "
+        text += f"**{'above on every seed' if min(gaps) > 0 else 'not above on every seed'}**.\n"
+    return text
+
+
+def decoding_days(report: dict, calibration_s: float = 60.0) -> str:
+    """R2 decay of fixed decoders over a simulated month, what each recalibration method recovers
+    with ``calibration_s`` of data, the SNN's topologies, and the issue's goal."""
+    summary, days = report["summary"], [d for d in report["days"] if d > 0]
+    seeds = ", ".join(str(s) for s in report["seeds"])
+    text = "# Decoding across days: a simulated month\n\n"
+    text += f"One simulated monkey per simulation seed ({seeds}), recorded on days {', '.join(map(str, report['days']))} "
+    text += f'in sessions of about {report["seconds"]:g} s (`bmi-decoder synth --days`; docs/data.md, "Several days of '
+    text += "one monkey\"). Every decoder is fitted on day 0 and scored on each later day by `evaluate-days`'s protocol "
+    text += "(docs/bmi.md). Figures are R2 over the within-day R2 (the same decoder fitted on that day's NeuroBench "
+    text += "split), as mean [min, max] over seeds.\n\n"
+    text += f"![R2 over within-day R2 against days, fixed and with {calibration_s:g} s](../img/decoding_days.png)\n\n"
+    by = {(s["decoder"], s["method"], s["calibration_s"], s["days"]): s for s in summary}
+    decoders = list(dict.fromkeys(s["decoder"] for s in summary))
+    text += "## Fixed decoders: no recalibration\n\n"
+    text += table(
+        ["decoder", *[f"day {d}" for d in days]], [[d, *[_ratio(by[d, "fixed", 0.0, k]) for k in days]] for d in decoders]
+    )
+    last = max(days)
+    methods = list(dict.fromkeys(s["method"] for s in summary if s["calibration_s"] == calibration_s))
+    text += f"\n## Day {last}: what {calibration_s:g} s of calibration recovers\n\n"
+    within = {}
+    for r in report["results"]:
+        if r["method"] == "within" and r["days"] == last:
+            within.setdefault(r["decoder"], []).append(r["r2"])
+    rows = [
+        [
+            d,
+            f"{np.mean(within[d]):.3f}",
+            _ratio(by[d, "fixed", 0.0, last]),
+            *[_ratio(by[d, m, calibration_s, last]) if (d, m, calibration_s, last) in by else "-" for m in methods],
+        ]
+        for d in decoders
+    ]
+    text += table(["decoder", "within-day R2", "fixed", *methods], rows)
+    text += "\n`scratch`: a new decoder fitted on the calibration data alone; `readout`: the readout solved anew; "
+    text += "`input`: the input layer fine-tuned; `rates`: per-channel rate normalisation (no labels); `latent`: "
+    text += "factor-analysis alignment on stable channels (Degenhart et al. 2020; no labels).\n"
+    if report.get("variants"):
+        labels = ", ".join(f"`snn {label}` ({config})" for label, config in report["variants"].items())
+        text += f"\nThe SNN's topology: the default `snn` (3-111, densenet-like) beside {labels}, fitted on the same days.\n"
+    text += _month_goal(report, calibration_s)
+    return text + footer(report, "decoding_days.py")

@@ -131,9 +131,25 @@ def _stability(report: dict) -> list[tuple[str, str]]:
     return [("SNN decoder: epoch-to-epoch change of validation R2, weights as trained vs averaged", spreads)]
 
 
+def _days(report: dict) -> list[tuple[str, str]]:
+    last = max(report["days"])
+    by = {(s["decoder"], s["method"], s["calibration_s"], s["days"]): s["ratio_mean"] for s in report["summary"]}
+    fixed = by.get(("snn", "fixed", 0.0, last))
+    best = max((v for (d, _, c, k), v in by.items() if d == "snn" and c == 60.0 and k == last), default=None)
+    if fixed is None or best is None:
+        return []
+    return [
+        (
+            f"SNN decoder {last} days after training (simulated month): R2 over within-day R2",
+            f"fixed {fixed:.2f}; best recalibration with 60 s {best:.2f}",
+        )
+    ]
+
+
 HEADLINES: dict[str, Callable[[dict], list[tuple[str, str]]]] = {
     "decoder_comparison": _comparison,
     "training_stability": _stability,
+    "decoding_days": _days,
     "simulator_difficulty": _difficulty,
     "search_claim3": _claim3,
     "search_samplers": _claim4,

@@ -216,6 +216,7 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "simulator_difficulty": bmi_pages.simulator_difficulty,
     "training_stability": decoding_pages.training_stability,
     "decoder_comparison": decoding_pages.decoder_comparison,
+    "decoding_days": decoding_pages.decoding_days,
 }
 
 
