@@ -91,8 +91,9 @@ def all_topologies(layers: int = LAYERS) -> list[str]:
 
 
 def snn_settings(budget: dict) -> dict:
-    """The SNN decoder's settings of a BMI budget. The table was trained without the weight
-    average the decoder now defaults to: pinned, so the command in its header reproduces its rows."""
+    """The SNN decoder's settings of a BMI budget. The table was trained without a weight
+    average: pinned, so that the command in its header reproduces its rows whatever the
+    decoder's default."""
     return {"weight_average": 0.0, **budget["snn"]}
 
 
