@@ -117,3 +117,31 @@ def test_a_long_silence_is_a_gap_after_the_clock_closed_what_it_may(recording):
     closed = [j for j in bins if 500 < j < 600]
     assert closed == list(range(501, 501 + len(closed))) and 0 < len(closed) <= round(MAX_GAP / 0.004)
     assert len(bins) + counts.dropped_bins == bins[-1] - bins[0] + 1
+
+
+def test_figures_while_streaming_cover_the_window_and_the_final_ones_the_run():
+    """stream.json's figures (bmi_decoder.live.results.stats) over the last window_s seconds
+    while streaming, over every bin at the end; counts always over the run."""
+    from array import array
+    from types import SimpleNamespace
+
+    from bmi_decoder.live import results
+
+    n, bin_s, now = 3000, 0.004, 12.0
+    pushed = np.arange(n) * bin_s  # the last push at 11.996 s
+    slow = pushed < now - 10.0  # the first 2 s: 10 ms from complete to push; later 100 us
+    clock = SimpleNamespace(to_local_array=lambda t: np.asarray(t, dtype=np.float64), correction=0.0)
+    live = SimpleNamespace(
+        name="test", decoder=SimpleNamespace(name="wiener"), counts=Counts(), rules=None, binner=None, truth=None,
+        now=lambda: now, bin_width=bin_s, bins=array("q", range(n)), predictions=array("d", np.zeros(2 * n)),
+        pushed=array("d", pushed), latencies=array("d", np.where(slow, 0.01, 1e-4)),
+        decode_times=array("d", np.full(n, 5e-6)), stamps=array("d", pushed), arrivals=array("d", pushed + 2e-4),
+        link=SimpleNamespace(source_clock=clock, binned=False), closed_by_clock=7, close_after_s=0.001,
+        busy_s=0.1, realtime_cpu=None, r2_offline=None, started=0.0, finished=False, note="",
+    )  # fmt: skip
+    window = results.stats(live, window_s=10.0)
+    assert window["window_s"] == 10.0 and window["bins"] == n and window["closed_by_clock"] == 7
+    assert window["latency_us"]["max"] == pytest.approx(100.0)  # the slow first 2 s are outside
+    assert window["event_delay_us"]["median"] == pytest.approx(200.0)
+    run = results.stats(live)
+    assert run["window_s"] is None and run["latency_us"]["max"] == pytest.approx(10_000.0)
