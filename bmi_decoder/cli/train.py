@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -41,7 +42,11 @@ def run(args: argparse.Namespace) -> int:
     from bmi_decoder.experiment import load_config, parse_decoder_names, read_decodable
     from bmi_decoder.preprocess import prepare_session
 
+    from bmi_decoder.decoders.snn_auto import POPULATION_SUFFIX
+
     progress = Path(f"{args.out}.progress")
+    # an auto fit keeps its population's progress beside it, one file per group
+    population = Path(f"{progress}{POPULATION_SUFFIX}")
     check_output(args.out, "--out", [args.file, args.config], kind=CHECKPOINT)
     check_output(progress, "--out", [args.file, args.config], kind=PROGRESS)  # written, then deleted
     names = parse_decoder_names(args.decoder, "--decoder")
@@ -56,11 +61,13 @@ def run(args: argparse.Namespace) -> int:
         decoder.set_params(progress_file=str(progress))
         if args.restart:
             progress.unlink(missing_ok=True)
+            shutil.rmtree(population, ignore_errors=True)
     decoder.fit(*session.split("train"), *session.split("val"))
     X_val, y_val = session.split("val")
     X_test, y_test = session.split("test")
     save_decoder(decoder, args.out, {"session": str(args.file), "seed": config.seed}, preprocessing=config.preprocessing)
     progress.unlink(missing_ok=True)
+    shutil.rmtree(population, ignore_errors=True)
     print(f"validation R2 {r2_score(y_val, decoder.predict(X_val)):.3f}, test R2 {r2_score(y_test, decoder.predict(X_test)):.3f}")
     print(f"checkpoint: {args.out}", file=sys.stderr)
     return 0

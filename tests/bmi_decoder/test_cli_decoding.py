@@ -325,3 +325,12 @@ def test_train_refuses_progress_of_other_data_until_restart(session_file, config
     assert not ckpt.exists() and progress.read_bytes() == before, "nothing written, the old progress kept"
     assert main([*train, "--restart"]) == 0
     assert ckpt.exists() and not progress.exists()
+
+
+def test_train_with_auto_leaves_no_population_progress(session_file, tmp_path):
+    """An auto fit's population progress (CKPT.progress.population/) goes with the solo one's."""
+    config = tmp_path / "auto.toml"
+    config.write_text(TINY_CONFIG.replace('hidden = [16]\ntopology = "1-"', 'hidden = [8, 8]\ntopology = "auto"'))
+    ckpt = tmp_path / "auto.pt"
+    assert main(["train", session_file, "--decoder", "snn", "--config", str(config), "--out", str(ckpt)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["auto.pt", "auto.toml"]
