@@ -6,7 +6,8 @@ protocol (:mod:`bmi_decoder.across_days`). The rows of all seeds go to one JSON 
 per-seed ratio of each method's R2 to the within-day R2 summarised as mean and range over seeds.
 
     python benchmarks/decoding_days.py [--seeds 0 1 2] [--seconds 600] [--decoders wiener,kalman,snn,snn_small,gru,ann]
-        [--calibration 60] [--variant LABEL=CONFIG ...] [--out docs/results/decoding_days.json]
+        [--calibration 60] [--variant LABEL=CONFIG ...] [--variant-methods readout,rates]
+        [--out docs/results/decoding_days.json]
 
 The SNN's topology question (``3-000``, the default ``3-111``, the ASC ``3-222``) is answered by
 ``--variant LABEL=CONFIG``: the snn decoder again with that config's settings, its rows labelled
@@ -28,15 +29,29 @@ import numpy as np
 from bmi_decoder.across_days import CALIBRATION_S, check_sessions, evaluate_days
 from bmi_decoder.experiment import load_config, parse_decoder_names
 from bmi_decoder.io import write_mat
-from bmi_decoder.recalibration import METHODS
+from bmi_decoder.recalibration import METHODS, parse_methods
 from bmi_decoder.simulate_days import NOTE, simulate_days
 from snn_core.atomic import write_text_atomic
 
 MONTH = (0, 1, 2, 4, 7, 14, 21, 30)
+# one colour per method in every panel of the figure
+METHOD_COLOURS = {
+    "fixed": "grey",
+    "scratch": "tab:purple",
+    "readout": "tab:red",
+    "input": "tab:blue",
+    "rates": "tab:green",
+    "latent": "tab:orange",
+}
 
 
 def month_rows(
-    seed: int, seconds: float, decoders: list[str], config_path: Path | None, calibration: tuple[float, ...] = CALIBRATION_S
+    seed: int,
+    seconds: float,
+    decoders: list[str],
+    config_path: Path | None,
+    calibration: tuple[float, ...] = CALIBRATION_S,
+    methods: tuple[str, ...] = tuple(METHODS),
 ) -> list[dict]:
     """The protocol's rows for one simulated month, trained on day 0."""
     with tempfile.TemporaryDirectory() as folder:
@@ -47,7 +62,7 @@ def month_rows(
             paths.append(path)
         config = load_config(config_path, seed)
         sessions = check_sessions(paths[:1], paths[1:], calibration, config)
-        rows = evaluate_days(sessions, decoders, list(METHODS), config, calibration)
+        rows = evaluate_days(sessions, decoders, list(methods), config, calibration)
     return [{**row, "simulation_seed": seed} for row in rows]
 
 
@@ -60,16 +75,22 @@ def parse_variant(text: str) -> tuple[str, Path]:
 
 
 def cached_month_rows(
-    seed: int, seconds: float, decoders: list[str], config_path: Path | None, calibration: tuple[float, ...], work: Path
+    seed: int,
+    seconds: float,
+    decoders: list[str],
+    config_path: Path | None,
+    calibration: tuple[float, ...],
+    work: Path,
+    methods: tuple[str, ...] = tuple(METHODS),
 ) -> list[dict]:
     """:func:`month_rows`, kept in ``work`` per seed, so that an interrupted run resumes and
     seeds can run in separate processes."""
     amounts = "-".join(f"{c:g}" for c in calibration)
-    key = f"seed{seed}_{seconds:g}s_cal{amounts}_{'-'.join(decoders)}_{config_path.stem if config_path else 'default'}"
+    key = f"seed{seed}_{seconds:g}s_cal{amounts}_{'-'.join(decoders)}_{'-'.join(methods)}_{config_path.stem if config_path else 'default'}"
     cache = work / f"{key}.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    rows = month_rows(seed, seconds, decoders, config_path, calibration)
+    rows = month_rows(seed, seconds, decoders, config_path, calibration, methods)
     write_text_atomic(cache, json.dumps(rows) + "\n")
     return rows
 
@@ -117,11 +138,10 @@ def plot(summary_rows: list[dict], calibration_s: float, path: Path) -> None:
         for method in dict.fromkeys(r["method"] for r in mine):
             points = sorted((r["days"], r["ratio_mean"], r["ratio_min"], r["ratio_max"]) for r in mine if r["method"] == method)
             days, mean, low, high = (np.array(v) for v in zip(*points))
-            style = {"fixed": dict(color="grey", lw=2.5)}.get(method, {})
-            line = ax.plot(
-                days, mean, marker="o", ms=3, label=method if method == "fixed" else f"{method} {calibration_s:g} s", **style
-            )
-            ax.fill_between(days, low, high, color=line[0].get_color(), alpha=0.15, lw=0)
+            color = METHOD_COLOURS.get(method, "black")
+            label = method if method == "fixed" else f"{method} {calibration_s:g} s"
+            ax.plot(days, mean, marker="o", ms=3, color=color, lw=2.5 if method == "fixed" else 1.5, label=label)
+            ax.fill_between(days, low, high, color=color, alpha=0.15, lw=0)
         ax.axhline(1.0, color="black", ls="--", lw=0.8)
         ax.set_title(decoder)
         ax.set_xlabel("days since training")
@@ -130,9 +150,11 @@ def plot(summary_rows: list[dict], calibration_s: float, path: Path) -> None:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("R2 / within-day R2")
-    axes.flat[0].set_ylim(-0.1, 1.15)
-    axes.flat[0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    axes.flat[0].set_ylim(-0.2, 1.15)
+    # one legend for every panel: a method has its colour everywhere
+    handles = {h.get_label(): h for ax in axes.flat for h in ax.get_lines() if not h.get_label().startswith("_")}
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
@@ -152,6 +174,11 @@ def main() -> None:
         "evaluate-days's own default is 15,30,60,120)",
     )
     parser.add_argument("--variant", action="append", default=[], help="LABEL=CONFIG: the snn decoder again with a config")
+    parser.add_argument(
+        "--variant-methods",
+        default=",".join(METHODS),
+        help="the recalibration methods of the variants (default: all; fixed and within always run)",
+    )
     parser.add_argument("--figure", type=Path, default=Path("docs/img/decoding_days.png"), help="figure to write")
     parser.add_argument(
         "--work",
@@ -163,6 +190,7 @@ def main() -> None:
     decoders = parse_decoder_names(args.decoders)
     variants = dict(parse_variant(text) for text in args.variant)
     calibration = tuple(float(c) for c in args.calibration.split(","))
+    variant_methods = tuple(parse_methods(args.variant_methods, "--variant-methods"))
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
     for seed in args.seeds:
@@ -170,7 +198,7 @@ def main() -> None:
         for label, config in variants.items():
             rows += [
                 {**row, "decoder": f"snn {label}"}
-                for row in cached_month_rows(seed, args.seconds, ["snn"], config, calibration, args.work)
+                for row in cached_month_rows(seed, args.seconds, ["snn"], config, calibration, args.work, variant_methods)
             ]
     report = {
         "command": "python benchmarks/decoding_days.py " + " ".join(sys.argv[1:]),
