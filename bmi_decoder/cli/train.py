@@ -38,11 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bmi_decoder.checkpoint import save_decoder
+    from bmi_decoder.decoders.snn_auto import POPULATION_SUFFIX
     from bmi_decoder.evaluation import r2_score
     from bmi_decoder.experiment import load_config, parse_decoder_names, read_decodable
     from bmi_decoder.preprocess import prepare_session
-
-    from bmi_decoder.decoders.snn_auto import POPULATION_SUFFIX
 
     progress = Path(f"{args.out}.progress")
     # an auto fit keeps its population's progress beside it, one file per group

@@ -19,7 +19,14 @@ def _rows(snn_best: float, snn_fixed: float, wiener_scratch: float, seeds=(0, 1,
             ("wiener", "scratch", 60.0, wiener_scratch),
         ]:
             rows.append(
-                {"decoder": decoder, "method": method, "calibration_s": calibration, "days": 30, "r2": r2, "simulation_seed": seed}
+                {
+                    "decoder": decoder,
+                    "method": method,
+                    "calibration_s": calibration,
+                    "days": 30,
+                    "r2": r2,
+                    "simulation_seed": seed,
+                }
             )
     return rows
 
