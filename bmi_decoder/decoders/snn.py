@@ -286,7 +286,9 @@ class SmallSNNDecoder(SNNDecoder):
 
     Same parameters as :class:`SNNDecoder`, other defaults: three layers of 32 LIF neurons, the
     third also reading the first's spikes (DSC, topology ``"3-001"``): 6.3 k parameters, 25 KB in
-    float32. A DSC keeps every layer's input binary, so all its synaptic operations stay ACs (an
+    float32 on a 96-channel array. The input layer grows with the channels: on 192 channels the
+    same block is 37 KB, over the budget, and ``topology="auto"`` finds no candidate within it
+    (a narrower ``hidden`` fits). A DSC keeps every layer's input binary, so all its synaptic operations stay ACs (an
     ASC sum of spikes would make them MACs). It is feed-forward by default, so the fused LIF
     kernels train it; ``recurrent=True`` with ``hidden=[24, 24]``, ``topology="2-1"`` is the
     tinyRSNN-like recurrent block of the same size, whose step-by-step BPTT costs several times
