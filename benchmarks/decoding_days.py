@@ -32,6 +32,7 @@ from bmi_decoder.io import write_mat
 from bmi_decoder.recalibration import METHODS, parse_methods
 from bmi_decoder.simulate_days import NOTE, simulate_days
 from snn_core.atomic import write_text_atomic
+from snn_core.errors import InputError
 
 MONTH = (0, 1, 2, 4, 7, 14, 21, 30)
 # one colour per method in every panel of the figure
@@ -67,11 +68,20 @@ def month_rows(
 
 
 def parse_variant(text: str) -> tuple[str, Path]:
-    """``"asc=configs/bmi_snn_asc.toml"`` -> ("asc", that path), the file checked."""
+    """``"asc=configs/bmi_snn_asc.toml"`` -> ("asc", that path), the file checked (an argparse
+    ``type``: a refusal is one line and exit status 2)."""
     label, _, config = text.partition("=")
     if not label or not config or not Path(config).is_file():
-        raise SystemExit(f"decoding_days: --variant: LABEL=CONFIG with an existing TOML file, got {text!r}")
+        raise argparse.ArgumentTypeError(f"LABEL=CONFIG with an existing TOML file, got {text!r}")
     return label, Path(config)
+
+
+def variant_methods(text: str) -> tuple[str, ...]:
+    """``--variant-methods`` checked against the recalibration methods (an argparse ``type``)."""
+    try:
+        return tuple(parse_methods(text, "--variant-methods"))
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def cached_month_rows(
@@ -173,10 +183,13 @@ def main() -> None:
         help="calibration amounts in seconds, comma-separated (default: 60, the question of the page; "
         "evaluate-days's own default is 15,30,60,120)",
     )
-    parser.add_argument("--variant", action="append", default=[], help="LABEL=CONFIG: the snn decoder again with a config")
+    parser.add_argument(
+        "--variant", type=parse_variant, action="append", default=[], help="LABEL=CONFIG: the snn decoder again with a config"
+    )
     parser.add_argument(
         "--variant-methods",
-        default=",".join(METHODS),
+        type=variant_methods,
+        default=tuple(METHODS),
         help="the recalibration methods of the variants (default: all; fixed and within always run)",
     )
     parser.add_argument("--figure", type=Path, default=Path("docs/img/decoding_days.png"), help="figure to write")
@@ -188,9 +201,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     decoders = parse_decoder_names(args.decoders)
-    variants = dict(parse_variant(text) for text in args.variant)
+    variants = dict(args.variant)
     calibration = tuple(float(c) for c in args.calibration.split(","))
-    variant_methods = tuple(parse_methods(args.variant_methods, "--variant-methods"))
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
     for seed in args.seeds:
@@ -198,7 +210,7 @@ def main() -> None:
         for label, config in variants.items():
             rows += [
                 {**row, "decoder": f"snn {label}"}
-                for row in cached_month_rows(seed, args.seconds, ["snn"], config, calibration, args.work, variant_methods)
+                for row in cached_month_rows(seed, args.seconds, ["snn"], config, calibration, args.work, args.variant_methods)
             ]
     report = {
         "command": "python benchmarks/decoding_days.py " + " ".join(sys.argv[1:]),
