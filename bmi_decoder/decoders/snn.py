@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Sequence
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,6 +30,7 @@ from ._base import check_bin_fast, check_fitted, check_sequence, is_real, requir
 from ._torch import FitData, _TorchDecoder
 from ._training import check_training_params, chunk_rows, network_device
 from .snn_auto import AUTO, AUTO_LEARNED, auto_candidates, check_auto_params, fit_auto
+from .snn_footprint import layer_widths
 from .snn_network import SpikingVelocityNet, VelocityStepper
 
 
@@ -58,8 +58,8 @@ class SNNDecoder(_TorchDecoder):
             at every seed.
         candidates: with ``topology="auto"``, the topologies it chooses among, in text form;
             None: no skips, all DSC and all ASC, and the class's default topology when it
-            differs. ``SmallSNNDecoder`` drops those whose network exceeds its 30 KB. They are
-            trained as one population (feed-forward only), so the set costs about one fit.
+            differs, less those whose network exceeds ``footprint_limit``. They are trained as
+            one population (feed-forward only), so the set costs about one fit.
         auto_seeds: with ``topology="auto"``, each candidate is trained at seeds ``seed`` to
             ``seed + auto_seeds - 1``, and the best (topology, seed) is kept: the seed alone
             moves validation R2 on a session, so seeds are a choice as topologies are.
@@ -99,6 +99,10 @@ class SNNDecoder(_TorchDecoder):
         progress_file: where to save the training state after every epoch; an interrupted
             fit resumes from it (None: no saving). An auto fit keeps its population's progress
             in the folder ``<progress_file>.population``.
+        footprint_limit: the most bytes the network may take (NeuroBench's footprint, float32
+            parameters); every layer is capped at the widest width at which it fits on the
+            session's channels (:mod:`~bmi_decoder.decoders.snn_footprint`). None: ``hidden``
+            as given.
         device: ``"auto"`` (a CUDA GPU when visible, else the CPU), ``"cpu"``, ``"cuda"`` or
             ``"cuda:N"``. Trains in float32 on every device: its LIF and readout kernels
             integrate in float32 anyway, and its matrices (352 x 128 at most by default) are too
@@ -107,8 +111,6 @@ class SNNDecoder(_TorchDecoder):
 
     name = "snn"
     stepper = VelocityStepper
-    # the largest network (NeuroBench footprint, bytes) an auto fit may choose; None: any
-    footprint_budget: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -135,6 +137,7 @@ class SNNDecoder(_TorchDecoder):
         device: str = "auto",
         candidates: Sequence[str] | None = None,
         auto_seeds: int = 1,
+        footprint_limit: int | None = None,
     ) -> None:
         self.hidden = hidden
         self.topology = topology
@@ -159,6 +162,7 @@ class SNNDecoder(_TorchDecoder):
         self.device = device
         self.candidates = candidates
         self.auto_seeds = auto_seeds
+        self.footprint_limit = footprint_limit
 
     def check_params(self) -> None:
         hidden_ok = isinstance(self.hidden, Sequence) and len(self.hidden) > 0
@@ -191,6 +195,9 @@ class SNNDecoder(_TorchDecoder):
                 SkipTopology.from_string(self.topology)
             except ValueError as err:
                 raise InputError(f"{self.name} decoder", "topology", f"a topology in text form, e.g. '3-111' ({err})") from None
+        limit = self.footprint_limit
+        limit_ok = limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and limit > 0)
+        require(self, limit_ok, "footprint_limit", "a size in bytes > 0, or none for no limit")
         check_auto_params(self)
         check_training_params(self)
         # one input channel at least, one stored activation per layer and bin: a lower bound
@@ -202,11 +209,12 @@ class SNNDecoder(_TorchDecoder):
         if topology == AUTO:  # the fitted choice (restored before the network by a checkpoint)
             check_fitted(self, "topology_")
             topology = self.topology_
+        widths = layer_widths(self, n_features)
         try:
             return NetworkSpec(
                 "dense",
                 n_features,
-                (tuple(self.hidden),),
+                (widths,),
                 topology,
                 recurrent=self.recurrent,
                 recurrent_grad=float(self.recurrent_grad),
@@ -284,20 +292,21 @@ class SmallSNNDecoder(SNNDecoder):
     budget of the BioCAS 2024 tinyRSNN (27 KB, R2 0.66 on the NeuroBench primate-reaching
     sessions, docs/data.md).
 
-    Same parameters as :class:`SNNDecoder`, other defaults: three layers of 32 LIF neurons, the
-    third also reading the first's spikes (DSC, topology ``"3-001"``): 6.3 k parameters, 25 KB in
-    float32 on a 96-channel array. The input layer grows with the channels: on 192 channels the
-    same block is 37 KB, over the budget, and ``topology="auto"`` finds no candidate within it
-    (a narrower ``hidden`` fits). A DSC keeps every layer's input binary, so all its synaptic operations stay ACs (an
-    ASC sum of spikes would make them MACs). It is feed-forward by default, so the fused LIF
-    kernels train it; ``recurrent=True`` with ``hidden=[24, 24]``, ``topology="2-1"`` is the
-    tinyRSNN-like recurrent block of the same size, whose step-by-step BPTT costs several times
-    the CPU time per epoch. With ``topology="auto"`` it chooses only among candidates within the
-    same 30 KB (:attr:`footprint_budget`), so the choice never costs the preset its size.
+    Same parameters as :class:`SNNDecoder`, other defaults: three layers of up to 32 LIF neurons,
+    the third also reading the first's spikes (DSC, topology ``"3-001"``), within a
+    ``footprint_limit`` of 30 KB. On a 96-channel array that is 32 wide: 6.3 k parameters, 25 KB in
+    float32. The input layer grows with the channels, so on more channels the layers narrow
+    until the block fits (:mod:`~bmi_decoder.decoders.snn_footprint`; on 192 channels the 32-wide
+    block would be 37 KB). A DSC keeps every layer's input binary, so all its synaptic operations
+    stay ACs (an ASC sum of spikes would make them MACs). It is feed-forward by default, so the
+    fused LIF kernels train it; ``recurrent=True`` with ``hidden=[24, 24]``, ``topology="2-1"`` is
+    the tinyRSNN-like recurrent block of the same size, whose step-by-step BPTT costs several times
+    the CPU time per epoch. With ``topology="auto"`` the widths are sized for ``"3-001"`` and it
+    chooses only among candidates within the limit at those widths, so the choice never costs the
+    preset its size.
     """
 
     name = "snn_small"
-    footprint_budget = 30 * 1024  # the tinyRSNN's budget, in bytes of float32 parameters
 
     def __init__(
         self,
@@ -324,6 +333,7 @@ class SmallSNNDecoder(SNNDecoder):
         device: str = "auto",
         candidates: Sequence[str] | None = None,
         auto_seeds: int = 1,
+        footprint_limit: int | None = 30 * 1024,  # the tinyRSNN's budget, bytes of float32 parameters
     ) -> None:
         super().__init__(
             hidden,
@@ -349,4 +359,5 @@ class SmallSNNDecoder(SNNDecoder):
             device,
             candidates,
             auto_seeds,
+            footprint_limit,
         )

@@ -12,22 +12,18 @@ The decoder is then an ordinary fitted decoder of the chosen topology; its learn
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 from snn_core.errors import InputError
-from snn_core.metrics import footprint_bytes
 from snn_core.topology import ASC, DSC, NONE, SkipTopology
 
 from ._base import Decoder, clone, require, require_int
 from ._torch import FitData
+from .snn_footprint import AUTO, layer_widths, network_bytes, preset_topology
 from .snn_population import fit_population
 
-AUTO = "auto"
 # the learned attributes an auto fit adds; a fit of a fixed topology removes stale ones
 AUTO_LEARNED = ("topology_", "seed_", "auto_scores_")
 # beside the decoder's progress file: the population's progress files, one per group
@@ -66,41 +62,37 @@ def default_candidates(decoder: Decoder) -> list[str]:
     """No skips, all DSC, all ASC, and the decoder class's default topology when it fits
     ``hidden`` and differs: the three pure wirings span the search space's kinds of skip at the
     cost of one population fit, and the class default keeps what the preset was chosen for."""
-    layers = len(decoder.hidden)
-    candidates = [str(SkipTopology.uniform([layers], kind)) for kind in (NONE, DSC, ASC)]
-    default = inspect.signature(type(decoder).__init__).parameters["topology"].default
-    if isinstance(default, str) and default != AUTO and SkipTopology.from_string(default).layers_per_block == (layers,):
-        candidates.append(default)
+    candidates = [str(SkipTopology.uniform([len(decoder.hidden)], kind)) for kind in (NONE, DSC, ASC)]
+    preset = preset_topology(decoder)
+    if preset is not None:
+        candidates.append(preset)
     return list(dict.fromkeys(candidates))  # one layer: the three are the same "1-"
 
 
 def auto_candidates(decoder: Decoder, n_features: int) -> list[str]:
     """The topologies an auto fit on ``n_features`` channels trains: ``candidates`` (or the
-    default set), less those whose network exceeds the class's ``footprint_budget``.
+    default set), less those whose network exceeds ``footprint_limit`` at the decoder's widths.
 
     Raises:
-        InputError: naming ``candidates`` when the budget leaves none.
+        InputError: naming ``candidates`` when the limit leaves none.
     """
     candidates = list(decoder.candidates) if decoder.candidates is not None else default_candidates(decoder)
-    budget = type(decoder).footprint_budget
-    if budget is None:
+    limit = decoder.footprint_limit
+    if limit is None:
         return candidates
-    kept = [t for t in candidates if footprint(decoder, t, n_features) <= budget]
+    kept = [t for t in candidates if footprint(decoder, t, n_features) <= limit]
     if not kept:
         raise InputError(
             f"{decoder.name} decoder",
             "candidates",
-            f"a topology whose network for {n_features} channels fits in the preset's {budget} bytes, got {candidates}",
+            f"a topology whose network for {n_features} channels fits in footprint_limit's {limit} bytes, got {candidates}",
         )
     return kept
 
 
 def footprint(decoder: Decoder, topology: str, n_features: int) -> int:
-    """Bytes of the network ``decoder`` builds with ``topology`` (NeuroBench's footprint, as
-    :mod:`bmi_decoder.cost` reports it), built without touching the caller's random state."""
-    fixed = clone(decoder).set_params(topology=topology, candidates=None, auto_seeds=1)
-    with torch.random.fork_rng(devices=[]):
-        return footprint_bytes(fixed._build_network(n_features))
+    """Bytes of the network an auto fit of ``decoder`` builds for candidate ``topology``."""
+    return network_bytes(decoder, topology, layer_widths(decoder, n_features), n_features)
 
 
 def best_score(curve: Sequence[float]) -> float:
@@ -120,7 +112,15 @@ def fit_auto(decoder: Decoder, data: FitData) -> None:
     candidates = auto_candidates(decoder, data.X.shape[1])
     members = [(t, decoder.seed + k) for t in candidates for k in range(decoder.auto_seeds)]
     # what the population's progress identity holds: none of the settings the members do not read
-    template = clone(decoder).set_params(candidates=None, auto_seeds=1, progress=False, progress_file=None)
+    # every member at the decoder's widths (sized for its preset topology), the limit applied
+    template = clone(decoder).set_params(
+        hidden=layer_widths(decoder, data.X.shape[1]),
+        footprint_limit=None,
+        candidates=None,
+        auto_seeds=1,
+        progress=False,
+        progress_file=None,
+    )
     progress_dir = Path(f"{decoder.progress_file}{POPULATION_SUFFIX}") if decoder.progress_file else None
     fitted = fit_population(template, members, *data.arrays, progress_dir=progress_dir, progress=bool(decoder.progress))
     scores = [best_score(member.validation_r2_) for member in fitted]
