@@ -18,3 +18,4 @@ VALIDATION_SHARE = 0.1  # of each class of the training split, for selecting mod
 
 SYNTHETIC_STEPS = 100  # brightness updates per simulated recording (vision_bench.data.synthetic)
 SYNTHETIC_STEP_US = 12_000  # 100 x 12 ms = 1.2 s, about the length of a CIFAR10-DVS recording
+SYNTHETIC_DIFFICULTIES = ("easy", "hard")  # the simulated sets (vision_bench.data.synthetic.DIFFICULTIES)

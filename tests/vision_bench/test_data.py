@@ -207,3 +207,35 @@ def test_an_empty_test_split_is_bad_input(tmp_path):
     written = write_synthetic_cifar10dvs(tmp_path, per_class=2, seed=0, progress=False)
     with pytest.raises(InputError, match="11 or more per class"):
         load_frames("synthetic", written.root, "test", progress=False)
+
+
+def sweep_direction(images: np.ndarray) -> float:
+    """Degrees of the shape's travel: from the ON events' median place early to late."""
+    on = images == 255
+    early, late = (np.median(np.nonzero(on[steps])[1:], axis=1) for steps in (slice(0, 40), slice(60, 100)))
+    dy, dx = late - early
+    return float(np.degrees(np.arctan2(dy, dx)) % 360)
+
+
+def test_the_hard_set_leaves_the_shape_as_the_only_cue():
+    from vision_bench.data.synthetic import CLASS_DIRECTIONS_DEG, DIFFICULTIES, simulate_events
+
+    label = 3
+    expected = CLASS_DIRECTIONS_DEG[CIFAR10DVS_CLASSES[label]]
+    for name, cue in (("easy", True), ("hard", False)):
+        angles = [
+            sweep_direction(simulate_events(label, np.random.default_rng([0, label, i]), DIFFICULTIES[name])) for i in range(8)
+        ]
+        off = [abs((a - expected + 180) % 360 - 180) for a in angles]
+        # easy: every sweep within a few degrees of its class's direction; hard: anywhere
+        assert (max(off) < 25) == cue, (name, angles)
+
+
+def test_the_manifest_names_the_difficulty_and_a_bad_one_is_refused(tmp_path):
+    import json
+
+    written = write_synthetic_cifar10dvs(tmp_path / "hard", per_class=1, seed=0, progress=False, difficulty="hard")
+    assert json.loads((written.root / "CIFAR10DVS" / "synthetic.json").read_text())["difficulty"] == "hard"
+    with pytest.raises(InputError) as info:
+        write_synthetic_cifar10dvs(tmp_path / "bad", per_class=1, progress=False, difficulty="medium")
+    assert info.value.field == "difficulty"

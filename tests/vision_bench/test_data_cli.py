@@ -46,6 +46,12 @@ def test_info_json_describes_the_simulated_set(sim_root, capsys):
     assert (summary["train"], summary["test"]) == (20, 0)  # ceil(90% of 2) = 2
     manifest = json.loads((sim_root / "CIFAR10DVS" / "synthetic.json").read_text())
     assert manifest["seed"] == 4 and summary["mean_events"] == pytest.approx(manifest["mean_events"])
+    assert manifest["difficulty"] == "easy"  # the default: each class its own shape and direction
+
+
+def test_synth_writes_the_hard_set_on_request(tmp_path):
+    assert main(["synth", str(tmp_path), "--per-class", "1", "--difficulty", "hard"]) == 0
+    assert json.loads((tmp_path / "CIFAR10DVS" / "synthetic.json").read_text())["difficulty"] == "hard"
 
 
 def test_info_table_runs_as_a_module(sim_root):
