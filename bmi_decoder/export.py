@@ -69,11 +69,15 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> nir.NIRGraph:
     """Write the SNN decoder of ``checkpoint`` to ``out`` as a NIR file (HDF5), atomically.
 
     Raises:
-        InputError: when the checkpoint is not one of a fitted SNN decoder.
+        InputError: when the checkpoint is not one of a fitted SNN decoder of one network.
     """
     decoder, meta = load_decoder(checkpoint, device="cpu")
     if not isinstance(decoder, SNNDecoder):
         raise InputError(checkpoint, "decoder", f"a checkpoint of the snn decoder (the one NIR describes), got {decoder.name!r}")
+    if decoder.ensemble > 1:
+        raise InputError(
+            checkpoint, "params.ensemble", f"one network (ensemble = 1) for NIR, got an ensemble of {decoder.ensemble}"
+        )
     graph = decoder_graph(decoder, meta["preprocessing"])
     buffer = io.BytesIO()  # HDF5 crashes on a full disk: built in memory, it is one plain write
     nir.write(buffer, graph)

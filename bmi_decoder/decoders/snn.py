@@ -29,9 +29,9 @@ from snn_core.topology import SkipTopology
 from ._base import check_bin_fast, check_fitted, check_sequence, is_real, require, require_int
 from ._torch import FitData, _TorchDecoder
 from ._training import check_training_params, chunk_rows, network_device
-from .snn_auto import AUTO, AUTO_LEARNED, auto_candidates, check_auto_params, fit_auto
+from .snn_auto import AUTO, AUTO_LEARNED, check_auto_params, fit_auto, population_members
 from .snn_footprint import layer_widths
-from .snn_network import SpikingVelocityNet, VelocityStepper
+from .snn_network import EnsembleVelocityNet, SpikingVelocityNet, velocity_stepper
 
 
 class SNNDecoder(_TorchDecoder):
@@ -100,9 +100,17 @@ class SNNDecoder(_TorchDecoder):
             fit resumes from it (None: no saving). An auto fit keeps its population's progress
             in the folder ``<progress_file>.population``.
         footprint_limit: the most bytes the network may take (NeuroBench's footprint, float32
-            parameters); every layer is capped at the widest width at which it fits on the
-            session's channels (:mod:`~bmi_decoder.decoders.snn_footprint`). None: ``hidden``
-            as given.
+            parameters; an ensemble's members share it equally); every layer is capped at the
+            widest width at which it fits on the session's channels
+            (:mod:`~bmi_decoder.decoders.snn_footprint`). None: ``hidden`` as given.
+        ensemble: how many networks decode, their velocities averaged (1: one). With a fixed
+            topology, it is trained at seeds ``seed`` to ``seed + ensemble - 1``; with
+            ``"auto"``, the ``ensemble`` members of the candidates x ``auto_seeds`` with the best
+            validation R2 are kept. Either way the members train as one population. Averaging
+            networks of different seeds cancels part of each one's seed luck
+            (docs/results/decoder_comparison.md); the cost (footprint, synaptic operations,
+            energy, streaming time) is the members' summed. The fitted ``members_``
+            names them (``"topology@seed"``), ``validation_r2_`` is the ensemble's single score.
         device: ``"auto"`` (a CUDA GPU when visible, else the CPU), ``"cpu"``, ``"cuda"`` or
             ``"cuda:N"``. Trains in float32 on every device: its LIF and readout kernels
             integrate in float32 anyway, and its matrices (352 x 128 at most by default) are too
@@ -110,7 +118,7 @@ class SNNDecoder(_TorchDecoder):
     """
 
     name = "snn"
-    stepper = VelocityStepper
+    stepper = staticmethod(velocity_stepper)
 
     def __init__(
         self,
@@ -138,6 +146,7 @@ class SNNDecoder(_TorchDecoder):
         candidates: Sequence[str] | None = None,
         auto_seeds: int = 1,
         footprint_limit: int | None = None,
+        ensemble: int = 1,
     ) -> None:
         self.hidden = hidden
         self.topology = topology
@@ -163,6 +172,7 @@ class SNNDecoder(_TorchDecoder):
         self.candidates = candidates
         self.auto_seeds = auto_seeds
         self.footprint_limit = footprint_limit
+        self.ensemble = ensemble
 
     def check_params(self) -> None:
         hidden_ok = isinstance(self.hidden, Sequence) and len(self.hidden) > 0
@@ -204,8 +214,9 @@ class SNNDecoder(_TorchDecoder):
         nbytes = dense_training_bytes([1, *self.hidden], self.batch_size * self.chunk_bins * sum(self.hidden), self.recurrent)
         require_memory(f"{self.name} decoder", "hidden", nbytes, "layer widths (with batch_size and chunk_bins)")
 
-    def _spec(self, n_features: int) -> NetworkSpec:
-        topology = self.topology if self.topology is not None else str(SkipTopology.empty([len(self.hidden)]))
+    def _spec(self, n_features: int, topology: str | None = None) -> NetworkSpec:
+        """The network's spec on ``n_features`` channels, of ``topology`` (default: the decoder's)."""
+        topology = topology or self.topology or str(SkipTopology.empty([len(self.hidden)]))
         if topology == AUTO:  # the fitted choice (restored before the network by a checkpoint)
             check_fitted(self, "topology_")
             topology = self.topology_
@@ -224,9 +235,17 @@ class SNNDecoder(_TorchDecoder):
         except ValueError as err:
             raise InputError(f"{self.name} decoder", "topology", f"a topology for {len(self.hidden)} layers ({err})") from None
 
-    def _build_network(self, n_features: int) -> SpikingVelocityNet:
-        """The untrained network for ``n_features`` channels, on the CPU (fit and checkpoints)."""
-        network = SpikingVelocityNet(self._spec(n_features), float(self.readout_beta))
+    def _build_network(self, n_features: int) -> SpikingVelocityNet | EnsembleVelocityNet:
+        """The untrained network for ``n_features`` channels, on the CPU (fit and checkpoints); with
+        ``ensemble`` above 1, the fitted members' networks side by side."""
+        if self.ensemble > 1:
+            check_fitted(self, "members_")
+            topologies = [member.rpartition("@")[0] for member in self.members_]
+            return EnsembleVelocityNet([self._member_network(n_features, t) for t in topologies])
+        return self._member_network(n_features)
+
+    def _member_network(self, n_features: int, topology: str | None = None) -> SpikingVelocityNet:
+        network = SpikingVelocityNet(self._spec(n_features, topology), float(self.readout_beta))
         with torch.no_grad():
             for layer in network.body.modules():
                 if isinstance(layer, SkipLayer):
@@ -240,13 +259,13 @@ class SNNDecoder(_TorchDecoder):
 
     def _check_training_data(self, X: np.ndarray) -> None:
         require(self, len(X) > self.chunk_bins, "chunk_bins", f"fewer bins than the training set ({len(X)})")
-        if self.topology == AUTO:
-            auto_candidates(self, X.shape[1])  # none within the footprint budget: refused before training
+        if self.topology == AUTO or self.ensemble > 1:
+            population_members(self, X.shape[1])  # too few, or none within the footprint: refused before training
 
     def _fit(self, data: FitData) -> None:
         for name in AUTO_LEARNED:  # a choice of an earlier auto fit is not this fit's
             self.__dict__.pop(name, None)
-        if self.topology == AUTO:
+        if self.topology == AUTO or self.ensemble > 1:
             fit_auto(self, data)
             return
         inputs, targets = data.inputs(), data.targets
@@ -334,6 +353,7 @@ class SmallSNNDecoder(SNNDecoder):
         candidates: Sequence[str] | None = None,
         auto_seeds: int = 1,
         footprint_limit: int | None = 30 * 1024,  # the tinyRSNN's budget, bytes of float32 parameters
+        ensemble: int = 1,
     ) -> None:
         super().__init__(
             hidden,
@@ -360,4 +380,5 @@ class SmallSNNDecoder(SNNDecoder):
             candidates,
             auto_seeds,
             footprint_limit,
+            ensemble,
         )

@@ -16,26 +16,31 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from bmi_decoder.evaluation import r2_score
 from snn_core.errors import InputError
 from snn_core.topology import ASC, DSC, NONE, SkipTopology
 
 from ._base import Decoder, clone, require, require_int
 from ._torch import FitData
-from .snn_footprint import AUTO, layer_widths, network_bytes, preset_topology
+from .snn_footprint import AUTO, layer_widths, member_limit, network_bytes, preset_topology
+from .snn_network import EnsembleVelocityNet
 from .snn_population import fit_population
 
-# the learned attributes an auto fit adds; a fit of a fixed topology removes stale ones
-AUTO_LEARNED = ("topology_", "seed_", "auto_scores_")
+# the learned attributes an auto or ensemble fit adds; a fit of one fixed network removes stale ones
+AUTO_LEARNED = ("topology_", "seed_", "auto_scores_", "members_")
 # beside the decoder's progress file: the population's progress files, one per group
 POPULATION_SUFFIX = ".population"
 
 
 def check_auto_params(decoder: Decoder) -> None:
-    """Validate ``candidates`` and ``auto_seeds`` (and what ``topology="auto"`` excludes).
+    """Validate ``candidates``, ``auto_seeds`` and ``ensemble`` (and what a population excludes).
 
     ``hidden`` must have been checked first: every candidate must fit its layer count.
     """
     require_int(decoder, "auto_seeds", 1)
+    require_int(decoder, "ensemble", 1)
+    if decoder.ensemble > 1:
+        require(decoder, not decoder.recurrent, "recurrent", "false with an ensemble (its population training is feed-forward)")
     if decoder.topology != AUTO:
         # set but never read: refused, so that a config that forgot topology = "auto" does not
         # silently train the fixed topology instead of choosing among its candidates
@@ -77,7 +82,7 @@ def auto_candidates(decoder: Decoder, n_features: int) -> list[str]:
         InputError: naming ``candidates`` when the limit leaves none.
     """
     candidates = list(decoder.candidates) if decoder.candidates is not None else default_candidates(decoder)
-    limit = decoder.footprint_limit
+    limit = member_limit(decoder)
     if limit is None:
         return candidates
     kept = [t for t in candidates if footprint(decoder, t, n_features) <= limit]
@@ -85,9 +90,29 @@ def auto_candidates(decoder: Decoder, n_features: int) -> list[str]:
         raise InputError(
             f"{decoder.name} decoder",
             "candidates",
-            f"a topology whose network for {n_features} channels fits in footprint_limit's {limit} bytes, got {candidates}",
+            f"a topology whose network for {n_features} channels fits in {limit} bytes (footprint_limit per member), got {candidates}",
         )
     return kept
+
+
+def population_members(decoder: Decoder, n_features: int) -> list[tuple[str | None, int]]:
+    """The (topology, seed) members an auto or ensemble fit trains: with ``"auto"`` every
+    candidate (:func:`auto_candidates`) at ``auto_seeds`` seeds, else the decoder's topology at
+    ``ensemble`` seeds.
+
+    Raises:
+        InputError: naming ``candidates`` as :func:`auto_candidates` does, or ``ensemble`` when
+            it asks for more members than the population has.
+    """
+    if decoder.topology != AUTO:
+        return [(decoder.topology, decoder.seed + k) for k in range(decoder.ensemble)]
+    candidates = auto_candidates(decoder, n_features)
+    members = [(t, decoder.seed + k) for t in candidates for k in range(decoder.auto_seeds)]
+    size = f"{len(candidates)} candidates x {decoder.auto_seeds} auto_seeds"
+    require(
+        decoder, decoder.ensemble <= len(members), "ensemble", f"at most the {len(members)} members of the population ({size})"
+    )
+    return members
 
 
 def footprint(decoder: Decoder, topology: str, n_features: int) -> int:
@@ -102,32 +127,40 @@ def best_score(curve: Sequence[float]) -> float:
 
 
 def fit_auto(decoder: Decoder, data: FitData) -> None:
-    """Train ``decoder``'s candidates at its seeds as one population on ``data`` and make the
-    member with the best validation R2 the decoder's network (first in candidate order on a tie).
+    """Train ``decoder``'s population (:func:`population_members`) on ``data`` and keep the
+    ``ensemble`` members with the best validation R2 (first in member order on a tie).
 
-    Sets ``network_``, ``label_scaler_`` and ``validation_r2_`` as a fit of the winner alone
-    would, and ``topology_``, ``seed_`` and ``auto_scores_`` (``"topology@seed"`` -> best
-    validation R2 of every member).
+    With one kept, sets ``network_``, ``label_scaler_`` and ``validation_r2_`` as a fit of the
+    winner alone would; with several, ``network_`` is their
+    :class:`~bmi_decoder.decoders.snn_network.EnsembleVelocityNet`, ``members_`` names them and
+    ``validation_r2_`` holds the ensemble's one score. Also sets ``topology_`` and ``seed_`` (the
+    best member's) and ``auto_scores_`` (``"topology@seed"`` -> best validation R2 of every member).
     """
-    candidates = auto_candidates(decoder, data.X.shape[1])
-    members = [(t, decoder.seed + k) for t in candidates for k in range(decoder.auto_seeds)]
-    # what the population's progress identity holds: none of the settings the members do not read
+    members = population_members(decoder, data.X.shape[1])
+    # what the population's progress identity holds: none of the settings the members do not read;
     # every member at the decoder's widths (sized for its preset topology), the limit applied
     template = clone(decoder).set_params(
         hidden=layer_widths(decoder, data.X.shape[1]),
         footprint_limit=None,
         candidates=None,
         auto_seeds=1,
+        ensemble=1,
         progress=False,
         progress_file=None,
     )
     progress_dir = Path(f"{decoder.progress_file}{POPULATION_SUFFIX}") if decoder.progress_file else None
     fitted = fit_population(template, members, *data.arrays, progress_dir=progress_dir, progress=bool(decoder.progress))
     scores = [best_score(member.validation_r2_) for member in fitted]
-    winner = fitted[max(range(len(fitted)), key=scores.__getitem__)]
-    decoder.network_ = winner.network_
+    kept = [fitted[i] for i in sorted(range(len(fitted)), key=lambda i: -scores[i])[: decoder.ensemble]]
+    winner = kept[0]
     decoder.label_scaler_ = winner.label_scaler_
-    decoder.validation_r2_ = list(winner.validation_r2_)
+    if len(kept) == 1:
+        decoder.network_ = winner.network_
+        decoder.validation_r2_ = list(winner.validation_r2_)
+    else:
+        decoder.members_ = [f"{m.topology}@{m.seed}" for m in kept]
+        decoder.network_ = EnsembleVelocityNet([m.network_ for m in kept])
+        decoder.validation_r2_ = [r2_score(data.y_val, decoder.predict(data.X_val))]
     decoder.topology_ = str(winner.topology)
     decoder.seed_ = int(winner.seed)
     decoder.auto_scores_ = {f"{m.topology}@{m.seed}": s for m, s in zip(fitted, scores)}

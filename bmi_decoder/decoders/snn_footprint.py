@@ -27,7 +27,9 @@ AUTO = "auto"
 def network_bytes(decoder: Decoder, topology: str | None, widths: tuple[int, ...], n_features: int) -> int:
     """Bytes (NeuroBench's footprint, as :mod:`bmi_decoder.cost` reports it) of the network that
     ``decoder`` builds with ``topology`` and ``widths``, built without touching the random state."""
-    fixed = clone(decoder).set_params(hidden=widths, topology=topology, footprint_limit=None, candidates=None, auto_seeds=1)
+    fixed = clone(decoder).set_params(
+        hidden=widths, topology=topology, footprint_limit=None, candidates=None, auto_seeds=1, ensemble=1
+    )
     with torch.random.fork_rng(devices=[]):
         return footprint_bytes(fixed._build_network(n_features))
 
@@ -47,15 +49,22 @@ def sizing_topology(decoder: Decoder) -> str | None:
     return decoder.topology if decoder.topology != AUTO else preset_topology(decoder)
 
 
+def member_limit(decoder: Decoder) -> int | None:
+    """Bytes each network of the decoder may take: ``footprint_limit`` shared equally by the
+    ``ensemble`` members (None: no limit)."""
+    return None if decoder.footprint_limit is None else decoder.footprint_limit // decoder.ensemble
+
+
 def layer_widths(decoder: Decoder, n_features: int) -> tuple[int, ...]:
     """The widths ``decoder`` trains on ``n_features`` channels: ``hidden``, or with
-    ``footprint_limit`` every layer capped at the widest width whose network fits it.
+    ``footprint_limit`` every layer capped at the widest width whose network fits it (each
+    member's share of it, in an ensemble).
 
     Raises:
         InputError: naming ``footprint_limit`` when even one neuron per layer exceeds it.
     """
     hidden = tuple(decoder.hidden)
-    limit = decoder.footprint_limit
+    limit = member_limit(decoder)
     if limit is None:
         return hidden
     topology = sizing_topology(decoder)
@@ -67,5 +76,6 @@ def layer_widths(decoder: Decoder, n_features: int) -> tuple[int, ...]:
     raise InputError(
         f"{decoder.name} decoder",
         "footprint_limit",
-        f"bytes enough for {len(hidden)} layers of one neuron on {n_features} channels (at least {smallest}), got {limit}",
+        f"bytes enough for {decoder.ensemble} x {len(hidden)} layers of one neuron on {n_features} channels"
+        f" (at least {smallest * decoder.ensemble}), got {decoder.footprint_limit}",
     )

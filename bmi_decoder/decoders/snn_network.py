@@ -89,3 +89,47 @@ class VelocityStepper:
         # positional arguments: keywords make f2py's wrapper parse them at every call
         dgemv(1.0, self.weight_t, self.spikes, self.beta, self.velocity, 0, 1, 0, 1, 1, 1)
         return self.velocity.copy()
+
+
+class EnsembleVelocityNet(nn.Module):
+    """Several :class:`SpikingVelocityNet`\\ s decoding the same bins, their velocities averaged.
+
+    The readouts are linear, so the average is one readout of all members' spikes: the ensemble
+    is one wider SNN whose blocks run side by side. Its cost is the members' summed (the
+    :class:`~snn_core.metrics.ActivityRecorder` hooks every member's layers).
+    """
+
+    def __init__(self, members: list[SpikingVelocityNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(0)
+
+
+class EnsembleStepper:
+    """Streaming twin of an :class:`EnsembleVelocityNet`: one :class:`VelocityStepper` per member."""
+
+    def __init__(self, network: EnsembleVelocityNet, scaler: LabelScaler) -> None:
+        self.network = network
+        self.members = [VelocityStepper(member, scaler) for member in network.members]
+
+    def fork(self) -> EnsembleStepper:
+        twin = copy.copy(self)
+        twin.members = [member.fork() for member in self.members]
+        return twin
+
+    def reset(self) -> None:
+        for member in self.members:
+            member.reset()
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """One bin (F,) -> the members' mean velocity (2,) in mm/s."""
+        return sum(member.step(x) for member in self.members) / len(self.members)
+
+
+def velocity_stepper(network: nn.Module, scaler: LabelScaler) -> VelocityStepper | EnsembleStepper:
+    """The streaming twin of a fitted SNN decoder's network, one network or an ensemble."""
+    if isinstance(network, EnsembleVelocityNet):
+        return EnsembleStepper(network, scaler)
+    return VelocityStepper(network, scaler)
