@@ -137,8 +137,9 @@ def plot_differences(rows: list[dict], path: Path, reference: str = "gru") -> No
     for k, decoder in enumerate(decoders):
         diff = [r2[(s, decoder)] - r2[(s, reference)] for s in sessions if (s, decoder) in r2 and (s, reference) in r2]
         x = k + np.linspace(-0.25, 0.25, len(diff))
-        ax.scatter(x, diff, s=14, color=f"C{k}")
-        ax.plot([k - 0.3, k + 0.3], [np.mean(diff)] * 2, color=f"C{k}", lw=2)
+        color = plt.cm.tab20(k % 20)  # the ten default colours would repeat past ten decoders
+        ax.scatter(x, diff, s=14, color=color)
+        ax.plot([k - 0.3, k + 0.3], [np.mean(diff)] * 2, color=color, lw=2)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(decoders)), decoders, rotation=20)
     ax.set_ylabel(f"test R2 minus {reference}'s")
