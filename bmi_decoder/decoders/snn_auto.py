@@ -8,6 +8,9 @@ its topology and seed give fitted alone, and the members share the kernels, so t
 about one fit rather than one per member), and keeps the member with the best validation R2.
 The decoder is then an ordinary fitted decoder of the chosen topology; its learned
 ``topology_``, ``seed_`` and ``auto_scores_`` say what was chosen among what.
+
+``ensemble = K`` trains a population too (:func:`population_members`): a fixed topology at K
+seeds, or the auto candidates, and keeps the K best members, their velocities averaged.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ def auto_candidates(decoder: Decoder, n_features: int) -> list[str]:
     return kept
 
 
-def population_members(decoder: Decoder, n_features: int) -> list[tuple[str | None, int]]:
+def population_members(decoder: Decoder, n_features: int) -> list[tuple[str, int]]:
     """The (topology, seed) members an auto or ensemble fit trains: with ``"auto"`` every
     candidate (:func:`auto_candidates`) at ``auto_seeds`` seeds, else the decoder's topology at
     ``ensemble`` seeds.
@@ -105,7 +108,8 @@ def population_members(decoder: Decoder, n_features: int) -> list[tuple[str | No
             it asks for more members than the population has.
     """
     if decoder.topology != AUTO:
-        return [(decoder.topology, decoder.seed + k) for k in range(decoder.ensemble)]
+        topology = decoder.topology or str(SkipTopology.empty([len(decoder.hidden)]))  # None: no skips
+        return [(topology, decoder.seed + k) for k in range(decoder.ensemble)]
     candidates = auto_candidates(decoder, n_features)
     members = [(t, decoder.seed + k) for t in candidates for k in range(decoder.auto_seeds)]
     size = f"{len(candidates)} candidates x {decoder.auto_seeds} auto_seeds"

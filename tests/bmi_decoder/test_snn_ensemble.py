@@ -84,6 +84,14 @@ def test_an_ensemble_streams_and_its_checkpoint_loads(session, ensemble, tmp_pat
     assert info.value.field == "params.ensemble"
 
 
+def test_an_ensemble_without_skips_rebuilds_from_its_checkpoint(session, tmp_path) -> None:
+    (X, y), (X_val, y_val) = session
+    decoder = SNNDecoder(topology=None, ensemble=2, **{**SETTINGS, "max_epochs": 1}).fit(X, y, X_val, y_val)
+    assert decoder.members_ in (["3-000@0", "3-000@1"], ["3-000@1", "3-000@0"])
+    save_decoder(decoder, tmp_path / "plain.pt", preprocessing=NEUROBENCH)
+    np.testing.assert_array_equal(load_decoder(tmp_path / "plain.pt")[0].predict(X_val), decoder.predict(X_val))
+
+
 def test_auto_keeps_the_best_members_as_the_ensemble(session) -> None:
     (X, y), (X_val, y_val) = session
     decoder = SNNDecoder(
