@@ -59,7 +59,7 @@ class SNNDecoder(_TorchDecoder):
         candidates: with ``topology="auto"``, the topologies it chooses among, in text form;
             None: no skips, all DSC and all ASC, and the class's default topology when it
             differs, less those whose network exceeds ``footprint_limit``. They are trained as
-            one population (feed-forward only), so the set costs about one fit.
+            one population (feed-forward only; on a CPU, about one solo fit's time per member).
         auto_seeds: with ``topology="auto"``, each candidate is trained at seeds ``seed`` to
             ``seed + auto_seeds - 1``, and the best (topology, seed) is kept: the seed alone
             moves validation R2 on a session, so seeds are a choice as topologies are.

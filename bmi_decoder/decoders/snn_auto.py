@@ -4,8 +4,11 @@ Which skip topology decodes best differs from session to session, and so does th
 default is a good topology on average, not on every recording. An auto fit trains a few
 candidate topologies, each at ``auto_seeds`` seeds, as one population
 (:func:`~bmi_decoder.decoders.snn_population.fit_population`: every member equals the decoder
-its topology and seed give fitted alone, and the members share the kernels, so the set costs
-about one fit rather than one per member), and keeps the member with the best validation R2.
+its topology and seed give fitted alone, and the members share the kernels), and keeps the
+member with the best validation R2. On a CPU a handful of members still costs about one solo
+fit each: four seeds of the default took 182-250 s against 46 s for one (sim_600s_seed0, one
+thread); the shared kernels pay off on a GPU and for hundreds of members
+(docs/results/population_speed.md).
 The decoder is then an ordinary fitted decoder of the chosen topology; its learned
 ``topology_``, ``seed_`` and ``auto_scores_`` say what was chosen among what.
 
@@ -68,8 +71,8 @@ def check_auto_params(decoder: Decoder) -> None:
 
 def default_candidates(decoder: Decoder) -> list[str]:
     """No skips, all DSC, all ASC, and the decoder class's default topology when it fits
-    ``hidden`` and differs: the three pure wirings span the search space's kinds of skip at the
-    cost of one population fit, and the class default keeps what the preset was chosen for."""
+    ``hidden`` and differs: the three pure wirings span the search space's kinds of skip in one
+    population, and the class default keeps what the preset was chosen for."""
     candidates = [str(SkipTopology.uniform([len(decoder.hidden)], kind)) for kind in (NONE, DSC, ASC)]
     preset = preset_topology(decoder)
     if preset is not None:
