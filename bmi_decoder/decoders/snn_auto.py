@@ -6,9 +6,8 @@ candidate topologies, each at ``auto_seeds`` seeds, as one population
 (:func:`~bmi_decoder.decoders.snn_population.fit_population`: every member equals the decoder
 its topology and seed give fitted alone, and the members share the kernels), and keeps the
 member with the best validation R2. On a CPU a handful of members still costs about one solo
-fit each: four seeds of the default took 182-250 s against 46 s for one (sim_600s_seed0, one
-thread); the shared kernels pay off on a GPU and for hundreds of members
-(docs/results/population_speed.md).
+fit each (measured for four seeds of the default on a 600 s session); the shared kernels pay
+off for hundreds of members (docs/results/population_speed.md) and on a GPU.
 The decoder is then an ordinary fitted decoder of the chosen topology; its learned
 ``topology_``, ``seed_`` and ``auto_scores_`` say what was chosen among what.
 
