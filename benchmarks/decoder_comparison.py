@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from results_json import add_json_argument, check_json, run_facts, write_json
+from results_json import add_json_argument, check_json, count, run_facts, write_json
 
 from bmi_decoder.cli import main as bmi_decoder
 from bmi_decoder.report import decoder_summary, plot_pareto
@@ -159,10 +159,10 @@ def variant(text: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=len(SESSIONS), help=f"the first N of the {len(SESSIONS)} sessions")
+    parser.add_argument("--sessions", type=count, default=len(SESSIONS), help=f"the first N of the {len(SESSIONS)} sessions")
     parser.add_argument("--decoders", default=DECODERS)
     parser.add_argument("--variant", type=variant, action="append", default=[], metavar="LABEL=CONFIG")
-    parser.add_argument("--jobs", type=int, default=2, help="sessions evaluated at once, one torch thread each")
+    parser.add_argument("--jobs", type=count, default=2, help="sessions evaluated at once, one torch thread each")
     parser.add_argument("--out", type=Path, default=Path("runs/decoder_comparison"))
     parser.add_argument("--figure", type=Path, help="write the per-session differences to the GRU here")
     parser.add_argument("--pareto", type=Path, help="write the R2-vs-energy Pareto figure here")

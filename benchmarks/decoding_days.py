@@ -32,6 +32,7 @@ from bmi_decoder.io import write_mat
 from bmi_decoder.recalibration import METHODS, parse_methods
 from bmi_decoder.simulate_days import NOTE, simulate_days
 from snn_core.atomic import write_text_atomic
+from snn_core.cli import seed as seed_type
 from snn_core.errors import InputError
 
 MONTH = (0, 1, 2, 4, 7, 14, 21, 30)
@@ -172,7 +173,7 @@ def plot(summary_rows: list[dict], calibration_s: float, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="simulation seeds (default: 0 1 2)")
+    parser.add_argument("--seeds", type=seed_type, nargs="+", default=[0, 1, 2], help="simulation seeds (default: 0 1 2)")
     parser.add_argument("--seconds", type=float, default=600.0, help="nominal session length (default: 600)")
     parser.add_argument("--decoders", default="wiener,kalman,snn,snn_small,gru,ann", help="comma-separated decoders")
     parser.add_argument("--config", type=Path, help="TOML experiment config (decoder settings, e.g. the SNN topology)")

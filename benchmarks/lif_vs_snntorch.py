@@ -50,6 +50,7 @@ from pathlib import Path
 import numba
 import snntorch as snn
 import torch
+from results_json import count
 
 from snn_core.atomic import write_text_atomic
 from snn_core.errors import InputError
@@ -198,7 +199,7 @@ def print_row(row: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=count, default=7)
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of untimed passes before each timing (default 1)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--busy", action="store_true", help="also time every shape while another process keeps one core busy")

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+from results_json import count
 from topology_table import BUDGETS, BmiTask, VisionTask, all_topologies
 
 from snn_core.atomic import write_text_atomic
@@ -97,12 +98,12 @@ def _result(topologies: int, solo_timed: int, population: float, solo: float, bu
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", choices=("bmi", "vision"), default=["bmi", "vision"])
-    parser.add_argument("--threads", type=int, default=2, help="torch threads for both sides (default 2)")
+    parser.add_argument("--threads", type=count, default=2, help="torch threads for both sides (default 2)")
     parser.add_argument(
-        "--solo-sample", type=int, default=1, metavar="N", help="time every N-th BMI topology alone (default 1: all)"
+        "--solo-sample", type=count, default=1, metavar="N", help="time every N-th BMI topology alone (default 1: all)"
     )
     parser.add_argument(
-        "--vision-topologies", type=int, default=27, metavar="N", help="every N-th topology in the vision run (default 27)"
+        "--vision-topologies", type=count, default=27, metavar="N", help="every N-th topology in the vision run (default 27)"
     )
     parser.add_argument("--memory-gb", type=float, default=4.0, help="memory per population group (default 4)")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")

@@ -31,12 +31,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from decoder_comparison import simulated_sessions
-from results_json import add_json_argument, check_json, run_facts, write_json
+from results_json import add_json_argument, check_json, count, run_facts, write_json
 
 from bmi_decoder.decoders import make_decoder
 from bmi_decoder.experiment import evaluate_decoder, load_config, read_decodable
 from bmi_decoder.preprocess import prepare_session
 from snn_core.atomic import write_text_atomic
+from snn_core.cli import seed as seed_type
 
 TINY_RSNN = {"hidden": [24, 24], "topology": "2-1", "recurrent": True}
 
@@ -95,10 +96,10 @@ def plot(results: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=seed_type, nargs="+", default=[0, 1, 2])
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--grads", type=float, nargs="+", default=[1.0, 0.0], help="values of recurrent_grad")
-    parser.add_argument("--jobs", type=int, default=2, help="fits run at once, one torch thread each")
+    parser.add_argument("--jobs", type=count, default=2, help="fits run at once, one torch thread each")
     parser.add_argument("--out", type=Path, default=Path("runs/decoder_comparison"))
     parser.add_argument("--figure", type=Path, help="write the validation curves here")
     add_json_argument(parser, "recurrent_training")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import snntorch as snn
 import torch
-from results_json import add_json_argument, check_json, run_facts, write_json
+from results_json import add_json_argument, check_json, count, run_facts, write_json
 
 from bmi_decoder.decoders.snn import SNNDecoder
 from bmi_decoder.demo_session import cached_session
@@ -89,9 +89,9 @@ def percentiles_us(latencies_s: np.ndarray) -> tuple[float, float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, help="session to fit and replay (default: the cached demo session)")
-    parser.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
+    parser.add_argument("--epochs", type=count, default=2, help="training epochs (default 2)")
     parser.add_argument("--seconds", type=float, default=30.0, help="test data streamed per run (default 30 s)")
-    parser.add_argument("--repeats", type=int, default=5, help="runs of each loop, interleaved (default 5)")
+    parser.add_argument("--repeats", type=count, default=5, help="runs of each loop, interleaved (default 5)")
     add_json_argument(parser, "replay_latency")
     args = parser.parse_args(argv)
     if not check_json(args.json, "replay_latency"):

@@ -30,6 +30,17 @@ def add_json_argument(parser: argparse.ArgumentParser, name: str) -> None:
     )
 
 
+def count(text: str) -> int:
+    """argparse ``type`` of a count option (``--jobs``, ``--repeats``, ``--sessions``): an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def check_json(path: Path, prog: str) -> bool:
     """Whether ``path`` may be written; if not, one line on stderr naming why."""
     try:

@@ -41,6 +41,7 @@ import numpy as np
 import optuna
 import torch
 from matplotlib.figure import Figure
+from results_json import count
 from scipy import stats
 from search_replay import CHUNK, Costs, Replay, Table, population_search, quality, quality_at, sampler_search, time_to_within
 from table_rows import read_rows
@@ -254,15 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", type=Path, default=Path("benchmarks/tables"))
     parser.add_argument("--tasks", nargs="+", choices=sorted(FILES), default=list(FILES))
-    parser.add_argument("--seeds", type=int, default=30, help="searches per strategy (default 30)")
+    parser.add_argument("--seeds", type=count, default=30, help="searches per strategy (default 30)")
     parser.add_argument(
-        "--trials", type=int, default=100, help="trials per sampler search; the equal-compute budget (default 100)"
+        "--trials", type=count, default=100, help="trials per sampler search; the equal-compute budget (default 100)"
     )
     parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS))
     parser.add_argument(
         "--tolerance", type=float, default=0.01, help="of the best seed mean, for the time to best (default 0.01)"
     )
-    parser.add_argument("--solo-fits", type=int, default=5, help="solo fits timed for a trial's cost (default 5)")
+    parser.add_argument("--solo-fits", type=count, default=5, help="solo fits timed for a trial's cost (default 5)")
     parser.add_argument(
         "--zero-cost", type=Path, default=Path("docs/results/zero_cost_tau.json"), help="rankings and their seconds"
     )

@@ -22,6 +22,7 @@ from results_json import add_json_argument, check_json, run_facts, write_json
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.preprocess import Preprocessing, prepare_session
 from bmi_decoder.simulate import SIMULATOR_VERSION, simulate_session
+from snn_core.cli import seed as seed_type
 
 ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # relative to the mean diagonal of the Gram matrix
 
@@ -46,7 +47,7 @@ def ridge_wiener_r2(seconds: float, seed: int, bin_width: float = 0.02, taps: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=600.0, help="session length (default: 600)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="simulator seeds (default: 0 1 2)")
+    parser.add_argument("--seeds", type=seed_type, nargs="+", default=[0, 1, 2], help="simulator seeds (default: 0 1 2)")
     add_json_argument(parser, "simulator_difficulty")
     args = parser.parse_args(argv)
     if not check_json(args.json, "simulator_difficulty"):

@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results_json import count
 from table_rows import COLUMNS, Row, read_rows, read_table, seed_means, split_half, write_table  # noqa: F401 (re-exported)
 from tqdm import tqdm
 
@@ -366,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("task", choices=sorted(TASKS))
     parser.add_argument("--out", type=Path, required=True, help="the table CSV (header: same name, .json)")
     parser.add_argument("--data-dir", type=Path, default=Path("datasets/tables"), help="simulated data folder")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--threads", type=count, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--part", metavar="K/N", help="build only the K-th of N slices of the topologies (one per core)")
     parser.add_argument("--merge", type=Path, nargs="+", default=[], metavar="CSV", help="add the rows of these tables")
     args = parser.parse_args(argv)

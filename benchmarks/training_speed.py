@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
-from results_json import add_json_argument, check_json, run_facts, write_json
+from results_json import add_json_argument, check_json, count, run_facts, write_json
 
 from bmi_decoder.decoders import make_decoder
 from bmi_decoder.demo_session import cached_session
@@ -86,8 +86,8 @@ def vision_samples_per_second(mode: str, batches: int, device: torch.device) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--vision-batches", type=int, default=3)
+    parser.add_argument("--epochs", type=count, default=2)
+    parser.add_argument("--vision-batches", type=count, default=3)
     parser.add_argument(
         "--device",
         default="cuda" if torch.cuda.is_available() else "cpu",

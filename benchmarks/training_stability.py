@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from decoder_comparison import SESSIONS, simulated_sessions
-from results_json import add_json_argument, check_json, run_facts, write_json
+from results_json import add_json_argument, check_json, count, run_facts, write_json
 
 from bmi_decoder.decoders import make_decoder
 from bmi_decoder.experiment import evaluate_decoder, load_config, read_decodable
@@ -128,9 +128,9 @@ def plot(rows: list[dict], variants: list[str], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=5, help="the first N sessions of decoder_comparison (default 5)")
+    parser.add_argument("--sessions", type=count, default=5, help="the first N sessions of decoder_comparison (default 5)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT")
-    parser.add_argument("--jobs", type=int, default=2, help="fits run at once, one torch thread each")
+    parser.add_argument("--jobs", type=count, default=2, help="fits run at once, one torch thread each")
     parser.add_argument("--out", type=Path, default=Path("runs/decoder_comparison"))
     parser.add_argument("--figure", type=Path, help="write the validation curves here")
     add_json_argument(parser, "training_stability")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from results_json import count
 from table_rows import read_rows, seed_means
 from topology_table import BUDGETS, TASKS, all_topologies, check_header, snn_settings
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="+", choices=sorted(FILES), default=list(FILES))
     parser.add_argument("--tables", type=Path, default=Path("benchmarks/tables"))
     parser.add_argument("--data-dir", type=Path, default=Path("datasets/tables"))
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--threads", type=count, default=2, help="torch threads (default 2)")
     parser.add_argument("--json", type=Path, default=Path("docs/results/zero_cost_tau.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
