@@ -115,7 +115,7 @@ def train_population(
             in float32 whatever its input); None: float32. Validation always runs in float32.
         checkpoint: progress file, saved atomically after every epoch and resumed from.
         identity: JSON-able description of what is trained; other progress is not resumed.
-        progress: a tqdm bar over epochs.
+        progress: a tqdm bar over epochs on a terminal (none in a pipe or log file).
         desc: the bar's label.
     """
     if len(seeds) != members:
@@ -148,7 +148,7 @@ def train_population(
     if average is not None and state["average"] is not None:
         average.load_state_dict(state["average"])
     resumed_from = state["epoch"]
-    with tqdm(total=max_epochs, initial=resumed_from, desc=desc, unit="epoch", disable=not progress) as bar:
+    with tqdm(total=max_epochs, initial=resumed_from, desc=desc, unit="epoch", disable=None if progress else True) as bar:
         for epoch in range(resumed_from, max_epochs):
             active = [patience is None or w < patience for w in state["waited"]]
             if not any(active):

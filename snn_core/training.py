@@ -223,7 +223,7 @@ def train(
         epoch_stats: given an epoch's record (before it is saved), returns entries to add to it.
         on_epoch: called with the history after every epoch, once saved (the latest record last);
             then the :func:`epoch_listener` of the context, if any, with the latest record.
-        progress: show a tqdm bar over epochs.
+        progress: show a tqdm bar over epochs on a terminal (none in a pipe or log file).
         desc: label of the bar.
 
     Returns:
@@ -257,7 +257,7 @@ def train(
         if average is not None and state.average is not None:
             average.load_state_dict(state.average)
         resumed_from = state.epoch
-        with tqdm(total=max_epochs, initial=state.epoch, desc=desc, unit="epoch", disable=not progress) as bar:
+        with tqdm(total=max_epochs, initial=state.epoch, desc=desc, unit="epoch", disable=None if progress else True) as bar:
             for epoch in range(state.epoch, max_epochs):
                 if patience is not None and state.waited >= patience:
                     break
