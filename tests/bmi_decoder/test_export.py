@@ -58,6 +58,17 @@ def test_exported_graph_decodes_as_the_decoder(session, tmp_path: Path, recurren
     np.testing.assert_allclose(snntorch_decode(out, X), ours, rtol=1e-5, atol=1e-5)
 
 
+def test_an_ensemble_exports_as_its_members_averaged(session, tmp_path: Path) -> None:
+    decoder = SNNDecoder(hidden=(16, 16, 8), topology="3-212", ensemble=2, max_epochs=1, chunk_bins=64, progress=False)
+    decoder.fit(*session.split("train"), *session.split("val"))
+    ckpt, out = tmp_path / "ensemble.ckpt", tmp_path / "ensemble.nir"
+    save_decoder(decoder, ckpt, preprocessing=NEUROBENCH)
+    assert main(["export", str(ckpt), str(out)]) == 0
+    assert {"member0_input", "member1_input"}.isdisjoint(nir.read(out).nodes)  # one input, shared
+    X = session.split("test")[0][:500]
+    np.testing.assert_allclose(snntorch_decode(out, X), decoder.predict(X), rtol=1e-5, atol=1e-5)
+
+
 def test_the_graph_names_the_bins_the_decoder_was_trained_on(tmp_path: Path) -> None:
     """A decoder trained on 20 ms spike counts, 40 ms ahead of the velocity, exports that: the
     graph's metadata is the checkpoint's preprocessing, not the 4 ms protocol default."""
