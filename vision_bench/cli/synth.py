@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     written = write_synthetic_cifar10dvs(args.root, per_class=args.per_class, seed=args.seed, difficulty=args.difficulty)
     counts = written.event_counts
     print(
-        f"wrote {len(written.files)} recordings ({args.per_class} per class, seed {args.seed}) to "
+        f"wrote {len(written.files)} recordings ({args.per_class} per class, seed {args.seed}, {args.difficulty}) to "
         f"{args.root / 'CIFAR10DVS'}; events per recording: mean {counts.mean():.0f}, "
         f"min {counts.min()}, max {counts.max()}"
     )
