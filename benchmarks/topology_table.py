@@ -19,9 +19,9 @@ one model, each member equal to the same fit alone.
   (:func:`bmi_decoder.decoders.snn_population.fit_population`).
 - ``vision``: the small convolutional SNN of :mod:`vision_bench.models` (a 1-layer stem, then one
   4-layer skip block) on the simulated DVS set (``--difficulty hard``), scored by validation
-  accuracy on the last 10% of each training class (:func:`vision_bench.search.validation_split`) and test accuracy; every
-  epoch runs and the model ends with the last epoch's weights, as in ``vision-bench search``
-  (:func:`vision_bench.population.train_population`).
+  accuracy on the last 10% of each training class (:func:`vision_bench.search.validation_split`)
+  and test accuracy; every epoch runs and the model ends with the last epoch's weights, as in
+  ``vision-bench search`` (:func:`vision_bench.population.train_population`).
 
 One CSV row per (topology, seed): ``topology``, ``seed``, ``val_per_epoch`` (the validation score
 after each epoch, ``;``-separated, so that pruning can be replayed), ``val_score`` (the score a

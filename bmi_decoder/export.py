@@ -40,7 +40,7 @@ def decoder_graph(decoder: SNNDecoder, preprocessing: Preprocessing) -> nir.NIRG
     network = decoder.network_
     members = list(network.members) if isinstance(network, EnsembleVelocityNet) else [network]
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.array([decoder.n_features_in_])})}
-    edges = []
+    edges, synapses = [], []
     for k, member in enumerate(members):
         # an ensemble's members side by side, each scaled by 1/K into the one readout integrator
         # (the readouts are linear and share their decay, so the mean of theirs is this one)
@@ -57,12 +57,13 @@ def decoder_graph(decoder: SNNDecoder, preprocessing: Preprocessing) -> nir.NIRG
         nodes[synapse] = nir.Affine(
             weight=float32_array(linear.weight) / len(members), bias=float32_array(linear.bias) / len(members)
         )
-        edges += [(named(spikes), synapse), (synapse, "readout_1_membrane")]
+        edges.append((named(spikes), synapse))
+        synapses.append(synapse)
     integrator_nodes, integrator_edges = leaky_integrator(
-        "readout", np.full(2, float(members[0].readout.beta), dtype=np.float32), "readout_0_synapse"
+        "readout", np.full(2, float(members[0].readout.beta), dtype=np.float32), synapses[0]
     )
     nodes.update(integrator_nodes)
-    edges += [e for e in integrator_edges if e[0] != "readout_0_synapse"]  # the synapses were wired above
+    edges += integrator_edges + [(synapse, "readout_1_membrane") for synapse in synapses[1:]]
     scaler = decoder.label_scaler_
     nodes["velocity"] = nir.Affine(
         weight=np.diag(scaler.scale).astype(np.float32), bias=np.asarray(scaler.mean, dtype=np.float32)

@@ -219,6 +219,9 @@ def sweep_direction(images: np.ndarray) -> float:
 
 def test_the_hard_set_leaves_the_shape_as_the_only_cue():
     from vision_bench.data.synthetic import CLASS_DIRECTIONS_DEG, DIFFICULTIES, simulate_events
+    from vision_bench.names import SYNTHETIC_DIFFICULTIES
+
+    assert tuple(DIFFICULTIES) == SYNTHETIC_DIFFICULTIES  # the CLI offers exactly the generator's sets
 
     label = 3
     expected = CLASS_DIRECTIONS_DEG[CIFAR10DVS_CLASSES[label]]

@@ -11,8 +11,8 @@ from vision_bench.names import SYNTHETIC_DIFFICULTIES, SYNTHETIC_STEP_US, SYNTHE
 
 DESCRIPTION = f"""\
 Write a simulated CIFAR10-DVS: ten classes of bright shapes sweeping across a 128 x 128 DVS,
-each class with its own shape (and, unless --difficulty hard, its own direction), as AEDAT 4.0 files (dv-processing's
-MonoCameraWriter) in CIFAR10-DVS's own layout
+each class with its own shape (and, unless --difficulty hard, its own direction), as AEDAT 4.0
+files (dv-processing's MonoCameraWriter) in CIFAR10-DVS's own layout
 
   ROOT/CIFAR10DVS/<class>/cifar10_<class>_<i>.aedat4   (airplane ... truck)
 
