@@ -27,7 +27,7 @@ import live_latency_page
 import numpy as np
 import readme_blocks
 from page_table import table as _table
-from table_rows import read_rows, seed_means
+from table_rows import TARGETS, read_rows, reliability, seed_means
 
 from snn_core.atomic import write_text_atomic
 from snn_core.errors import InputError
@@ -83,6 +83,13 @@ def topology_table(header: dict, csv_path: Path) -> str:
             summary.append(
                 [f"split-half Spearman, {field} (mean, min over splits)", f"{result['mean']:.3f}, {result['min']:.3f}"]
             )
+    seeds = header["budget"]["seeds"]
+    complete = sorted({t for t, _ in rows if all((t, s) in rows for s in seeds)})
+    if len(complete) > 1 and len(seeds) > 1:
+        scores = np.array([[rows[(t, s)].val_score for s in seeds] for t in complete])
+        r = reliability(scores, TARGETS[header["task"]])
+        summary.append(["validation score SD between topologies, between seeds", f"{r['between_sd']:.3f}, {r['seed_sd']:.3f}"])
+        summary.append(["split-half Spearman expected from them (Spearman-Brown)", f"{r['split_half_projected']:.3f}"])
     text += _table(["", "value"], summary)
     return text + f"\nBudget: `{json.dumps(header['budget'])}`\n\nCommand: `{header['command']}`\n"
 
@@ -201,12 +208,44 @@ def zero_cost_tau(report: dict) -> str:
     return text + f"\nCommand: `{report['command']}`\n"
 
 
+def budget_pilot(report: dict) -> str:
+    text = f"# Can a budget rank topologies? A pilot of the {report['task']} table\n\n"
+    text += f"{report['topologies']} topologies drawn at random from the space, each fitted at every seed of the "
+    text += "table's budget and of its variants (benchmarks/budget_pilot.py). The SDs split one fit's score into "
+    text += "its part between topologies and its part between seeds of one topology; r1 is the first's share of the "
+    text += "variance, from which Spearman-Brown gives the split-half reliability a full table reaches at these "
+    text += f"seeds, and the seeds it needs for {report['target']} (issue 19).\n\n"
+    rows = []
+    for name, v in report["variants"].items():
+        for field in ("val_score", "test_score"):
+            f = v[field]
+            needed = "never" if f["seeds_needed"] is None else f["seeds_needed"]
+            rows.append(
+                [
+                    f"{name} ({', '.join(v['settings']) or 'the table'})" if field == "val_score" else "",
+                    field.split("_")[0],
+                    f"{f['mean']:.3f}",
+                    f"{f['between_sd']:.3f}",
+                    f"{f['seed_sd']:.3f}",
+                    f"{f['r1']:.2f}",
+                    f"{f['split_half_sample']:.2f}",
+                    f"{f['split_half_projected']:.2f}",
+                    needed,
+                    f"{v['seconds_per_fit']:.1f}",
+                ]
+            )
+    header = ["budget", "score", "mean", "SD topologies", "SD seeds", "r1", "split-half (sample)"]
+    text += _table([*header, "split-half (table, projected)", "seeds needed", "s per fit"], rows)
+    return text + f"\nCommand: `{report['command']}`\n"
+
+
 RENDERERS: dict[str, Callable[[dict], str]] = {
     "population_speed": population_speed,
     "lif_vs_snntorch": lif_vs_snntorch,
     "search_samplers": search_samplers,
     "search_claim3": search_claim3,
     "zero_cost_tau": zero_cost_tau,
+    "budget_pilot": budget_pilot,
     "live_latency": live_latency_page.render,
     "demo": bmi_pages.demo,
     "training_speed": bmi_pages.training_speed,

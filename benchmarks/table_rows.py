@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -29,6 +30,8 @@ COLUMNS = (
     "energy_pj_per_step",
     "seconds",
 )
+# the floors issue 19 sets for the split-half reliability of a table's ranking, by task
+TARGETS = {"bmi": 0.8, "vision": 0.6}
 
 
 @dataclass
@@ -121,6 +124,53 @@ def split_half(rows: dict[tuple[str, int], Row], field: str = "val_score") -> di
         "splits": splits,
         "mean": float(np.mean(rhos)) if rhos else None,
         "min": float(np.min(rhos)) if rhos else None,
+    }
+
+
+def variance_components(scores: np.ndarray) -> dict[str, float]:
+    """The variance of one fit's score split into its parts, from ``scores`` (topologies, seeds).
+
+    ``seeds``: the variance between seeds of one topology (the mean over topologies of each one's
+    sample variance); ``between``: the variance of the topologies' true scores, the variance of
+    their seed means less the seeds' share of it (``seeds / n_seeds``), so that it is unbiased and
+    may come out negative when topologies do not differ (a one-way random-effects ANOVA).
+    """
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim != 2 or scores.shape[0] < 2 or scores.shape[1] < 2:
+        raise ValueError(f"expected scores of 2 or more topologies x 2 or more seeds, got shape {scores.shape}")
+    seeds = float(scores.var(axis=1, ddof=1).mean())
+    between = float(scores.mean(axis=1).var(ddof=1) - seeds / scores.shape[1])
+    return {"between": between, "seeds": seeds}
+
+
+def spearman_brown(r1: float, seeds: float) -> float:
+    """Reliability of a mean over ``seeds`` fits, each of reliability ``r1``."""
+    return seeds * r1 / (1 + (seeds - 1) * r1) if r1 > 0 else 0.0
+
+
+def seeds_needed(r1: float, target: float) -> int | None:
+    """Seeds a table needs for its split-half reliability (halves of seeds / 2) to reach ``target``;
+    None when topologies do not differ at all (``r1 <= 0``)."""
+    if r1 <= 0:
+        return None
+    half = target * (1 - r1) / (r1 * (1 - target))
+    return 2 * max(1, math.ceil(half - 1e-9))
+
+
+def reliability(scores: np.ndarray, target: float) -> dict:
+    """What the seeds of ``scores`` (topologies, seeds) say of a table's ranking: the SD between
+    topologies and between seeds (:func:`variance_components`), the single-seed reliability
+    ``r1`` = between / (between + seeds), the split-half reliability a table at these seeds is
+    expected to reach (halves of seeds / 2, by :func:`spearman_brown`), and the seeds it needs
+    for ``target``."""
+    parts = variance_components(scores)
+    r1 = parts["between"] / (parts["between"] + parts["seeds"]) if parts["between"] > 0 else 0.0
+    return {
+        "between_sd": math.sqrt(max(parts["between"], 0.0)),
+        "seed_sd": math.sqrt(parts["seeds"]),
+        "r1": r1,
+        "split_half_projected": spearman_brown(r1, scores.shape[1] / 2),
+        "seeds_needed": seeds_needed(r1, target),
     }
 
 
