@@ -88,7 +88,8 @@ def topology_table(header: dict, csv_path: Path) -> str:
     if len(complete) > 1 and len(seeds) > 1:
         scores = np.array([[rows[(t, s)].val_score for s in seeds] for t in complete])
         r = reliability(scores, TARGETS[header["task"]])
-        summary.append(["validation score SD between topologies, between seeds", f"{r['between_sd']:.3f}, {r['seed_sd']:.3f}"])
+        sds = f"{r['topologies_sd']:.3f}, {r['seeds_sd']:.3f}, {r['residual_sd']:.3f}"
+        summary.append(["validation score SD: topologies, seeds (all alike), seed x topology", sds])
         summary.append(["split-half Spearman expected from them (Spearman-Brown)", f"{r['split_half_projected']:.3f}"])
     text += _table(["", "value"], summary)
     return text + f"\nBudget: `{json.dumps(header['budget'])}`\n\nCommand: `{header['command']}`\n"
@@ -212,9 +213,10 @@ def budget_pilot(report: dict) -> str:
     text = f"# Can a budget rank topologies? A pilot of the {report['task']} table\n\n"
     text += f"{report['topologies']} topologies drawn at random from the space, each fitted at every seed of the "
     text += "table's budget and of its variants (benchmarks/budget_pilot.py). The SDs split one fit's score into "
-    text += "its part between topologies and its part between seeds of one topology; r1 is the first's share of the "
-    text += "variance, from which Spearman-Brown gives the split-half reliability a full table reaches at these "
-    text += f"seeds, and the seeds it needs for {report['target']} (issue 19).\n\n"
+    text += "its part due to the topology, to the seed (alike for every topology, which leaves a ranking alone), "
+    text += "and to the seed on that topology alone; r1 is the topologies' share of the first and last, from which "
+    text += "Spearman-Brown gives the split-half reliability a full table reaches at these seeds, and the seeds "
+    text += f"it needs for {report['target']} (issue 19).\n\n"
     rows = []
     for name, v in report["variants"].items():
         for field in ("val_score", "test_score"):
@@ -225,8 +227,9 @@ def budget_pilot(report: dict) -> str:
                     f"{name} ({', '.join(v['settings']) or 'the table'})" if field == "val_score" else "",
                     field.split("_")[0],
                     f"{f['mean']:.3f}",
-                    f"{f['between_sd']:.3f}",
-                    f"{f['seed_sd']:.3f}",
+                    f"{f['topologies_sd']:.3f}",
+                    f"{f['seeds_sd']:.3f}",
+                    f"{f['residual_sd']:.3f}",
                     f"{f['r1']:.2f}",
                     f"{f['split_half_sample']:.2f}",
                     f"{f['split_half_projected']:.2f}",
@@ -234,7 +237,7 @@ def budget_pilot(report: dict) -> str:
                     f"{v['seconds_per_fit']:.1f}",
                 ]
             )
-    header = ["budget", "score", "mean", "SD topologies", "SD seeds", "r1", "split-half (sample)"]
+    header = ["budget", "score", "mean", "SD topologies", "SD seeds", "SD seed x topology", "r1", "split-half (sample)"]
     text += _table([*header, "split-half (table, projected)", "seeds needed", "s per fit"], rows)
     return text + f"\nCommand: `{report['command']}`\n"
 

@@ -128,19 +128,26 @@ def split_half(rows: dict[tuple[str, int], Row], field: str = "val_score") -> di
 
 
 def variance_components(scores: np.ndarray) -> dict[str, float]:
-    """The variance of one fit's score split into its parts, from ``scores`` (topologies, seeds).
+    """The variance of one fit's score split into its parts, from ``scores`` (topologies, seeds),
+    by a two-way random-effects ANOVA without replication.
 
-    ``seeds``: the variance between seeds of one topology (the mean over topologies of each one's
-    sample variance); ``between``: the variance of the topologies' true scores, the variance of
-    their seed means less the seeds' share of it (``seeds / n_seeds``), so that it is unbiased and
-    may come out negative when topologies do not differ (a one-way random-effects ANOVA).
+    ``topologies``: the variance of the topologies' true scores; ``seeds``: of the seeds' effect
+    on every topology alike (a seed whose batches suit all of them), which moves each half's
+    means together and so leaves a ranking alone; ``residual``: what a seed does to one topology
+    and not the others, the noise a ranking suffers. The first two are unbiased estimates, and
+    come out negative when there is nothing to estimate.
     """
     scores = np.asarray(scores, dtype=float)
     if scores.ndim != 2 or scores.shape[0] < 2 or scores.shape[1] < 2:
         raise ValueError(f"expected scores of 2 or more topologies x 2 or more seeds, got shape {scores.shape}")
-    seeds = float(scores.var(axis=1, ddof=1).mean())
-    between = float(scores.mean(axis=1).var(ddof=1) - seeds / scores.shape[1])
-    return {"between": between, "seeds": seeds}
+    n_topologies, n_seeds = scores.shape
+    rows, columns = scores.mean(axis=1, keepdims=True), scores.mean(axis=0, keepdims=True)
+    residual = float(((scores - rows - columns + scores.mean()) ** 2).sum() / ((n_topologies - 1) * (n_seeds - 1)))
+    return {
+        "topologies": float(rows.var(ddof=1) - residual / n_seeds),
+        "seeds": float(columns.var(ddof=1) - residual / n_topologies),
+        "residual": residual,
+    }
 
 
 def spearman_brown(r1: float, seeds: float) -> float:
@@ -158,16 +165,15 @@ def seeds_needed(r1: float, target: float) -> int | None:
 
 
 def reliability(scores: np.ndarray, target: float) -> dict:
-    """What the seeds of ``scores`` (topologies, seeds) say of a table's ranking: the SD between
-    topologies and between seeds (:func:`variance_components`), the single-seed reliability
-    ``r1`` = between / (between + seeds), the split-half reliability a table at these seeds is
-    expected to reach (halves of seeds / 2, by :func:`spearman_brown`), and the seeds it needs
-    for ``target``."""
+    """What the seeds of ``scores`` (topologies, seeds) say of a table's ranking: the SDs of its
+    parts (:func:`variance_components`), the single-seed reliability ``r1`` = topologies /
+    (topologies + residual), the split-half reliability a table at these seeds is expected to
+    reach (halves of seeds / 2, by :func:`spearman_brown`), and the seeds it needs for
+    ``target``."""
     parts = variance_components(scores)
-    r1 = parts["between"] / (parts["between"] + parts["seeds"]) if parts["between"] > 0 else 0.0
+    r1 = parts["topologies"] / (parts["topologies"] + parts["residual"]) if parts["topologies"] > 0 else 0.0
     return {
-        "between_sd": math.sqrt(max(parts["between"], 0.0)),
-        "seed_sd": math.sqrt(parts["seeds"]),
+        **{f"{name}_sd": math.sqrt(max(value, 0.0)) for name, value in parts.items()},
         "r1": r1,
         "split_half_projected": spearman_brown(r1, scores.shape[1] / 2),
         "seeds_needed": seeds_needed(r1, target),

@@ -12,13 +12,15 @@ from snn_core.errors import InputError
 
 def test_variance_components_recover_the_simulated_parts():
     rng = np.random.default_rng(0)
-    true = rng.normal(0.5, 0.03, size=(400, 1))  # between-topology SD 0.03
-    scores = true + rng.normal(0, 0.06, size=(400, 5))  # seed SD 0.06
+    true = rng.normal(0.5, 0.03, size=(400, 1))  # topologies: SD 0.03
+    seeds = np.array([[0.0, 0.1, -0.1, 0.05, -0.05]])  # a seed's luck shared by every topology
+    scores = true + seeds + rng.normal(0, 0.06, size=(400, 5))  # and its own on each: SD 0.06
     parts = variance_components(scores)
-    assert np.sqrt(parts["seeds"]) == pytest.approx(0.06, rel=0.05)
-    assert np.sqrt(parts["between"]) == pytest.approx(0.03, rel=0.15)
+    assert np.sqrt(parts["residual"]) == pytest.approx(0.06, rel=0.05)
+    assert np.sqrt(parts["topologies"]) == pytest.approx(0.03, rel=0.15)
+    assert np.sqrt(parts["seeds"]) == pytest.approx(seeds.std(ddof=1), rel=0.15)
     noise_only = variance_components(rng.normal(0, 0.06, size=(400, 5)))
-    assert abs(noise_only["between"]) < 0.1 * noise_only["seeds"]
+    assert abs(noise_only["topologies"]) < 0.1 * noise_only["residual"]
     with pytest.raises(ValueError, match="shape"):
         variance_components(np.zeros((5, 1)))
 
@@ -58,7 +60,7 @@ def test_a_tiny_pilot_reports_and_resumes(tmp_path, monkeypatch, capsys):
     assert set(report["variants"]) == {"table", "lr"} and report["variants"]["lr"]["settings"] == ["snn.lr=0.005"]
     table = report["variants"]["table"]
     assert table["fits"] == 6 and table["seeds"] == [0, 1] and table["seconds_per_fit"] > 0
-    assert 0 <= table["val_score"]["r1"] <= 1 and table["val_score"]["seed_sd"] >= 0
+    assert 0 <= table["val_score"]["r1"] <= 1 and table["val_score"]["residual_sd"] >= 0
     # a second run trains nothing: the sample's fits are kept
     fits = (tmp_path / "fits" / "bmi_table.csv").read_text()
     assert bp.main(argv) == 0 and (tmp_path / "fits" / "bmi_table.csv").read_text() == fits
