@@ -16,7 +16,8 @@ from ._base import Decoder, clone
 from .ann import ANNDecoder
 from .gru import GRUDecoder
 from .kalman import KalmanDecoder
-from .snn import SmallSNNDecoder, SNNDecoder
+from .snn import SNNDecoder
+from .snn_small import SmallSNNDecoder
 from .wiener import WienerDecoder
 
 DECODERS: dict[str, type[Decoder]] = {

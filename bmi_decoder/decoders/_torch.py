@@ -109,13 +109,17 @@ class _TorchDecoder(Decoder):
         data: FitData,
         epoch_batches: Callable[[np.random.Generator], Iterable[tuple[torch.Tensor, torch.Tensor]]],
         loss_fn: Callable[[Any, torch.Tensor], torch.Tensor],
+        on_build: Callable[[torch.nn.Module], None] | None = None,
         **options: Any,
     ) -> None:
         """Build the network from the seed and train it with early stopping on validation R2
-        (:func:`~bmi_decoder.decoders._training.train_early_stopping`, which takes ``options``)."""
+        (:func:`~bmi_decoder.decoders._training.train_early_stopping`, which takes ``options``);
+        ``on_build`` is called with the network before training (e.g. to hook it)."""
         with seeded_torch(self.seed, data.device):
             # built on the CPU, as on every machine, so that a seed gives the same initial weights
             self.network_ = self._build_network(data.X.shape[1]).to(data.device)
+            if on_build is not None:
+                on_build(self.network_)
             self.validation_r2_ = train_early_stopping(
                 self.network_,
                 epoch_batches,

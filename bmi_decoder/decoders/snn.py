@@ -32,6 +32,7 @@ from ._training import check_training_params, chunk_rows, network_device
 from .snn_auto import AUTO, AUTO_LEARNED, check_auto_params, fit_auto, population_members
 from .snn_footprint import layer_widths
 from .snn_network import EnsembleVelocityNet, SpikingVelocityNet, velocity_stepper
+from .snn_synops import SynopMeter, input_active
 
 
 class SNNDecoder(_TorchDecoder):
@@ -111,6 +112,10 @@ class SNNDecoder(_TorchDecoder):
             (docs/results/decoder_comparison.md); the cost (footprint, synaptic operations,
             energy, streaming time) is the members' summed. The fitted ``members_``
             names them (``"topology@seed"``), ``validation_r2_`` is the ensemble's single score.
+        synop_budget: effective synaptic operations per step (NeuroBench's ACs, the block input's
+            included) above which training is penalised (:mod:`~bmi_decoder.decoders.snn_synops`),
+            so that the fitted decoder stays near or under it on recordings like its training
+            set (an ensemble's members share it equally); 0: no budget.
         device: ``"auto"`` (a CUDA GPU when visible, else the CPU), ``"cpu"``, ``"cuda"`` or
             ``"cuda:N"``. Trains in float32 on every device: its LIF and readout kernels
             integrate in float32 anyway, and its matrices (352 x 128 at most by default) are too
@@ -147,6 +152,7 @@ class SNNDecoder(_TorchDecoder):
         auto_seeds: int = 1,
         footprint_limit: int | None = None,
         ensemble: int = 1,
+        synop_budget: float = 0.0,
     ) -> None:
         self.hidden = hidden
         self.topology = topology
@@ -173,6 +179,7 @@ class SNNDecoder(_TorchDecoder):
         self.auto_seeds = auto_seeds
         self.footprint_limit = footprint_limit
         self.ensemble = ensemble
+        self.synop_budget = synop_budget
 
     def check_params(self) -> None:
         hidden_ok = isinstance(self.hidden, Sequence) and len(self.hidden) > 0
@@ -190,6 +197,8 @@ class SNNDecoder(_TorchDecoder):
         require(self, is_real(self.grad_clip) and self.grad_clip >= 0, "grad_clip", "a number >= 0 (0: no clipping)")
         average_ok = is_real(self.weight_average) and 0 <= self.weight_average < 1
         require(self, average_ok, "weight_average", "a decay per step in [0, 1) (0: no average)")
+        budget_ok = is_real(self.synop_budget) and self.synop_budget >= 0
+        require(self, budget_ok, "synop_budget", "synaptic operations per step >= 0 (0: no budget)")
         for name in ("recurrent", "learn_beta"):  # a string such as "no" would otherwise count as true
             require(self, isinstance(getattr(self, name), bool), name, "true or false")
         require(
@@ -275,16 +284,28 @@ class SNNDecoder(_TorchDecoder):
                 rows = torch.from_numpy(rows).to(data.device)
                 yield inputs[rows].transpose(0, 1), targets[rows].transpose(0, 1)
 
-        def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-            return nn.functional.mse_loss(out[self.burn_in_bins :], target[self.burn_in_bins :])
+        meters: list[SynopMeter] = []
 
-        self._train_network(
-            data,
-            epoch_batches,
-            loss_fn,
-            clip_grad_norm=float(self.grad_clip) or None,
-            average_decay=float(self.weight_average) or None,
-        )
+        def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            loss = nn.functional.mse_loss(out[self.burn_in_bins :], target[self.burn_in_bins :])
+            return loss + meters[0].penalty(float(self.synop_budget)).sum() if meters else loss
+
+        def hook(network: SpikingVelocityNet) -> None:
+            if self.synop_budget:
+                meters.append(SynopMeter(network.body, input_active(data.X)))
+
+        try:
+            self._train_network(
+                data,
+                epoch_batches,
+                loss_fn,
+                on_build=hook,
+                clip_grad_norm=float(self.grad_clip) or None,
+                average_decay=float(self.weight_average) or None,
+            )
+        finally:
+            for meter in meters:
+                meter.close()
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         check_fitted(self, "network_")
@@ -304,81 +325,3 @@ class SNNDecoder(_TorchDecoder):
         twin = copy.copy(self)  # without the stepper (Decoder.__getstate__)
         twin._stepper = self._streaming().fork()
         return twin
-
-
-class SmallSNNDecoder(SNNDecoder):
-    """The SNN decoder sized for a neuromorphic core: a skip-connected block of under 30 KB, the
-    budget of the BioCAS 2024 tinyRSNN (27 KB, R2 0.66 on the NeuroBench primate-reaching
-    sessions, docs/data.md).
-
-    Same parameters as :class:`SNNDecoder`, other defaults: three layers of up to 32 LIF neurons,
-    the third also reading the first's spikes (DSC, topology ``"3-001"``), within a
-    ``footprint_limit`` of 30 KB. On a 96-channel array that is 32 wide: 6.3 k parameters, 25 KB in
-    float32. The input layer grows with the channels, so on more channels the layers narrow
-    until the block fits (:mod:`~bmi_decoder.decoders.snn_footprint`; on 192 channels the 32-wide
-    block would be 37 KB). A DSC keeps every layer's input binary, so all its synaptic operations
-    stay ACs (an ASC sum of spikes would make them MACs). It is feed-forward by default, so the
-    fused LIF kernels train it; ``recurrent=True`` with ``hidden=[24, 24]``, ``topology="2-1"`` is
-    the tinyRSNN-like recurrent block of the same size, whose step-by-step BPTT costs several times
-    the CPU time per epoch. With ``topology="auto"`` the widths are sized for ``"3-001"`` and it
-    chooses only among candidates within the limit at those widths, so the choice never costs the
-    preset its size.
-    """
-
-    name = "snn_small"
-
-    def __init__(
-        self,
-        hidden: Sequence[int] = (32, 32, 32),
-        topology: str | None = "3-001",
-        recurrent: bool = False,
-        beta: float = 0.98,
-        learn_beta: bool = False,
-        readout_beta: float = 0.95,
-        weight_gain: float = 3.0,
-        recurrent_gain: float = 0.1,
-        recurrent_grad: float = 0.0,
-        grad_clip: float = 1.0,
-        weight_average: float = 0.0,
-        chunk_bins: int = 128,
-        burn_in_bins: int = 16,
-        lr: float = 2e-3,
-        batch_size: int = 8,
-        max_epochs: int = 30,
-        patience: int = 10,
-        seed: int = 0,
-        progress: bool = True,
-        progress_file: str | None = None,
-        device: str = "auto",
-        candidates: Sequence[str] | None = None,
-        auto_seeds: int = 1,
-        footprint_limit: int | None = 30 * 1024,  # the tinyRSNN's budget, bytes of float32 parameters
-        ensemble: int = 1,
-    ) -> None:
-        super().__init__(
-            hidden,
-            topology,
-            recurrent,
-            beta,
-            learn_beta,
-            readout_beta,
-            weight_gain,
-            recurrent_gain,
-            recurrent_grad,
-            grad_clip,
-            weight_average,
-            chunk_bins,
-            burn_in_bins,
-            lr,
-            batch_size,
-            max_epochs,
-            patience,
-            seed,
-            progress,
-            progress_file,
-            device,
-            candidates,
-            auto_seeds,
-            footprint_limit,
-            ensemble,
-        )

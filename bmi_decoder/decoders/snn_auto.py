@@ -144,9 +144,11 @@ def fit_auto(decoder: Decoder, data: FitData) -> None:
     """
     members = population_members(decoder, data.X.shape[1])
     # what the population's progress identity holds: none of the settings the members do not read;
-    # every member at the decoder's widths (sized for its preset topology), the limit applied
+    # every member at the decoder's widths (sized for its preset topology), the limit applied;
+    # the kept members share the budget of synaptic operations, as they share the footprint
     template = clone(decoder).set_params(
         hidden=layer_widths(decoder, data.X.shape[1]),
+        synop_budget=decoder.synop_budget / decoder.ensemble,
         footprint_limit=None,
         candidates=None,
         auto_seeds=1,

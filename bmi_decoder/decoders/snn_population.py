@@ -34,6 +34,7 @@ from ._torch import _TorchDecoder
 from ._training import LabelScaler, chunk_rows, training_device
 from .readout import leaky_integrate
 from .snn_network import SpikingVelocityNet
+from .snn_synops import SynopMeter, input_active
 
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
@@ -179,7 +180,8 @@ def _fit_group(
         with seeded_torch(d.seed, device):  # the weights the seed gives alone, built on the CPU
             solo.append(d._build_network(inputs.shape[1]))
     model = PopulationVelocityNet(solo).to(device)
-    burn_in = template.burn_in_bins
+    burn_in, budget = template.burn_in_bins, float(template.synop_budget)
+    meter = SynopMeter(model.body, input_active(inputs.cpu().numpy())) if budget else None
 
     def members_view(batch: torch.Tensor, rows: list[np.ndarray]) -> torch.Tensor:
         if shared:  # one batch for all: a broadcast view, not M copies
@@ -193,7 +195,8 @@ def _fit_group(
 
     def loss_fn(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         out = model(batch[0])
-        return (out[burn_in:] - batch[1][burn_in:]).pow(2).mean(dim=(0, 1, 3))
+        loss = (out[burn_in:] - batch[1][burn_in:]).pow(2).mean(dim=(0, 1, 3))
+        return loss if meter is None else loss + meter.penalty(budget)
 
     def validate() -> np.ndarray:
         out = model(val_inputs[:, None, None, :].expand(-1, 1, count, -1))[:, 0].cpu().numpy()
@@ -219,6 +222,8 @@ def _fit_group(
         desc=desc,
     )
     share = (time.perf_counter() - start) / count
+    if meter is not None:
+        meter.close()
     model.cpu()
     for m, (d, net) in enumerate(zip(decoders, solo)):
         d.n_features_in_ = inputs.shape[1]

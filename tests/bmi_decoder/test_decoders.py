@@ -26,7 +26,8 @@ from bmi_decoder.decoders import DECODERS, Decoder, _torch, clone, make_decoder
 from bmi_decoder.decoders._history import SpikeHistory, cumulative_counts, lagged_count_chunks, lagged_counts
 from bmi_decoder.decoders._training import network_device
 from bmi_decoder.decoders.kalman import KalmanDecoder, linear_recursion
-from bmi_decoder.decoders.snn import SmallSNNDecoder, SNNDecoder
+from bmi_decoder.decoders.snn import SNNDecoder
+from bmi_decoder.decoders.snn_small import SmallSNNDecoder
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import evaluate_decoder
 from bmi_decoder.preprocess import NEUROBENCH, PreparedSession, Preprocessing, prepare_session
