@@ -29,8 +29,8 @@ class SmallSNNDecoder(SNNDecoder):
     ``weight_gain`` is 1.5, not 3: a block this narrow learns from a quieter start (validation R2
     rose on every one of eight simulated sessions of ``benchmarks/decoder_comparison.py``, and
     fewer spikes are spent). And it trains under a ``synop_budget`` of 450 effective ACs per step
-    (:mod:`~bmi_decoder.decoders.snn_synops`), below the 500 the NeuroBench-style budget of
-    issue 24 allows, since the count on a test segment lands a little off the training one
+    (:mod:`~bmi_decoder.decoders.snn_synops`), under the 500 it aims for, since the count on
+    a test segment lands a little off the training one
     (docs/results/decoder_comparison.md).
     """
 

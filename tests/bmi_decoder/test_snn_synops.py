@@ -65,9 +65,9 @@ def test_a_budget_holds_the_operations_down_and_the_decoder_still_learns(session
     budget = fixed + 0.4 * free_spikes
     held = SNNDecoder(hidden=[24, 24, 24], topology="3-001", synop_budget=budget, **QUICK).fit(X, y, X_val, y_val)
     held_spikes = held.cost(X_test).synops.effective_acs - fixed
-    # measured: 83 ACs per step from spikes free, 53 with a budget at 40% of them (6 epochs);
-    # test R2 0.205 with the budget, 0.202 without
-    assert held_spikes < 0.7 * free_spikes
+    # measured: 83 ACs per step from spikes free, 40 with a budget at 40% of them (6 epochs);
+    # test R2 0.207 with the budget, 0.202 without
+    assert held_spikes < 0.6 * free_spikes
     held_r2 = r2_score(y_test, held.predict(X_test))
     assert held_r2 > 0.1 and held_r2 > r2_score(y_test, free.predict(X_test)) - 0.05
     assert not held.network_.body.blocks[0].layers[0].probe._forward_hooks  # the fitted network records nothing
