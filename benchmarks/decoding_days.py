@@ -94,15 +94,19 @@ def cached_month_rows(
     work: Path,
     methods: tuple[str, ...] = tuple(METHODS),
 ) -> list[dict]:
-    """:func:`month_rows`, kept in ``work`` per seed, so that an interrupted run resumes and
-    seeds can run in separate processes."""
+    """:func:`month_rows`, kept in ``work`` per seed and decoder, so that an interrupted run
+    resumes, seeds can run in separate processes, and a decoder whose defaults changed is rerun
+    alone (delete its files)."""
     amounts = "-".join(f"{c:g}" for c in calibration)
-    key = f"seed{seed}_{seconds:g}s_cal{amounts}_{'-'.join(decoders)}_{'-'.join(methods)}_{config_path.stem if config_path else 'default'}"
-    cache = work / f"{key}.json"
-    if cache.exists():
-        return json.loads(cache.read_text())
-    rows = month_rows(seed, seconds, decoders, config_path, calibration, methods)
-    write_text_atomic(cache, json.dumps(rows) + "\n")
+    rows = []
+    for decoder in decoders:
+        key = (
+            f"seed{seed}_{seconds:g}s_cal{amounts}_{decoder}_{'-'.join(methods)}_{config_path.stem if config_path else 'default'}"
+        )
+        cache = work / f"{key}.json"
+        if not cache.exists():
+            write_text_atomic(cache, json.dumps(month_rows(seed, seconds, [decoder], config_path, calibration, methods)) + "\n")
+        rows += json.loads(cache.read_text())
     return rows
 
 

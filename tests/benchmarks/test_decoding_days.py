@@ -1,5 +1,6 @@
 """The summary and the page of benchmarks/decoding_days.py: ratios to the within-day R2 and the goal's verdicts."""
 
+import decoding_days as days_benchmark
 import pytest
 from decoding_days import summary
 from decoding_pages import decoding_days
@@ -48,3 +49,19 @@ def test_the_page_says_met_only_when_every_part_of_the_goal_holds():
     short = decoding_days(_report(_rows(0.5, 0.36, 0.55)))  # 0.83 of within, fixed 0.60, below the Wiener refit
     assert "**met**" not in short and short.count("**not met**") == 2 and "not above on every seed" in short
     assert "| snn | 0.600 | 0.60 [0.60, 0.60] |" in short
+
+
+def test_months_are_kept_per_decoder_so_one_reruns_alone(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_month(seed, seconds, decoders, config_path, calibration, methods):
+        calls.append(list(decoders))
+        return [{"decoder": d, "simulation_seed": seed, "r2": 0.5} for d in decoders]
+
+    monkeypatch.setattr(days_benchmark, "month_rows", fake_month)
+    rows = days_benchmark.cached_month_rows(0, 60.0, ["wiener", "snn_small"], None, (60.0,), tmp_path)
+    assert [r["decoder"] for r in rows] == ["wiener", "snn_small"] and calls == [["wiener"], ["snn_small"]]
+    (cached,) = tmp_path.glob("*snn_small*.json")
+    cached.unlink()  # snn_small's defaults changed: only it is fitted again
+    assert days_benchmark.cached_month_rows(0, 60.0, ["wiener", "snn_small"], None, (60.0,), tmp_path) == rows
+    assert calls == [["wiener"], ["snn_small"], ["snn_small"]]
