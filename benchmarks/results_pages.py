@@ -224,7 +224,7 @@ def budget_pilot(report: dict) -> str:
             needed = "never" if f["seeds_needed"] is None else f["seeds_needed"]
             rows.append(
                 [
-                    f"{name} ({', '.join(v['settings']) or 'the table'})" if field == "val_score" else "",
+                    (f"{name} ({', '.join(v['settings'])})" if v["settings"] else name) if field == "val_score" else "",
                     field.split("_")[0],
                     f"{f['mean']:.3f}",
                     f"{f['topologies_sd']:.3f}",
