@@ -3,8 +3,9 @@
 Simulates the ten sessions of :data:`SESSIONS` (varied in seed, array and length) in the Zenodo
 .mat layout, then runs exactly what a user runs, ``bmi-decoder evaluate``, on each with the
 default decoder settings (no --config), one process per session. ``--variant LABEL=CONFIG``
-evaluates both SNN decoders again with a config file (e.g. ``configs/bmi_snn_auto.toml``) and
-lists them as ``snn (LABEL)`` and ``snn_small (LABEL)``. It prints each decoder's test R2 per session and, over the sessions, its mean +- s.e.
+evaluates the SNN decoders the config file sets (its ``[decoders.snn]`` and
+``[decoders.snn_small]`` tables, e.g. ``configs/bmi_snn_auto.toml``) again with it and lists them
+as ``snn (LABEL)`` and ``snn_small (LABEL)``. It prints each decoder's test R2 per session and, over the sessions, its mean +- s.e.
 with its footprint, effective operations and energy per 4 ms step, and the checks of issue 24:
 the SNN at or above the GRU on at least 8 sessions in 10, its mean at least the GRU's + 0.02, never
 below the Wiener filter; ``snn_small`` at least Wiener + 0.03 on every session within 30 KB and 500
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -83,7 +85,7 @@ def evaluate(path: str, decoder: str, out: Path, config: str | None) -> Path:
 def run(args: argparse.Namespace) -> list[dict]:
     """Every session's report rows, evaluating what is missing; variants relabelled."""
     files = simulated_sessions(args.out, SESSIONS[: args.sessions])
-    runs = [(args.decoders, None, None)] + [("snn,snn_small", config, label) for label, config in args.variant]
+    runs = [(args.decoders, None, None)] + [(",".join(variant_decoders(config)), config, label) for label, config in args.variant]
     jobs = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for decoders, config, label in runs:
@@ -150,10 +152,23 @@ def plot_differences(rows: list[dict], path: Path, reference: str = "gru") -> No
     plt.close(fig)
 
 
+def variant_decoders(config: str) -> list[str]:
+    """The SNN decoders a variant's config file sets: a decoder it leaves at its defaults would
+    only repeat the defaults' rows."""
+    tables = tomllib.loads(Path(config).read_text()).get("decoders", {})
+    return [name for name in ("snn", "snn_small") if name in tables]
+
+
 def variant(text: str) -> tuple[str, str]:
     label, sep, config = text.partition("=")
     if not (sep and label and Path(config).is_file()):
         raise argparse.ArgumentTypeError(f"LABEL=CONFIG with an existing TOML file, got {text!r}")
+    try:
+        ok = bool(variant_decoders(config))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, AttributeError):
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{config}: a TOML config with a [decoders.snn] or [decoders.snn_small] table")
     return label, config
 
 

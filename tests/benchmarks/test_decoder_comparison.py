@@ -1,5 +1,8 @@
 """The verdicts of benchmarks/decoder_comparison.py and the spread of benchmarks/training_stability.py."""
 
+import argparse
+
+import decoder_comparison
 import pytest
 from decoder_comparison import SESSIONS, checks
 from training_stability import spread
@@ -49,3 +52,15 @@ def test_the_sessions_vary_as_issue_24_asks():
 )
 def test_spread_is_the_mean_change_between_settled_epochs(curve, value):
     assert spread(curve) == pytest.approx(value)
+
+
+def test_a_variant_evaluates_the_snn_decoders_its_config_sets(tmp_path):
+    both, one, neither = tmp_path / "both.toml", tmp_path / "one.toml", tmp_path / "neither.toml"
+    both.write_text("[decoders.snn]\nensemble = 4\n[decoders.snn_small]\nensemble = 2\n")
+    one.write_text("seed = 0\n[decoders.snn]\nhidden = [32, 32, 32]\n")
+    neither.write_text("seed = 0\n[decoders.gru]\nhidden = 64\n")
+    assert decoder_comparison.variant_decoders(str(both)) == ["snn", "snn_small"]
+    assert decoder_comparison.variant(f"narrow={one}") == ("narrow", str(one))
+    assert decoder_comparison.variant_decoders(str(one)) == ["snn"]
+    with pytest.raises(argparse.ArgumentTypeError, match="decoders.snn"):
+        decoder_comparison.variant(f"x={neither}")
