@@ -284,27 +284,28 @@ class SNNDecoder(_TorchDecoder):
                 rows = torch.from_numpy(rows).to(data.device)
                 yield inputs[rows].transpose(0, 1), targets[rows].transpose(0, 1)
 
-        meters: list[SynopMeter] = []
+        meter: SynopMeter | None = None  # counts the operations once the network is built
 
         def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             loss = nn.functional.mse_loss(out[self.burn_in_bins :], target[self.burn_in_bins :])
-            return loss + meters[0].penalty(float(self.synop_budget)).sum() if meters else loss
+            return loss if meter is None else loss + meter.penalty(float(self.synop_budget)).sum()
 
-        def hook(network: SpikingVelocityNet) -> None:
+        def count_operations(network: SpikingVelocityNet) -> None:
+            nonlocal meter
             if self.synop_budget:
-                meters.append(SynopMeter(network.body, input_active(data.X)))
+                meter = SynopMeter(network.body, input_active(data.X))
 
         try:
             self._train_network(
                 data,
                 epoch_batches,
                 loss_fn,
-                on_build=hook,
+                on_build=count_operations,
                 clip_grad_norm=float(self.grad_clip) or None,
                 average_decay=float(self.weight_average) or None,
             )
         finally:
-            for meter in meters:
+            if meter is not None:
                 meter.close()
 
     def predict(self, X: np.ndarray) -> np.ndarray:
