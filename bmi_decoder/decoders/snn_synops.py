@@ -90,9 +90,10 @@ class SynopMeter:
 
     def acs(self) -> torch.Tensor:
         """Effective ACs per step of each member (shape (M,)) over the last training forward pass."""
-        fanouts = self.fanouts.to(next(iter(self.rates.values())).device)
-        spikes = sum(self.rates[k] * fanouts[:, k] for k in sorted(self.rates))
-        return self.input_acs.to(fanouts.device) + spikes
+        device = next(iter(self.rates.values())).device if self.rates else self.fanouts.device
+        fanouts = self.fanouts.to(device)
+        spikes = sum((self.rates[k] * fanouts[:, k] for k in sorted(self.rates)), torch.zeros_like(fanouts[:, 0]))
+        return self.input_acs.to(device) + spikes
 
     def penalty(self, budget: float) -> torch.Tensor:
         """``PENALTY * relu(acs / budget - 1)`` per member, from the last training forward pass."""
