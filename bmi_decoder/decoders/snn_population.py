@@ -140,6 +140,7 @@ def fit_population(
     # neighbours share them and need no mask for them (snn_core.population)
     order = sorted(range(len(decoders)), key=lambda i: (decoders[i].seed, decoders[i].topology))
     groups = [order[g : g + size] for g in range(0, len(order), size)]
+    active = input_active(X)  # the block input's share of the operations, the same for every group
     for k, group in enumerate(groups):
         _fit_group(
             [decoders[i] for i in group],
@@ -149,6 +150,7 @@ def fit_population(
             val_inputs,
             y_val,
             scaler,
+            active,
             None if progress_dir is None else Path(progress_dir) / f"group{k:04d}.pt",
             {"template": template.get_params(), "members": [members[i] for i in group], "data": digest, "precision": precision},
             PRECISIONS[precision],
@@ -166,6 +168,7 @@ def _fit_group(
     val_inputs: torch.Tensor,
     y_val: np.ndarray,
     scaler: LabelScaler,
+    active_inputs: float,
     checkpoint: Path | None,
     identity: dict,
     precision: torch.dtype | None,
@@ -181,7 +184,7 @@ def _fit_group(
             solo.append(d._build_network(inputs.shape[1]))
     model = PopulationVelocityNet(solo).to(device)
     burn_in, budget = template.burn_in_bins, float(template.synop_budget)
-    meter = SynopMeter(model.body, input_active(inputs.cpu().numpy())) if budget else None
+    meter = SynopMeter(model.body, active_inputs) if budget else None
 
     def members_view(batch: torch.Tensor, rows: list[np.ndarray]) -> torch.Tensor:
         if shared:  # one batch for all: a broadcast view, not M copies
