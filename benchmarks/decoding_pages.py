@@ -1,5 +1,6 @@
-"""Markdown for the decoder comparison, the training-stability study and decoding across days,
-from the JSON ``benchmarks/decoder_comparison.py``, ``benchmarks/training_stability.py`` and
+"""Markdown for the decoder comparison, the choice of the SNN's defaults, the training-stability
+study and decoding across days, from the JSON ``benchmarks/decoder_comparison.py``,
+``benchmarks/snn_defaults.py``, ``benchmarks/training_stability.py`` and
 ``benchmarks/decoding_days.py`` write
 (``benchmarks/results_pages.py`` writes the pages)."""
 
@@ -56,10 +57,34 @@ def decoder_comparison(report: dict) -> str:
     return text + footer(report, "decoder_comparison.py")
 
 
+def snn_defaults(report: dict) -> str:
+    """Mean validation and test R2 of every candidate setting of the SNN decoders."""
+    text = "# How the SNN decoders' defaults were chosen\n\n"
+    text += "Each candidate is a decoder's defaults, or a config's settings, with the settings named changed, "
+    text += "fitted on each of the ten sessions of `benchmarks/decoder_comparison.py`. The choice "
+    text += "read the mean validation R2; the test R2 was read after it. Effective synaptic operations per step "
+    text += "on the test segment; fit time on one thread, two fits at a time.\n\n"
+    rows = [
+        [
+            s["candidate"],
+            f"`{s['decoder']}`" + (f" of {s['config']}" if s["config"] else ""),
+            ", ".join(f"{k} = {v}" for k, v in s["settings"].items()) or "-",
+            f"{s['validation_r2_mean']:.3f} +- {s['validation_r2_se']:.3f}",
+            f"{s['test_r2_mean']:.3f} +- {s['test_r2_se']:.3f}",
+            f"{s['effective_acs_mean']:,.0f}",
+            f"{s['fit_seconds_mean']:.1f}",
+        ]
+        for s in report["summary"]
+    ]
+    header = ["candidate", "decoder", "changed", "validation R2", "test R2", "ACs/step", "fit (s)"]
+    text += table(header, rows)
+    return text + footer(report, "snn_defaults.py")
+
+
 def training_stability(report: dict) -> str:
     """The epoch-to-epoch spread of validation R2 and the test R2, by training variant."""
     text = "# Why the SNN decoder's validation R2 swung between epochs\n\n"
-    text += "The default SNN decoder fitted on simulated sessions once per training variant. *Spread*: the mean "
+    text += "One member of the default SNN decoder (`ensemble = 1`) fitted on simulated sessions once per training variant. *Spread*: the mean "
     text += "absolute change of validation R2 from one epoch to the next, from epoch "
     text += f"{report['settled_epoch']} on (the climb of the first epochs left out).\n\n"
     rows = [

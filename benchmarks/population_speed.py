@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 from results_json import count
-from topology_table import BUDGETS, BmiTask, VisionTask, all_topologies
+from topology_table import BUDGETS, BmiTask, VisionTask, all_topologies, snn_settings
 
 from snn_core.atomic import write_text_atomic
 
@@ -40,7 +40,7 @@ def bmi_speed(solo_every: int, memory_gb: float, precision: str, data_dir: Path)
 
     task = BmiTask(BUDGETS["bmi"], data_dir)
     train, val = task.session.split("train"), task.session.split("val")
-    settings = {**BUDGETS["bmi"]["snn"], "max_epochs": 1, "patience": 1}
+    settings = {**snn_settings(BUDGETS["bmi"]), "max_epochs": 1, "patience": 1}
     topologies = all_topologies()
     SNNDecoder(topology=topologies[0], progress=False, device="cpu", **settings).fit(*train, *val)  # compiles the LIF kernels
     start = time.perf_counter()

@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     X_val, y_val = session.split("val")
     X, _ = session.split("test")
     X = X[: int(round(args.seconds / session.bin_width))]
-    decoder = SNNDecoder(max_epochs=args.epochs, progress=False).fit(X_train, y_train, X_val, y_val)
+    # one network: the snnTorch loop steps one (the default ensemble's members each step so)
+    decoder = SNNDecoder(ensemble=1, max_epochs=args.epochs, progress=False).fit(X_train, y_train, X_val, y_val)
     loops = {"ours (DenseStepper)": decoder, "snnTorch step loop": SnnTorchLoop(decoder)}
 
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in loops}

@@ -256,6 +256,7 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "replay_latency": bmi_pages.replay_latency,
     "recurrent_training": bmi_pages.recurrent_training,
     "simulator_difficulty": bmi_pages.simulator_difficulty,
+    "snn_defaults": decoding_pages.snn_defaults,
     "training_stability": decoding_pages.training_stability,
     "decoder_comparison": decoding_pages.decoder_comparison,
     "decoding_days": decoding_pages.decoding_days,

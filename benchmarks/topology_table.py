@@ -92,11 +92,15 @@ def all_topologies(layers: int = LAYERS) -> list[str]:
     ]
 
 
+# The SNN decoder's defaults when the BMI table was trained: pinned, so that the command in its
+# header reproduces its rows whatever the decoder's defaults are now (one network per member, not
+# an ensemble; no weight average; the initial gain and membrane decay of that time).
+TABLE_SNN_DEFAULTS = {"ensemble": 1, "weight_average": 0.0, "weight_gain": 3.0, "beta": 0.98}
+
+
 def snn_settings(budget: dict) -> dict:
-    """The SNN decoder's settings of a BMI budget. The table was trained without a weight
-    average: pinned, so that the command in its header reproduces its rows whatever the
-    decoder's default."""
-    return {"weight_average": 0.0, **budget["snn"]}
+    """The SNN decoder's settings of a BMI budget: :data:`TABLE_SNN_DEFAULTS` and the budget's."""
+    return {**TABLE_SNN_DEFAULTS, **budget["snn"]}
 
 
 class BmiTask:

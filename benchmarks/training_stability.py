@@ -1,6 +1,7 @@
 """Why the SNN decoder's validation R2 swings between epochs, measured: variants of its training.
 
-The default SNN decoder is fitted on each of the first ``--sessions`` sessions of
+One member of the default SNN decoder (``ensemble = 1``: each member of the default ensemble
+trains so, and the ensemble's one score has no curve) is fitted on each of the first ``--sessions`` sessions of
 ``benchmarks/decoder_comparison.py`` (simulated when missing) once per training variant: the
 weights as trained (the default), a moving average of the weights
 (:mod:`snn_core.weight_average`) at two decays, and, without an average, half the learning
@@ -54,11 +55,11 @@ def spread(curve: list[float], settled: int = SETTLED) -> float:
 
 
 def fit(path: str, variant: str) -> dict:
-    """One fit of the default SNN decoder with ``variant``'s settings (one torch thread)."""
+    """One fit of a member of the default SNN decoder with ``variant``'s settings (one torch thread)."""
     torch.set_num_threads(1)
     config = load_config(None)
     session = prepare_session(read_decodable(path, config), config.preprocessing)
-    decoder = make_decoder("snn", **VARIANTS[variant], progress=False)
+    decoder = make_decoder("snn", ensemble=1, **VARIANTS[variant], progress=False)
     result = evaluate_decoder(decoder, session, Path(path).stem)
     curve = [round(float(v), 4) for v in decoder.validation_r2_]
     return {
@@ -119,7 +120,7 @@ def plot(rows: list[dict], variants: list[str], path: Path) -> None:
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes[0][0].set_ylabel("validation R2")
     axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.suptitle("default SNN decoder: validation R2 per epoch, by training variant")
+    fig.suptitle("a member of the default SNN decoder: validation R2 per epoch, by training variant")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

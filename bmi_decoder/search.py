@@ -65,8 +65,9 @@ from snn_core.topology import SkipTopology, search_space_size
 __all__ = ["SearchRequest", "SearchResult", "SearchTrial", "block_widths", "search_topology", "session_sha256"]
 
 # SNN parameters the search sets itself, or that do not change a fit's result (the device only
-# changes rounding: workers with and without a GPU share one study)
-SEARCH_SET = ("topology", "hidden", "progress", "progress_file", "device")
+# changes rounding: workers with and without a GPU share one study). A trial trains one network,
+# not the decoder's default ensemble: a topology's seeds are the search's to draw (``--seeds``).
+SEARCH_SET = ("topology", "hidden", "ensemble", "progress", "progress_file", "device")
 # the cost objectives, as reported and plotted (per 4 ms bin: one step of the decoder)
 COST_LABELS = {"energy": "energy per step (pJ)", "synops": "effective synaptic operations per step"}
 
@@ -197,7 +198,7 @@ def _read(recording: str | Path | Recording) -> Recording:
 
 
 def _fit(task: _Task, topology: SkipTopology) -> Decoder:
-    decoder = task.config.decoder("snn").set_params(hidden=list(task.widths), topology=str(topology), progress=False)
+    decoder = task.config.decoder("snn").set_params(hidden=list(task.widths), topology=str(topology), ensemble=1, progress=False)
     return decoder.fit(*task.session.split("train"), *task.session.split("val"))
 
 

@@ -119,7 +119,7 @@ def population_search(
     seeds = strategy.seed_list(config.seed)
     settings = {**task.settings, **strategy.settings(seeds), "layers_per_block": layers}
     study = open_strategy_study(store, study_name, strategy, settings)
-    template = config.decoder("snn").set_params(hidden=list(widths), progress=False, progress_file=None)
+    template = config.decoder("snn").set_params(hidden=list(widths), ensemble=1, progress=False, progress_file=None)
     X, y = session.split("train")
     X_val, y_val = session.split("val")
     say = log or (lambda line: None)

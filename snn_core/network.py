@@ -44,8 +44,8 @@ class NetworkSpec:
         recurrent_grad: factor on the gradient that flows back through the recurrent input to the
             previous step's spikes; the forward pass is the same whatever its value. 0 (the
             default) stops it there, as e-prop's gradient does (Bellec et al. 2020). The membrane's
-            own decay already passes the gradient back with a factor of ``beta`` per step (0.98 in
-            the BMI decoder), so a recurrent term of spectral radius above ``1 - beta`` can lift
+            own decay already passes the gradient back with a factor of ``beta`` per step (0.95 in
+            the BMI decoders), so a recurrent term of spectral radius above ``1 - beta`` can lift
             the step's Jacobian past 1 and the gradient then grows exponentially along a chunk.
             Bellec et al. (2018) damp it with 0.3; 1 is full BPTT.
         beta, threshold, learn_beta: LIF parameters (ignored by the ANN twin).

@@ -124,7 +124,10 @@ def fit_population(
         raise InputError(
             f"{template.name} decoder", "recurrent", "false for population training (recurrent layers step one bin at a time)"
         )
-    decoders = [clone(template).set_params(topology=t, seed=int(s), progress=False, progress_file=None) for t, s in members]
+    # a member is one network, whatever the template's ensemble (the default's four are members too)
+    decoders = [
+        clone(template).set_params(topology=t, seed=int(s), ensemble=1, progress=False, progress_file=None) for t, s in members
+    ]
     for decoder in decoders:
         decoder.check_params()
         decoder._spec(X.shape[1])  # a topology that does not fit ``hidden`` is refused now

@@ -7,6 +7,9 @@
   this is the neuromorphic on-chip case (few parameters; the regression's statistics are sums of
   products of spike traces, accumulated as the bins arrive). Its leaky readout integrates
   ``W s + b``, so the regressors are the spikes and a constant passed through the same leak.
+  An SNN ensemble's velocity is the mean of its members' readouts, all leaking alike, so it is
+  one readout of all members' spikes side by side: it is solved as one regression, and member
+  ``i`` of ``M`` gets ``M`` times its share of the weights and the common bias.
 - :class:`InputFineTune` trains only the layer that reads the channels (the SNN's first LIF
   layer, the GRU's input weights, the ANN's input normalisation and first layer) by gradient
   descent, everything after it frozen: drift changes what the channels mean, not the dynamics
@@ -22,6 +25,7 @@ from torch import nn
 from bmi_decoder.decoders import Decoder, clone
 from bmi_decoder.decoders._history import cumulative_counts, lagged_counts
 from bmi_decoder.decoders._training import network_device
+from bmi_decoder.decoders.snn_network import EnsembleVelocityNet
 from snn_core.network import SkipLayer
 from snn_core.training import seeded_torch
 
@@ -43,25 +47,34 @@ class Retrain(Recalibration):
         return clone(decoder).fit(X_cal, y_cal)
 
 
-def readout_layer(decoder: Decoder) -> nn.Linear:
-    """The linear map from a network decoder's last hidden layer to velocity."""
+def spiking_members(decoder: Decoder) -> list[nn.Module]:
+    """An SNN decoder's networks: the members of an ensemble, else its one network."""
+    network = decoder.network_
+    return list(network.members) if isinstance(network, EnsembleVelocityNet) else [network]
+
+
+def readout_layers(decoder: Decoder) -> list[nn.Linear]:
+    """The linear maps from a network decoder's last hidden layer to velocity (one per SNN member)."""
     network = decoder.network_
     if decoder.name in ("snn", "snn_small"):
-        return network.readout.linear
-    return network.readout if decoder.name == "gru" else network[-1]
+        return [member.readout.linear for member in spiking_members(decoder)]
+    return [network.readout if decoder.name == "gru" else network[-1]]
 
 
-def _readout_inputs(decoder: Decoder, X: np.ndarray) -> np.ndarray:
-    """(T, H) what the readout reads at each bin of ``X``, recorded while the decoder decodes it."""
-    seen: list[torch.Tensor] = []
-    handle = readout_layer(decoder).register_forward_hook(
-        lambda m, args, out: seen.append(args[0].detach().reshape(-1, args[0].shape[-1]))
-    )
+def _readout_inputs(decoder: Decoder, X: np.ndarray) -> list[np.ndarray]:
+    """(T, H) what each readout reads at each bin of ``X``, recorded while the decoder decodes it."""
+    layers = readout_layers(decoder)
+    seen: list[list[torch.Tensor]] = [[] for _ in layers]
+    handles = [
+        layer.register_forward_hook(lambda m, args, out, into=into: into.append(args[0].detach().reshape(-1, args[0].shape[-1])))
+        for layer, into in zip(layers, seen)
+    ]
     try:
         decoder.predict(X)
     finally:
-        handle.remove()
-    return torch.cat(seen).cpu().numpy().astype(np.float64)
+        for handle in handles:
+            handle.remove()
+    return [torch.cat(into).cpu().numpy().astype(np.float64) for into in seen]
 
 
 def _leak(values: np.ndarray, beta: float) -> np.ndarray:
@@ -79,26 +92,28 @@ class ReadoutRefit(Recalibration):
 
     def apply(self, decoder: Decoder, X_cal: np.ndarray, y_cal: np.ndarray, X_reference: np.ndarray) -> Decoder:
         hidden = _readout_inputs(decoder, X_cal)
-        regressors = np.column_stack([hidden, np.ones(len(hidden))])
+        regressors = np.column_stack([*hidden, np.ones(len(hidden[0]))])
         if decoder.name in ("snn", "snn_small"):
-            regressors = _leak(regressors, float(decoder.network_.readout.beta))
+            regressors = _leak(regressors, float(spiking_members(decoder)[0].readout.beta))  # alike in all
         target = decoder.label_scaler_.encode(np.asarray(y_cal, dtype=np.float64)).astype(np.float64)
         gram = regressors.T @ regressors
         penalty = READOUT_RIDGE * np.trace(gram) / len(gram) * np.eye(len(gram))
         penalty[-1, -1] = 0.0  # the bias is not shrunk
         solution = np.linalg.solve(gram + penalty, regressors.T @ target)
-        layer = readout_layer(decoder)
+        layers = readout_layers(decoder)
+        ends = np.cumsum([h.shape[1] for h in hidden])
         with torch.no_grad():
-            layer.weight.copy_(torch.from_numpy(solution[:-1].T).to(layer.weight))
-            layer.bias.copy_(torch.from_numpy(solution[-1]).to(layer.bias))
+            for layer, weight in zip(layers, np.split(solution[:-1], ends[:-1])):
+                layer.weight.copy_(torch.from_numpy(len(layers) * weight.T).to(layer.weight))
+                layer.bias.copy_(torch.from_numpy(solution[-1]).to(layer.bias))
         return decoder
 
 
 def input_modules(decoder: Decoder) -> list[nn.Module]:
     """The modules that read the channels: those :class:`InputFineTune` trains."""
     network = decoder.network_
-    if decoder.name in ("snn", "snn_small"):
-        return [next(m for m in network.body.modules() if isinstance(m, SkipLayer)).synapse]
+    if decoder.name in ("snn", "snn_small"):  # every member's first layer
+        return [next(m for m in member.body.modules() if isinstance(m, SkipLayer)).synapse for member in spiking_members(decoder)]
     if decoder.name == "gru":
         return [network.gru]  # only its input weights are trained (input_parameters)
     return [network[0], network[1]]  # batch normalisation of the counts, first linear layer

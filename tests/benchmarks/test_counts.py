@@ -18,6 +18,7 @@ import pytest
         ("search_samplers", ["--trials", "0"]),
         ("simulator_difficulty", ["--seeds", "1.5"]),
         ("topology_table", ["bmi", "--out", "t.csv", "--threads", "0"]),
+        ("snn_defaults", ["--jobs", "0"]),
         ("training_stability", ["--sessions", "0"]),
         ("zero_cost_tau", ["--threads", "0"]),
     ],

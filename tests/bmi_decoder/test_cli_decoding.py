@@ -40,6 +40,7 @@ bin_width = 0.004
 hidden = [16]
 topology = "1-"
 max_epochs = 2
+ensemble = 1
 progress = false
 """
 

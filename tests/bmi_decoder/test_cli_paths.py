@@ -16,7 +16,7 @@ import pytest
 
 from bmi_decoder.cli import main
 
-TINY_SNN = '[decoders.snn]\nhidden = [8]\ntopology = "1-"\nmax_epochs = 1\nprogress = false\n'
+TINY_SNN = '[decoders.snn]\nhidden = [8]\ntopology = "1-"\nmax_epochs = 1\nensemble = 1\nprogress = false\n'
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,9 @@ R2_FLOOR = 0.5
 # size, chosen for sessions of 10^5 bins and more, needs more epochs than a test should take;
 # a larger step reaches the floor in 20 epochs (the SNNs' default 30 serve 600 s sessions).
 SNN_SMALL_PROBLEM = {"lr": 5e-3, "max_epochs": 20, "patience": 5}
-SMALL_PROBLEM_PARAMS = {"snn": SNN_SMALL_PROBLEM, "snn_small": SNN_SMALL_PROBLEM}
+# one network: the ensemble trains as a population, whose groups resume and refuse other data on their
+# own (test_snn_population.py, test_snn_auto.py); these shared tests count validations in the decoder's module
+SMALL_PROBLEM_PARAMS = {"snn": {**SNN_SMALL_PROBLEM, "ensemble": 1}, "snn_small": SNN_SMALL_PROBLEM}
 
 
 def tuned_spikes(
@@ -171,7 +173,7 @@ def test_a_twin_stepped_in_between_changes_nothing(fitted: tuple, data: dict) ->
 
 
 def test_the_snn_twin_shares_the_weights(data: dict) -> None:
-    decoder = SNNDecoder(hidden=[16], topology="1-", max_epochs=1, progress=False, device="cpu").fit(*data["train"])
+    decoder = SNNDecoder(hidden=[16], topology="1-", max_epochs=1, ensemble=1, progress=False, device="cpu").fit(*data["train"])
     twin = decoder.twin()
     mine, its = decoder._streaming(), twin._streaming()
     assert its is not mine and its.body._weights is mine.body._weights and its.weight_t is mine.weight_t

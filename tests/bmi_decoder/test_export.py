@@ -43,7 +43,7 @@ def snntorch_decode(path: Path, X: np.ndarray) -> np.ndarray:
 def test_exported_graph_decodes_as_the_decoder(session, tmp_path: Path, recurrent: bool) -> None:
     # ASC (0,1) between equal widths, ASC (1,2) through a 16 -> 8 projection, DSC (0,2)
     decoder = SNNDecoder(
-        hidden=(16, 16, 8), topology="3-212", recurrent=recurrent, max_epochs=1, chunk_bins=64, progress=False, seed=0
+        hidden=(16, 16, 8), topology="3-212", recurrent=recurrent, ensemble=1, max_epochs=1, chunk_bins=64, progress=False, seed=0
     )
     decoder.fit(*session.split("train"), *session.split("val"))
     ckpt, out = tmp_path / "snn.ckpt", tmp_path / "snn.nir"

@@ -50,7 +50,16 @@ def session(tmp_path_factory) -> tuple[Path, Path]:
     # short chunks and a few more epochs: 30 s give few steps, and a decoder that decodes (validation
     # R2 above 0) keeps the online-against-offline comparisons away from R2 far below 0
     decoder = SNNDecoder(
-        hidden=[32], topology="1-", max_epochs=12, lr=3e-3, chunk_bins=64, burn_in_bins=8, progress=False, seed=0, device="cpu"
+        hidden=[32],
+        topology="1-",
+        max_epochs=12,
+        lr=3e-3,
+        chunk_bins=64,
+        burn_in_bins=8,
+        ensemble=1,
+        progress=False,
+        seed=0,
+        device="cpu",
     )
     decoder.fit(*prepared.split("train"), *prepared.split("val"))
     checkpoint = folder / "snn.pt"

@@ -64,7 +64,7 @@ def trained() -> tuple[SNNDecoder, np.ndarray, np.ndarray]:
     Equal widths, so the ASC sums are sums of spikes and bins (0, 1 or 2), with no projection.
     """
     session = prepare_session(simulate_session(seconds=60, channels=CHANNELS, seed=0).recording)
-    decoder = SNNDecoder(hidden=(CHANNELS,) * 3, topology="3-212", max_epochs=4, lr=5e-3, progress=False, seed=0)
+    decoder = SNNDecoder(hidden=(CHANNELS,) * 3, topology="3-212", ensemble=1, max_epochs=4, lr=5e-3, progress=False, seed=0)
     decoder.fit(*session.split("train"), *session.split("val"))
     assert max(decoder.validation_r2_) > decoder.validation_r2_[0]  # it learned
     X, y = session.split("test")

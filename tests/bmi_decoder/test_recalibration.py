@@ -14,7 +14,7 @@ from bmi_decoder.decoders import SmallSNNDecoder, WienerDecoder
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.preprocess import prepare_session
 from bmi_decoder.recalibration import METHODS, AlignedDecoder, recalibrate
-from bmi_decoder.recalibration.supervised import readout_layer
+from bmi_decoder.recalibration.supervised import input_modules, readout_layers
 
 CALIBRATION_BINS = 15_000  # 60 s of 4 ms bins
 
@@ -30,13 +30,30 @@ def wiener(days):
     return WienerDecoder(n_lags=7).fit(*days[0].split("train"), *days[0].split("val"))
 
 
-@pytest.fixture(scope="module")
-def snn(days):
+def _small_snn(days, ensemble: int):
     # an initial gain of 3 (the preset's 1.5 starts quieter) learns within these 4 epochs
     decoder = SmallSNNDecoder(
-        hidden=[32, 32], topology="2-1", weight_gain=3.0, max_epochs=4, progress=False, device="cpu", seed=0
+        hidden=[32, 32],
+        topology="2-1",
+        weight_gain=3.0,
+        max_epochs=4,
+        ensemble=ensemble,
+        progress=False,
+        device="cpu",
+        seed=0,
+        footprint_limit=None if ensemble > 1 else 30 * 1024,  # members as wide as the single network
     )
     return decoder.fit(*days[0].split("train"), *days[0].split("val"))
+
+
+@pytest.fixture(scope="module")
+def snn(days):
+    return _small_snn(days, 1)
+
+
+@pytest.fixture(scope="module")
+def snn_ensemble(days):
+    return _small_snn(days, 2)
 
 
 def _scored(decoder, days, method):
@@ -74,18 +91,24 @@ def test_unsupervised_alignment_recovers_without_labels(days, wiener, method):
     assert np.allclose(blind.decoder.predict(later.features[:500]), done.decoder.predict(later.features[:500]))
 
 
-def test_readout_refit_changes_only_the_readout(days, snn):
-    fixed, r2, done = _scored(snn, days, "readout")
+@pytest.mark.parametrize("name", ["snn", "snn_ensemble"])
+def test_readout_refit_changes_only_the_readout(days, name, request):
+    decoder = request.getfixturevalue(name)
+    fixed, r2, done = _scored(decoder, days, "readout")
     assert r2 > fixed + 0.2 and r2 > 0.1
-    layer = readout_layer(snn)
-    assert done.parameters_changed == layer.weight.numel() + layer.bias.numel()
+    layers = readout_layers(decoder)  # an ensemble: every member's readout
+    assert len(layers) == (2 if name == "snn_ensemble" else 1)
+    assert done.parameters_changed == sum(layer.weight.numel() + layer.bias.numel() for layer in layers)
 
 
-def test_input_fine_tune_recovers(days, snn):
-    fixed, r2, done = _scored(snn, days, "input")
+@pytest.mark.parametrize("name", ["snn", "snn_ensemble"])
+def test_input_fine_tune_recovers(days, name, request):
+    decoder = request.getfixturevalue(name)
+    fixed, r2, done = _scored(decoder, days, "input")
     assert r2 > fixed + 0.2 and r2 > 0.1
-    first = snn.network_.body.blocks[0].layers[0].synapse
-    assert 0 < done.parameters_changed <= first.weight.numel() + first.bias.numel()
+    first = input_modules(decoder)  # an ensemble: every member's first layer
+    assert len(first) == (2 if name == "snn_ensemble" else 1)
+    assert 0 < done.parameters_changed <= sum(m.weight.numel() + m.bias.numel() for m in first)
 
 
 def test_methods_that_need_a_network_skip_the_wiener_filter(wiener, snn):

@@ -40,7 +40,7 @@ def members(session, one_torch_thread) -> list[SNNDecoder]:
     # the population the ensemble trains (each member equals its solo fit to float tolerance,
     # tests/bmi_decoder/test_snn_population.py; over many epochs spikes flip and they drift apart)
     (X, y), (X_val, y_val) = session
-    return fit_population(SNNDecoder(**SETTINGS), [("3-111", s) for s in (7, 8, 9)], X, y, X_val, y_val, progress=False)
+    return fit_population(SNNDecoder(**SETTINGS), [("3-001", s) for s in (7, 8, 9)], X, y, X_val, y_val, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def ensemble(session, one_torch_thread) -> SNNDecoder:
 
 def test_an_ensemble_averages_its_members(session, members, ensemble) -> None:
     _, (X_val, y_val) = session
-    assert sorted(ensemble.members_) == ["3-111@7", "3-111@8", "3-111@9"]  # best validation first
+    assert sorted(ensemble.members_) == ["3-001@7", "3-001@8", "3-001@9"]  # best validation first
     mean = np.mean([m.predict(X_val) for m in members], axis=0)
     np.testing.assert_allclose(ensemble.predict(X_val), mean, atol=1e-4, rtol=1e-4)
     assert ensemble.validation_r2_ == [pytest.approx(r2_score(y_val, ensemble.predict(X_val)))]

@@ -16,7 +16,15 @@ from snn_core.errors import InputError
 
 # none, all DSC, all ASC and mixed: every way a layer can read an earlier node
 TOPOLOGIES = ["4-000000", "4-111111", "4-222222", "4-120210"]
-TINY = {"hidden": [10, 8, 10, 10], "chunk_bins": 32, "burn_in_bins": 4, "batch_size": 4, "lr": 5e-3, "device": "cpu"}
+TINY = {
+    "hidden": [10, 8, 10, 10],
+    "chunk_bins": 32,
+    "burn_in_bins": 4,
+    "batch_size": 4,
+    "lr": 5e-3,
+    "ensemble": 1,
+    "device": "cpu",
+}
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +79,7 @@ def test_population_members_learn_and_groups_resume(tmp_path) -> None:
 
 def test_recurrent_templates_are_refused(session) -> None:
     (X, y), (X_val, y_val), _ = session
-    template = SNNDecoder(hidden=[8, 8], topology="2-1", recurrent=True, progress=False, device="cpu")
+    template = SNNDecoder(hidden=[8, 8], topology="2-1", recurrent=True, ensemble=1, progress=False, device="cpu")
     with pytest.raises(InputError) as info:
         fit_population(template, [("2-1", 0)], X, y, X_val, y_val)
     assert info.value.field == "recurrent"

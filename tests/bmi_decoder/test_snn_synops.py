@@ -18,7 +18,16 @@ from snn_core.errors import InputError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-QUICK = {"chunk_bins": 64, "burn_in_bins": 8, "max_epochs": 6, "patience": 6, "lr": 5e-3, "progress": False, "device": "cpu"}
+QUICK = {
+    "chunk_bins": 64,
+    "burn_in_bins": 8,
+    "max_epochs": 6,
+    "patience": 6,
+    "lr": 5e-3,
+    "ensemble": 1,
+    "progress": False,
+    "device": "cpu",
+}
 
 
 @pytest.fixture(scope="module")
