@@ -9,7 +9,7 @@ per-seed ratio of each method's R2 to the within-day R2 summarised as mean and r
         [--calibration 60] [--variant LABEL=CONFIG ...] [--variant-methods readout,rates]
         [--out docs/results/decoding_days.json]
 
-The SNN's topology question (``3-000``, the default ``3-111``, the ASC ``3-222``) is answered by
+The SNN's topology question (``3-000``, the default ``3-001``, the ASC ``3-222``) is answered by
 ``--variant LABEL=CONFIG``: the snn decoder again with that config's settings, its rows labelled
 ``snn LABEL`` (``configs/bmi_snn_no_skips.toml``, ``configs/bmi_snn_asc.toml``). Each seed's rows
 are kept under ``--work``, so an interrupted run resumes and seeds can run in separate processes.

@@ -181,6 +181,6 @@ def decoding_days(report: dict, calibration_s: float = 60.0) -> str:
     text += "factor-analysis alignment on stable channels (Degenhart et al. 2020; no labels).\n"
     if report.get("variants"):
         labels = ", ".join(f"`snn {label}` ({config})" for label, config in report["variants"].items())
-        text += f"\nThe SNN's topology: the default `snn` (3-111, densenet-like) beside {labels}, fitted on the same days.\n"
+        text += f"\nThe SNN's topology: the default `snn` (four blocks of 3-001, one DSC) beside {labels} (four blocks each), fitted on the same days.\n"
     text += _month_goal(report, calibration_s)
     return text + footer(report, "decoding_days.py")
