@@ -62,8 +62,9 @@ def snn_defaults(report: dict) -> str:
     text = "# How the SNN decoders' defaults were chosen\n\n"
     text += "Each candidate is a decoder's defaults, or a config's settings, with the settings named changed, "
     text += "fitted on each of the ten sessions of `benchmarks/decoder_comparison.py`. The choice "
-    text += "read the mean validation R2; the test R2 was read after it. Effective synaptic operations per step "
-    text += "on the test segment; fit time on one thread, two fits at a time.\n\n"
+    text += "read the mean validation R2, but for the moving average of the weights, which `snn` keeps for stable "
+    text += "training (compare `defaults` with `weights as trained`); the test R2 was read after the choice. "
+    text += "Effective synaptic operations per step on the test segment; fit time on one thread, two fits at a time.\n\n"
     rows = [
         [
             s["candidate"],

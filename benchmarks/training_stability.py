@@ -3,7 +3,7 @@
 One member of the default SNN decoder (``ensemble = 1``: each member of the default ensemble
 trains so, and the ensemble's one score has no curve) is fitted on each of the first ``--sessions`` sessions of
 ``benchmarks/decoder_comparison.py`` (simulated when missing) once per training variant: the
-weights as trained (the default), a moving average of the weights
+weights as trained, a moving average of the weights (the snn default at 0.99)
 (:mod:`snn_core.weight_average`) at two decays, and, without an average, half the learning
 rate, four times the batch and a longer burn-in. Everything else is the decoder's default, on
 the NeuroBench split that ``bmi-decoder evaluate`` uses.
