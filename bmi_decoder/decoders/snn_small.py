@@ -33,7 +33,7 @@ class SmallSNNDecoder(SNNDecoder):
     ``benchmarks/decoder_comparison.py``, and its validation R2 was still rising at epoch 30 on
     192-channel sessions, hence 60 epochs with a patience of 15), and the membrane decay of 0.95,
     chosen for the default ensemble, raised the preset's mean validation R2 over the ten
-    sessions as well (0.762 against 0.742 at 0.98; docs/bmi.md). Unlike ``snn`` it trains without a
+    sessions as well (docs/results/snn_defaults.md). Unlike ``snn`` it trains without a
     moving average of the weights, which did not raise its test R2 (docs/results/decoder_comparison.md,
     ``snn_small (averaged)``).
     """
