@@ -136,6 +136,7 @@ def main() -> int:
         live = run_live(session, checkpoint, args.seconds, args.close_after_ms, folder)
     stream, consumer = live["stream"], live["consumer"]
     report = {
+        "command": shlex.join(["python", "benchmarks/live_latency.py", *sys.argv[1:]]),
         "session": session.name,
         "start_s": START_S,
         "seconds": args.seconds,

@@ -23,7 +23,7 @@ def render(report: dict) -> str:
     lines = [
         "# Live decoding: latency from the bin's end",
         "",
-        f"`python benchmarks/live_latency.py`: `bmi-decoder rig` played {report['seconds']:g} s of `{report['session']}` "
+        f"`{report['command']}`: `bmi-decoder rig` played {report['seconds']:g} s of `{report['session']}` "
         f"from {report['start_s']:g} s at real-time pace; `bmi-decoder stream --realtime` decoded it with the "
         f"{report['decoder']} decoder"
         + (f", closing bins {close:g} ms after their end" if close is not None else ", bins closed by events only")
