@@ -4,8 +4,9 @@ The tinyRSNN-like recurrent variant of the small SNN decoder (``SmallSNNDecoder(
 topology="2-1", recurrent=True)``, 25.1 KB) is fitted on each simulated session of
 ``benchmarks/decoder_comparison.py`` (simulated here when missing), once per value of its
 ``recurrent_grad``: 1 is full BPTT, 0 (the default) stops the gradient at the recurrent input
-(:class:`snn_core.network.NetworkSpec`). All other settings are the decoder's defaults, on the
-NeuroBench split that ``bmi-decoder evaluate`` uses.
+(:class:`snn_core.network.NetworkSpec`). The other settings are pinned to ``snn_small``'s
+defaults when the results page was measured (:data:`PAGE_DEFAULTS`), so that its command
+reproduces it; the NeuroBench split is the one ``bmi-decoder evaluate`` uses.
 
 For every fit it prints the validation R2 after each epoch, the worst fall of an epoch below the
 best R2 reached before it (what "unstable" means here: an epoch that undoes what earlier epochs
@@ -40,6 +41,9 @@ from snn_core.atomic import write_text_atomic
 from snn_core.cli import seed as seed_type
 
 TINY_RSNN = {"hidden": [24, 24], "topology": "2-1", "recurrent": True}
+# snn_small's defaults of the time the page was measured: no synaptic-operation budget, the
+# initial gain and membrane decay, epochs and patience before the defaults' rerun (issue 24).
+PAGE_DEFAULTS = {"synop_budget": 0.0, "weight_gain": 3.0, "beta": 0.98, "max_epochs": 30, "patience": 10}
 
 
 def worst_fall(curve: list[float]) -> float:
@@ -55,7 +59,7 @@ def fit(path: str, grad: float) -> dict:
     torch.set_num_threads(1)
     config = load_config(None)
     session = prepare_session(read_decodable(path, config), config.preprocessing)
-    decoder = make_decoder("snn_small", **TINY_RSNN, recurrent_grad=grad, progress=False)
+    decoder = make_decoder("snn_small", **PAGE_DEFAULTS, **TINY_RSNN, recurrent_grad=grad, progress=False)
     result = evaluate_decoder(decoder, session, Path(path).stem)
     curve = [round(float(v), 4) for v in decoder.validation_r2_]
     return {
