@@ -13,7 +13,8 @@ the same seeds, so its test lead is the honest part of the comparison:
   ties to the first listed; the twins trained at the table's budget, seed 0), and no skips.
 - bmi: the BMI search has no ANN-derived start: NeuroBench's ANN decoder is a plain MLP, so the
   skip-free block is both the ANN's wiring and the no-skip reference. Beside it stands the
-  decoder's own default, the densenet-like block (every entry a DSC), which a search replaces.
+  densenet-like block (every entry a DSC), the decoder's default wiring when the table was
+  built (the default is now a narrower ``3-001`` ensemble, docs/results/snn_defaults.md).
 
 Reported: test (and validation) score mean and standard error over seeds, and the verdict on
 "searched beats start": held when the mean difference exceeds twice its standard error, not
@@ -92,7 +93,7 @@ def run_task(task: str, table_path: Path, data_dir: Path, log=print) -> dict:
         variants = tomllib.loads(VISION_SEARCH_CONFIG.read_text())["analysis"]["variants"]
         arms["ANN-derived start"], extra["ann_validation_accuracy"] = vision_start(runner, variants, log)
     else:
-        arms["decoder default (densenet-like)"] = "4-111111"
+        arms["densenet-like (every skip DSC)"] = "4-111111"
     arms["no skips"] = "4-000000"
     results = {}
     for arm, topology in arms.items():
