@@ -25,12 +25,12 @@ import argparse
 import json
 import sys
 import tomllib
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 from results_json import add_json_argument, check_json, count, run_facts, write_json
+from worker_pool import one_thread_workers
 
 from bmi_decoder.cli import main as bmi_decoder
 from bmi_decoder.report import decoder_summary, plot_pareto
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     files = simulated_sessions(args.out, SESSIONS[: args.sessions])
     runs = [(args.decoders, None, None)] + [(",".join(variant_decoders(config)), config, label) for label, config in args.variant]
     jobs = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    with one_thread_workers(args.jobs) as pool:
         for decoders, config, label in runs:
             for path in files:
                 for decoder in decoders.split(","):

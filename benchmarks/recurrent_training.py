@@ -26,13 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
 import torch
 from decoder_comparison import simulated_sessions
 from results_json import add_json_argument, check_json, count, run_facts, write_json
+from worker_pool import one_thread_workers
 
 from bmi_decoder.decoders import make_decoder
 from bmi_decoder.experiment import evaluate_decoder, load_config, read_decodable
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(store.read_text())["results"] if store.exists() else []
     done = {(r["session"], r["recurrent_grad"]) for r in results}
     todo = [(p, g) for p in paths for g in args.grads if (Path(p).stem, g) not in done]
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    with one_thread_workers(args.jobs) as pool:
         for future in as_completed([pool.submit(fit, p, g) for p, g in todo]):
             results.append(future.result())
             write_text_atomic(store, json.dumps({"model": TINY_RSNN, "results": results}, indent=1) + "\n")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ import torch
 from decoder_comparison import SESSIONS, simulated_sessions
 from results_json import add_json_argument, check_json, count, run_facts, write_json
 from training_stability import se
+from worker_pool import one_thread_workers
 
 from bmi_decoder.evaluation import r2_score
 from bmi_decoder.experiment import load_config, read_decodable
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     done = {key(r["session"], r["candidate"]) for r in results if r["candidate"] in CANDIDATES}
     todo = [(p, c) for c in args.candidates for p in paths if key(Path(p).stem, c) not in done]
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    with one_thread_workers(args.jobs) as pool:
         for future in as_completed([pool.submit(fit, p, c) for p, c in todo]):
             results.append(future.result())
             write_text_atomic(store, json.dumps({"results": results}, indent=1) + "\n")

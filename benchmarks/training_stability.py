@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
 import torch
 from decoder_comparison import SESSIONS, simulated_sessions
 from results_json import add_json_argument, check_json, count, run_facts, write_json
+from worker_pool import one_thread_workers
 
 from bmi_decoder.decoders import make_decoder
 from bmi_decoder.experiment import evaluate_decoder, load_config, read_decodable
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(store.read_text())["results"] if store.exists() else []
     done = {(r["session"], r["variant"], json.dumps(r["settings"])) for r in results}
     todo = [(p, v) for p in paths for v in args.variants if (Path(p).stem, v, json.dumps(VARIANTS[v])) not in done]
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    with one_thread_workers(args.jobs) as pool:
         for future in as_completed([pool.submit(fit, p, v) for p, v in todo]):
             results.append(future.result())
             write_text_atomic(store, json.dumps({"results": results}, indent=1) + "\n")
