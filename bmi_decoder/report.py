@@ -131,13 +131,6 @@ def plot_pareto(rows: list[dict], path: Path, step: str = "4 ms step") -> None:
         area = 30 + 570 * s["footprint_bytes"] / largest
         ax.errorbar(s["energy_pj_per_step"], s["r2_mean"], yerr=s["r2_se"], fmt="none", ecolor="grey", capsize=3, zorder=1)
         ax.scatter(s["energy_pj_per_step"], s["r2_mean"], s=area, alpha=0.75, zorder=2)
-        ax.annotate(
-            f"{s['decoder']} {s['footprint_bytes'] / 1024:.0f} KB",
-            (s["energy_pj_per_step"], s["r2_mean"]),
-            textcoords="offset points",
-            xytext=(7, -12),
-            fontsize=8,
-        )
     front = pareto_front(summary)
     ax.step(
         [s["energy_pj_per_step"] for s in front],
@@ -156,9 +149,35 @@ def plot_pareto(rows: list[dict], path: Path, step: str = "4 ms step") -> None:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower right")  # the points are labelled where they lie
     fig.tight_layout()
+    _label_points(ax, summary)
+    fig.tight_layout()  # again, for the labels near the edges
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110)
     plt.close(fig)
+
+
+def _label_points(ax, summary: list[dict], line: float = 10.0) -> None:
+    """Label each point with its decoder and footprint, below and to its right; a label that would
+    overlap one already placed (variants of one decoder lie close together) moves down a line at
+    a time and points back with a thin line. Positions in points, after the layout is fixed; a
+    character of the 8-point font is taken as 4.5 points wide."""
+    to_points = 72.0 / ax.figure.dpi
+    placed: list[tuple[float, float, float]] = []  # left, right, baseline
+    for s in sorted(summary, key=lambda s: -s["r2_mean"]):
+        text = f"{s['decoder']} {s['footprint_bytes'] / 1024:.0f} KB"
+        x, y = ax.transData.transform((s["energy_pj_per_step"], s["r2_mean"])) * to_points
+        left, right, dy = x + 7.0, x + 7.0 + 4.5 * len(text), -12.0
+        while any(left < r and a < right and abs(y + dy - b) < line for a, r, b in placed):
+            dy -= line
+        placed.append((left, right, y + dy))
+        ax.annotate(
+            text,
+            (s["energy_pj_per_step"], s["r2_mean"]),
+            textcoords="offset points",
+            xytext=(7, dy),
+            fontsize=8,
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "grey"} if dy < -12.0 else None,
+        )
 
 
 def write_report(results: list[DecoderResult], out: str | Path, meta: dict) -> Path:
