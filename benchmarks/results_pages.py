@@ -216,12 +216,15 @@ def budget_pilot(report: dict) -> str:
     text += "its part due to the topology, to the seed (alike for every topology, which leaves a ranking alone), "
     text += "and to the seed on that topology alone; r1 is the topologies' share of the first and last, from which "
     text += "Spearman-Brown gives the split-half reliability a full table reaches at these seeds, and the seeds "
-    text += f"it needs for {report['target']} (issue 19).\n\n"
+    text += f"it needs for {report['target']} (issue 19). Where the topologies' share is not distinguishable from "
+    text += "zero, the 95% upper bound of r1 (from the F test of the topology effect) still bounds the seeds from "
+    text += "below: the fewest with which a table at this budget could reach the target.\n\n"
     rows = []
     for name, v in report["variants"].items():
         for field in ("val_score", "test_score"):
             f = v[field]
             needed = "never" if f["seeds_needed"] is None else f["seeds_needed"]
+            least = "never" if f["seeds_needed_least"] is None else f["seeds_needed_least"]
             rows.append(
                 [
                     (f"{name} ({', '.join(v['settings'])})" if v["settings"] else name) if field == "val_score" else "",
@@ -231,14 +234,17 @@ def budget_pilot(report: dict) -> str:
                     f"{f['seeds_sd']:.3f}",
                     f"{f['residual_sd']:.3f}",
                     f"{f['r1']:.2f}",
+                    f"{f['r1_upper']:.2f}",
                     f"{f['split_half_sample']:.2f}",
                     f"{f['split_half_projected']:.2f}",
                     needed,
+                    least,
                     f"{v['seconds_per_fit']:.1f}",
                 ]
             )
-    header = ["budget", "score", "mean", "SD topologies", "SD seeds", "SD seed x topology", "r1", "split-half (sample)"]
-    text += _table([*header, "split-half (table, projected)", "seeds needed", "s per fit"], rows)
+    header = ["budget", "score", "mean", "SD topologies", "SD seeds", "SD seed x topology", "r1", "r1 (95% upper)"]
+    header += ["split-half (sample)", "split-half (table, projected)", "seeds needed", "seeds needed (at least)"]
+    text += _table([*header, "s per fit"], rows)
     return text + f"\nCommand: `{report['command']}`\n"
 
 

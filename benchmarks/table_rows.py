@@ -12,6 +12,7 @@ from itertools import combinations
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import f as f_distribution
 from scipy.stats import spearmanr
 
 from snn_core.atomic import write_text_atomic
@@ -164,12 +165,28 @@ def seeds_needed(r1: float, target: float) -> int | None:
     return 2 * max(1, math.ceil(half - 1e-9))
 
 
+def r1_upper(scores: np.ndarray, confidence: float = 0.95) -> float:
+    """The upper confidence bound of ``r1`` from ``scores`` (topologies, seeds): the most the
+    topologies can differ and still have given scores this alike, so a sample in which they do
+    not differ at all still bounds the seeds a table needs. In the two-way ANOVA, the ratio of the
+    topology and residual mean squares over ``1 + seeds * theta`` (theta = topologies / residual)
+    follows F(topologies - 1, (topologies - 1)(seeds - 1))."""
+    scores = np.asarray(scores, dtype=float)
+    n_topologies, n_seeds = scores.shape
+    residual = variance_components(scores)["residual"]
+    ratio = n_seeds * scores.mean(axis=1).var(ddof=1) / residual
+    low = f_distribution.ppf(1 - confidence, n_topologies - 1, (n_topologies - 1) * (n_seeds - 1))
+    theta = max(0.0, (ratio / low - 1) / n_seeds)
+    return float(theta / (1 + theta))
+
+
 def reliability(scores: np.ndarray, target: float) -> dict:
     """What the seeds of ``scores`` (topologies, seeds) say of a table's ranking: the SDs of its
     parts (:func:`variance_components`), the single-seed reliability ``r1`` = topologies /
     (topologies + residual), the split-half reliability a table at these seeds is expected to
-    reach (halves of seeds / 2, by :func:`spearman_brown`), and the seeds it needs for
-    ``target``."""
+    reach (halves of seeds / 2, by :func:`spearman_brown`), the seeds it needs for ``target``,
+    and the same at the 95% upper bound of ``r1`` (:func:`r1_upper`): the fewest seeds that can
+    do."""
     parts = variance_components(scores)
     r1 = parts["topologies"] / (parts["topologies"] + parts["residual"]) if parts["topologies"] > 0 else 0.0
     return {
@@ -177,6 +194,8 @@ def reliability(scores: np.ndarray, target: float) -> dict:
         "r1": r1,
         "split_half_projected": spearman_brown(r1, scores.shape[1] / 2),
         "seeds_needed": seeds_needed(r1, target),
+        "r1_upper": r1_upper(scores),
+        "seeds_needed_least": seeds_needed(r1_upper(scores), target),
     }
 
 

@@ -5,7 +5,7 @@ import json
 import budget_pilot as bp
 import numpy as np
 import pytest
-from table_rows import seeds_needed, spearman_brown, variance_components
+from table_rows import r1_upper, seeds_needed, spearman_brown, variance_components
 
 from snn_core.errors import InputError
 
@@ -34,6 +34,18 @@ def test_spearman_brown_and_seeds_needed():
     assert spearman_brown(0.2, 6) >= 0.6 > spearman_brown(0.2, 5)
     assert seeds_needed(0.9, 0.6) == 2
     assert seeds_needed(-0.1, 0.6) is None
+
+
+def test_r1_upper_bounds_r1_from_above_about_95_percent_of_the_time():
+    # topologies SD 0.03, noise 0.06: r1 = 0.2; 36 topologies x 3 seeds, as the pilot samples
+    rng = np.random.default_rng(1)
+    bounds = [r1_upper(rng.normal(0, 0.03, size=(36, 1)) + rng.normal(0, 0.06, size=(36, 3))) for _ in range(400)]
+    covered = np.mean([b >= 0.2 for b in bounds])
+    assert 0.9 <= covered <= 0.99
+    # with no topology effect at all the bound is small but not zero: it still bounds the seeds
+    flat = r1_upper(rng.normal(0, 0.06, size=(36, 3)))
+    assert 0.0 < flat < 0.35
+    assert seeds_needed(flat, 0.6) >= 6
 
 
 def test_settings_set_budget_paths_and_refuse_others():
