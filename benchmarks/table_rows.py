@@ -174,6 +174,8 @@ def r1_upper(scores: np.ndarray, confidence: float = 0.95) -> float:
     scores = np.asarray(scores, dtype=float)
     n_topologies, n_seeds = scores.shape
     residual = variance_components(scores)["residual"]
+    if residual <= 0:  # every seed ranks the topologies alike: nothing but the topology varies
+        return 1.0
     ratio = n_seeds * scores.mean(axis=1).var(ddof=1) / residual
     low = f_distribution.ppf(1 - confidence, n_topologies - 1, (n_topologies - 1) * (n_seeds - 1))
     theta = max(0.0, (ratio / low - 1) / n_seeds)

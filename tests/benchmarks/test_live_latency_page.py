@@ -12,6 +12,7 @@ def figures(median: float) -> dict:
 
 def test_page_carries_the_consumer_and_stream_figures():
     report = {
+        "command": "python benchmarks/live_latency.py --checkpoint runs/snn.pt",
         "session": "demo_sim3_300s_seed0.mat",
         "start_s": 225.0,
         "seconds": 60.0,
@@ -41,4 +42,5 @@ def test_page_carries_the_consumer_and_stream_figures():
     assert "| bin's end to the velocity's push (stream.json) | 1,111 |" in page
     assert "closing bins 1 ms after their end" in page and "stale events 7" in page
     assert "0.6447" in page and "0.6448" in page and "load average 0.4" in page
+    assert "`python benchmarks/live_latency.py --checkpoint runs/snn.pt`: `bmi-decoder rig`" in page
     assert Path(live_latency_page.__file__).name == "live_latency_page.py"
