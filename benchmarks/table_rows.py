@@ -191,13 +191,14 @@ def reliability(scores: np.ndarray, target: float) -> dict:
     do."""
     parts = variance_components(scores)
     r1 = parts["topologies"] / (parts["topologies"] + parts["residual"]) if parts["topologies"] > 0 else 0.0
+    upper = r1_upper(scores)
     return {
         **{f"{name}_sd": math.sqrt(max(value, 0.0)) for name, value in parts.items()},
         "r1": r1,
         "split_half_projected": spearman_brown(r1, scores.shape[1] / 2),
         "seeds_needed": seeds_needed(r1, target),
-        "r1_upper": r1_upper(scores),
-        "seeds_needed_least": seeds_needed(r1_upper(scores), target),
+        "r1_upper": upper,
+        "seeds_needed_least": seeds_needed(upper, target),
     }
 
 

@@ -2,7 +2,7 @@
 
 A forked worker inherits its parent's thread set-up, and ``torch.set_num_threads(1)`` inside it
 came too late: started without ``OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1``, the first fit in each
-worker of ``decoder_comparison.py`` ran 10 to 20 times slower than later ones, with a second
+worker of ``decoder_comparison.py`` ran many times slower than later ones, with a second
 thread of each worker busy beside the first. With the two variables set before start-up, fits ran
 at their normal pace. So the workers start fresh (``spawn``) with both set, whatever the shell.
 """
