@@ -5,12 +5,13 @@ changed. It is fitted on every session of ``benchmarks/decoder_comparison.py`` (
 missing; one torch thread a fit, ``--jobs`` at once) and scored as ``bmi-decoder evaluate``
 scores it, on the NeuroBench split. The choice reads the mean validation R2 (the best epoch's;
 an ensemble's one score), except for the moving average of the weights, which the default
-keeps for stable training (docs/results/training_stability.md) at a small cost in it; the test R2, the effective synaptic operations per step on the test
-segment and the fit time are recorded beside it. Fits are stored in ``--out``'s
+keeps for stable training (docs/results/training_stability.md) at a small cost in it; the test
+R2, the effective synaptic operations per step on the test segment and the fit time are
+recorded beside it. Fits are stored in ``--out``'s
 ``snn_defaults.json`` as they end, so an interrupted run resumes; ``--json`` gets the summary
 for docs/results/snn_defaults.md.
 
-    python benchmarks/snn_defaults.py [--candidates "defaults" "beta 0.98" ...] [--jobs 2]
+    python benchmarks/snn_defaults.py [--candidates "defaults" "weights as trained" ...] [--jobs 2]
         [--out runs/decoder_comparison] [--json docs/results/snn_defaults.json]
 """
 
